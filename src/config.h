@@ -1,0 +1,104 @@
+/* config.h - the configuration: /etc/evd.conf and its includes parsed with
+ * inih into a new, immutable struct config. Every error carries its file and
+ * line; a configuration with any error is never returned.
+ *
+ * A struct config and its job definitions are immutable after config_load()
+ * returns. Job definitions are reference counted (main thread only) so a run
+ * in flight keeps the definition it started with across a reload. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+struct calendar_spec;
+
+enum overlap_policy {
+        OVERLAP_SKIP,
+        OVERLAP_QUEUE,
+        OVERLAP_PARALLEL,
+        OVERLAP_REPLACE,
+};
+
+enum schedule_kind {
+        SCHEDULE_EVERY,
+        SCHEDULE_CALENDAR,
+        SCHEDULE_CRON,
+};
+
+struct job_def {
+        unsigned refcount;
+
+        char *name;             /* [A-Za-z0-9_.-]+ */
+        char *file;             /* where its [job:NAME] section is */
+        unsigned line;
+
+        char *command;          /* as written */
+        char **argv;            /* split command, or {"/bin/sh","-c",command} when shell */
+        bool shell;
+
+        enum schedule_kind schedule;
+        usec_t every;                    /* SCHEDULE_EVERY */
+        char *schedule_text;             /* calendar/cron expression as written */
+        struct calendar_spec *calendar;  /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
+        char *timezone;                  /* NULL: system zone */
+
+        usec_t jitter;          /* 0: none */
+        bool persistent;
+        usec_t timeout;         /* USEC_INFINITY: none */
+        enum overlap_policy overlap;
+        unsigned retries;
+        usec_t retry_delay;
+
+        char *user;             /* NULL: run as evd's own user */
+        uid_t uid;
+        char *group;            /* NULL: user's primary group */
+        gid_t gid;
+        char *home, *shell_path; /* from the user's passwd entry, when user is set */
+
+        char *working_directory;        /* NULL: "/" (or the user's home when user is set) */
+        char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
+        int nice;
+        bool nice_set;
+        bool enabled;
+};
+
+struct config {
+        char *path;                     /* the main file */
+        unsigned workers;               /* default 4 */
+        usec_t shutdown_timeout;        /* default 30s */
+        usec_t kill_grace;              /* default 5s */
+        char *state_directory;          /* NULL: not set in the file */
+        char *control_group;            /* NULL: root only */
+        gid_t control_gid;
+
+        struct job_def **jobs;          /* sorted by name */
+        size_t n_jobs;
+};
+
+/* Loads path (and its includes). On success returns 0 and *ret. On a
+ * configuration error returns -EINVAL and appends one "PATH:LINE: message"
+ * string per error to *errors (a strv the caller frees), in file order.
+ * Other failures (out of memory) return another negative errno. */
+int config_load(const char *path, struct config **ret, char ***errors);
+
+/* The same, from a string (for tests and fuzzing); `name` is used as the
+ * file name in messages, includes are resolved relative to the filesystem,
+ * and no permission checks are made on `name`. */
+int config_load_string(const char *text, const char *name, struct config **ret, char ***errors);
+
+struct config *config_free(struct config *c);
+static inline void config_freep(struct config **c) { config_free(*c); }
+
+const struct job_def *config_find_job(const struct config *c, const char *name);
+
+struct job_def *job_def_ref(struct job_def *d);
+struct job_def *job_def_unref(struct job_def *d);
+
+/* True if two definitions schedule identically (kind, interval or
+ * expression text, time zone, jitter, persistent, enabled): a reload keeps
+ * such a job's deadline. */
+bool job_def_same_schedule(const struct job_def *a, const struct job_def *b);
+
+const char *overlap_policy_to_string(enum overlap_policy p);
