@@ -32,6 +32,7 @@ enum log_target {
  * ($JOURNAL_STREAM matches stderr's device and inode), console otherwise. */
 void log_setup(enum log_target target);
 int log_target_from_string(const char *s);   /* -EINVAL if unknown */
+int log_level_from_string(const char *s);    /* "err", "info", ...; -EINVAL */
 void log_set_max_level(int level);            /* default LOG_INFO */
 int log_get_max_level(void);
 bool log_is_journal(void);

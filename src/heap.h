@@ -1,0 +1,41 @@
+/* heap.h - a 4-ary min-heap of deadlines with index back-pointers.
+ *
+ * Nodes are embedded in their owners (intrusive), so inserting and removing
+ * never allocates per event once the array has grown. Each node knows its
+ * slot, which makes removal and re-keying O(log n). Ties are broken by
+ * insertion order (a sequence number), so timers due at the same instant run
+ * in the order they were armed.
+ *
+ * Pure data structure: no descriptors, not thread-safe (main thread only). */
+#pragma once
+
+#include "util.h"
+
+#define HEAP_NONE ((size_t)-1)
+
+struct heap_node {
+        usec_t key;
+        uint64_t seq;
+        size_t idx;             /* HEAP_NONE when not in a heap */
+};
+
+struct heap {
+        struct heap_node **items;
+        size_t n, cap;
+        uint64_t next_seq;
+};
+
+static inline void heap_node_init(struct heap_node *node) { node->idx = HEAP_NONE; }
+static inline bool heap_node_linked(const struct heap_node *node) { return node->idx != HEAP_NONE; }
+
+/* Inserts node (which must not be linked) with the given key; -ENOMEM. */
+int heap_insert(struct heap *h, struct heap_node *node, usec_t key);
+/* Removes node if linked; a no-op otherwise. */
+void heap_remove(struct heap *h, struct heap_node *node);
+/* Changes a linked node's key (or inserts an unlinked one). */
+int heap_update(struct heap *h, struct heap_node *node, usec_t key);
+static inline struct heap_node *heap_top(const struct heap *h) { return h->n ? h->items[0] : NULL; }
+static inline size_t heap_size(const struct heap *h) { return h->n; }
+void heap_done(struct heap *h);
+/* Checks the heap property and every back-pointer; true if sound. */
+bool heap_verify(const struct heap *h);
