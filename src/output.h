@@ -1,0 +1,55 @@
+/* output.h - a run's stdout/stderr, split into lines and sent to the log.
+ *
+ * Memory is bounded: a line longer than OUTPUT_LINE_MAX is logged in pieces
+ * of that size, so a stream never holds more than one piece. The whole run
+ * is rate-limited (a token bucket of lines and one of bytes): past the
+ * burst, lines are counted and dropped, and the count is logged when
+ * logging resumes and at the end of the run. Bytes that are not printable
+ * UTF-8 are escaped as \xNN so every journal entry stays text.
+ *
+ * One struct output belongs to one run and is used by the worker thread
+ * running it only. */
+#pragma once
+
+#include <stdint.h>
+
+#include "util.h"
+
+#define OUTPUT_LINE_MAX 8192
+
+struct output_stream {
+        const char *name;       /* "stdout" / "stderr" */
+        int level;
+        size_t len;
+        char buf[OUTPUT_LINE_MAX];
+};
+
+struct output_limits {
+        double lines_burst, lines_per_sec;
+        double bytes_burst, bytes_per_sec;
+};
+
+struct output {
+        const char *job;
+        uint64_t run;
+        struct output_stream out, err;
+        struct output_limits limits;
+        double line_tokens, byte_tokens;
+        usec_t last_refill;
+        uint64_t lines, bytes;                          /* logged */
+        uint64_t dropped_lines, dropped_bytes;          /* since the last report */
+        uint64_t total_dropped_lines, total_dropped_bytes;
+        /* Where lines go; log_job_output() unless replaced (tests). */
+        void (*sink)(void *userdata, int level, const char *stream, const char *text, size_t n);
+        void *userdata;
+};
+
+extern const struct output_limits output_default_limits;
+
+void output_init(struct output *o, const char *job, uint64_t run);
+/* Feeds n bytes read from one of the run's pipes. */
+void output_feed(struct output *o, struct output_stream *s, const char *data, size_t n);
+/* Logs any unterminated last lines and the dropped-lines summary. */
+void output_finish(struct output *o);
+/* Escapes src into dst (at least 4*n+1 bytes); returns the length written. */
+size_t output_make_safe(char *dst, const char *src, size_t n);
