@@ -1,0 +1,265 @@
+/* main.c - evd: options, start-up order, exit status.
+ *
+ * Start-up order matters: stdio is made safe and the handled signals are
+ * blocked before anything else, in particular before the first worker
+ * thread exists, so that every thread inherits the mask and the signalfd is
+ * the only receiver. READY=1 is sent once the configuration is loaded and
+ * every timer is armed. */
+#include <getopt.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "scheduler.h"
+#include "signals.h"
+#include "spawn.h"
+
+struct options {
+        const char *config_path;
+        bool check_only;
+        const char *state_directory;
+        const char *socket_path;
+        enum log_target log_target;
+        int log_level;
+};
+
+static struct sched sched;
+
+static void help(void) {
+        printf("Usage: evd [OPTIONS]\n"
+               "Run jobs on schedules.\n\n"
+               "  -c, --config PATH          configuration file (default /etc/evd.conf)\n"
+               "  -t, --check-config         validate the configuration and exit\n"
+               "      --state-directory DIR  where run history is kept (default /var/lib/evd)\n"
+               "      --socket PATH          control socket (default /run/evd/control.sock)\n"
+               "      --log-target TARGET    auto, journal or console (default auto)\n"
+               "      --log-level LEVEL      err, warning, notice, info or debug (default info)\n"
+               "  -h, --help                 show this help\n"
+               "      --version              show the version\n\n"
+               "See evd(8) and evd.conf(5).\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o) {
+        enum { OPT_STATE = 256, OPT_SOCKET, OPT_LOG_TARGET, OPT_LOG_LEVEL, OPT_VERSION };
+        static const struct option longopts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, 't' },
+                { "state-directory", required_argument, NULL, OPT_STATE },
+                { "socket", required_argument, NULL, OPT_SOCKET },
+                { "log-target", required_argument, NULL, OPT_LOG_TARGET },
+                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "c:th", longopts, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        o->config_path = optarg;
+                        break;
+                case 't':
+                        o->check_only = true;
+                        break;
+                case OPT_STATE:
+                        o->state_directory = optarg;
+                        break;
+                case OPT_SOCKET:
+                        o->socket_path = optarg;
+                        break;
+                case OPT_LOG_TARGET:
+                        r = log_target_from_string(optarg);
+                        if (r < 0) {
+                                fprintf(stderr, "evd: invalid --log-target \"%s\": use auto, journal or console\n", optarg);
+                                return -EINVAL;
+                        }
+                        o->log_target = r;
+                        break;
+                case OPT_LOG_LEVEL:
+                        r = log_level_from_string(optarg);
+                        if (r < 0) {
+                                fprintf(stderr, "evd: invalid --log-level \"%s\"\n", optarg);
+                                return -EINVAL;
+                        }
+                        o->log_level = r;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("evd %s\n", EVD_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'evd --help'.\n");
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "evd: unexpected argument \"%s\"\nTry 'evd --help'.\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* Descriptors 0-2 must be open: otherwise the first pipe() would land on
+ * one of them and a job's output would go who knows where. */
+static void ensure_stdio(void) {
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0) {
+                        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+                        if (n >= 0 && n != fd) {
+                                dup2(n, fd);
+                                close(n);
+                        }
+                }
+}
+
+/* Ignored dispositions survive execve; evd wants none, so jobs start with
+ * every signal at its default even when evd was started under nohup. */
+static void reset_signal_dispositions(void) {
+        for (int sig = 1; sig < _NSIG; sig++) {
+                struct sigaction sa;
+                if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+                        continue;
+                if (sa.sa_handler == SIG_IGN) {
+                        sa.sa_handler = SIG_DFL;
+                        (void)sigaction(sig, &sa, NULL);
+                }
+        }
+}
+
+static int check_config(const char *path) {
+        struct config *c = NULL;
+        char **errors = NULL;
+        int r = config_load(path, &c, &errors);
+        for (char **e = errors; e && *e; e++)
+                fprintf(stderr, "%s\n", *e);
+        if (r < 0) {
+                size_t n = strv_length(errors);
+                if (n == 0)
+                        fprintf(stderr, "%s: %s\n", path, strerror(-r));
+                printf("%s: invalid: %zu error%s\n", path, n ? n : 1, n == 1 ? "" : "s");
+                strv_free(errors);
+                return 1;
+        }
+        printf("%s: valid: %zu job%s\n", path, c->n_jobs, c->n_jobs == 1 ? "" : "s");
+        strv_free(errors);
+        config_free(c);
+        return 0;
+}
+
+static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
+        switch (si->ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+                log_info("Received SIG%s from pid %u", sigabbrev_np((int)si->ssi_signo), si->ssi_pid);
+                sched_shutdown(&sched);
+                break;
+        case SIGHUP:
+                sched_reload(&sched, NULL);
+                break;
+        case SIGUSR1:
+                sched_dump(&sched);
+                break;
+        case SIGCHLD:
+                sched_reap_orphans(&sched);
+                break;
+        default:
+                break;
+        }
+}
+
+int main(int argc, char **argv) {
+        struct options o = {
+                .config_path = "/etc/evd.conf",
+                .log_target = LOG_TARGET_AUTO,
+                .log_level = LOG_INFO,
+        };
+        struct loop loop = { .epoll_fd = -1 };
+        struct signals signals = { .source.fd = -1 };
+        struct config *config = NULL;
+        char **errors = NULL;
+        char status[256];
+        int r;
+
+        r = parse_options(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? EX_USAGE : 0;
+        if (o.check_only)
+                return check_config(o.config_path);
+
+        ensure_stdio();
+        reset_signal_dispositions();
+        r = signals_block();
+        if (r < 0) {
+                fprintf(stderr, "evd: failed to block signals: %s\n", strerror(-r));
+                return 1;
+        }
+        log_setup(o.log_target);
+        log_set_max_level(o.log_level);
+
+        r = config_load(o.config_path, &config, &errors);
+        if (r < 0) {
+                for (char **e = errors; e && *e; e++)
+                        log_error("%s", *e);
+                if (!errors)
+                        log_error_errno(r, "Failed to load %s", o.config_path);
+                log_error("Invalid configuration, not starting");
+                strv_free(errors);
+                return EX_CONFIG;
+        }
+        strv_free(errors);
+
+        /* Orphans of jobs come to us, and are reaped, instead of to PID 1. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Failed to become a child subreaper");
+        /* Start runs on time: the default 50 us slack is noise, but a
+         * larger inherited one would not be. */
+        (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+
+        if (spawn_devnull() < 0) {
+                log_error_errno(errno, "Failed to open /dev/null");
+                return 1;
+        }
+        r = loop_init(&loop);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the epoll instance");
+                return 1;
+        }
+        r = signals_init(&signals, &loop);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the signalfd");
+                return 1;
+        }
+        signals.handler = on_signal;
+
+        r = sched_init(&sched, &loop, config, o.config_path);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start");
+                return 1;
+        }
+        sched_start(&sched);
+        log_info("evd %s started: %zu job%s from %s, %u worker%s", EVD_VERSION, sched.n_jobs,
+                 sched.n_jobs == 1 ? "" : "s", o.config_path, sched.config->workers,
+                 sched.config->workers == 1 ? "" : "s");
+        notify_ready(sched_status_line(&sched, status, sizeof status));
+
+        r = loop_run(&loop);
+        if (r < 0) {
+                log_error_errno(r, "Main loop failed");
+                return 1;
+        }
+        sched_done(&sched);
+        signals_done(&signals);
+        loop_done(&loop);
+        log_info("Stopped");
+        return 0;
+}
