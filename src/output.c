@@ -138,22 +138,22 @@ void output_feed(struct output *o, struct output_stream *s, const char *data, si
                         emit_line(o, s, data, take);
                 } else {
                         size_t room = OUTPUT_LINE_MAX - s->len;
-                        size_t c = MIN(take, room);
-                        memcpy(s->buf + s->len, data, c);
-                        s->len += c;
-                        if (c < take || (!nl && s->len == OUTPUT_LINE_MAX)) {
-                                /* A piece of an over-long line. */
+                        if (take > room) {
+                                /* The line goes on past the buffer: log a
+                                 * full piece (only now, so that a line of
+                                 * exactly OUTPUT_LINE_MAX stays whole). */
+                                memcpy(s->buf + s->len, data, room);
+                                s->len = OUTPUT_LINE_MAX;
                                 emit_line(o, s, s->buf, s->len);
                                 s->len = 0;
-                                data += c;
-                                n -= c;
+                                data += room;
+                                n -= room;
                                 continue;
                         }
-                        if (!nl) {
-                                data += c;
-                                n -= c;
-                                continue;
-                        }
+                        memcpy(s->buf + s->len, data, take);
+                        s->len += take;
+                        if (!nl)
+                                return; /* all of the input is buffered */
                         emit_line(o, s, s->buf, s->len);
                         s->len = 0;
                 }

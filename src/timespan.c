@@ -79,6 +79,8 @@ int timespan_parse(const char *s, usec_t *ret) {
                 }
                 if (*p == '.') {
                         p++;
+                        if (!isdigit((unsigned char)*p))
+                                return -EINVAL;
                         while (isdigit((unsigned char)*p)) {
                                 if (frac_div < 1000000000000ULL) { /* ignore digits past 1e-12 */
                                         frac = frac * 10 + (uint64_t)(*p - '0');
