@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
 
         r = parse_options(argc, argv, &o);
         if (r <= 0)
-                return r < 0 ? EX_USAGE : 0;
+                return r < 0 ? 1 : 0;
         if (o.check_only)
                 return check_config(o.config_path);
 
