@@ -156,6 +156,22 @@ static int check_config(const char *path) {
         return 0;
 }
 
+/* --state-directory, else [daemon] state_directory, else the first of
+ * systemd's $STATE_DIRECTORY, else /var/lib/evd. */
+static const char *state_directory(const struct options *o, const struct config *c) {
+        static char env_dir[4096];
+        const char *e = getenv("STATE_DIRECTORY");
+        if (o->state_directory)
+                return o->state_directory;
+        if (c->state_directory)
+                return c->state_directory;
+        if (e && *e) {
+                snprintf(env_dir, sizeof env_dir, "%.*s", (int)strcspn(e, ":"), e);
+                return env_dir;
+        }
+        return "/var/lib/evd";
+}
+
 static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
         switch (si->ssi_signo) {
         case SIGTERM:
@@ -246,6 +262,7 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to start");
                 return 1;
         }
+        sched_use_state_directory(&sched, state_directory(&o, sched.config));
         sched_start(&sched);
         log_info("evd %s started: %zu job%s from %s, %u worker%s", EVD_VERSION, sched.n_jobs,
                  sched.n_jobs == 1 ? "" : "s", o.config_path, sched.config->workers,

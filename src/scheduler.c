@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "calendar.h"
@@ -87,6 +88,29 @@ static void job_arm(struct job *j, usec_t base, bool first) {
         if (!d->enabled || j->removed || s->shutting_down) {
                 timer_stop(&j->timer);
                 return;
+        }
+        if (first && d->persistent && j->last_due > 0) {
+                /* Catch up: due since the last recorded start? Then run
+                 * once, soon; otherwise wait for the elapse it is owed. */
+                usec_t now_rt = now_usec(CLOCK_REALTIME);
+                usec_t due;
+                if (d->schedule == SCHEDULE_EVERY)
+                        due = j->last_due + d->every;
+                else if (calendar_is_reboot(d->calendar) ||
+                         calendar_next(d->calendar, d->timezone, j->last_due, &due) < 0)
+                        due = USEC_INFINITY;
+                if (due != USEC_INFINITY) {
+                        if (due <= now_rt)
+                                log_job(LOG_INFO, d->name, 0, NULL, "missed a run while evd was down: running it now");
+                        if (d->schedule == SCHEDULE_EVERY) {
+                                usec_t now = now_usec(CLOCK_BOOTTIME);
+                                next = now + (due > now_rt ? due - now_rt : 0);
+                        } else
+                                next = MAX(due, now_rt);
+                        j->next_elapse = next;
+                        timer_start(job_clock(j), &j->timer, next);
+                        return;
+                }
         }
         if (d->schedule == SCHEDULE_EVERY) {
                 usec_t now = now_usec(CLOCK_BOOTTIME);
@@ -164,6 +188,25 @@ static void dispatch_pending(struct sched *s) {
         }
 }
 
+static void save_state(struct sched *s) {
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        if (!s->state_dir)
+                return;
+        for (size_t i = 0; i < s->n_jobs; i++) {
+                const struct job *j = s->jobs[i];
+                if (!(j->def->persistent && j->last_due > 0) && !j->paused)
+                        continue;
+                struct state_entry e = { .name = j->def->name, .last_start = j->last_due, .paused = j->paused };
+                if (state_format_entry(&buf, &len, &cap, &e) < 0) {
+                        free(buf);
+                        log_warning("Out of memory while saving state");
+                        return;
+                }
+        }
+        state_writer_submit(&s->state_writer, buf, len);
+}
+
 static void start_run(struct job *j, unsigned attempt) {
         struct sched *s = j->sched;
         struct run *r = calloc(1, sizeof(*r));
@@ -183,6 +226,11 @@ static void start_run(struct job *j, unsigned attempt) {
         j->active = r;
         j->n_active++;
         s->stats.runs_started++;
+        if (attempt == 1) {
+                j->last_due = now_usec(CLOCK_REALTIME);
+                if (j->def->persistent)
+                        save_state(s);
+        }
 
         if (s->pending_tail)
                 s->pending_tail->next = r;
@@ -471,9 +519,34 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         return 0;
 }
 
+void sched_use_state_directory(struct sched *s, const char *dir) {
+        char **warnings = NULL;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                log_warning_errno(errno, "Cannot create state directory %s; persistent= jobs have no history", dir);
+                return;
+        }
+        int r = state_load(dir, &s->saved, &warnings);
+        for (char **w = warnings; w && *w; w++)
+                log_warning("%s/state: %s", dir, *w);
+        strv_free(warnings);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read %s/state; starting without history", dir);
+        r = state_writer_start(&s->state_writer, dir);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot start the state writer; persistent= jobs have no history");
+                return;
+        }
+        s->state_dir = strdup(dir);
+}
+
 int sched_start(struct sched *s) {
         for (size_t i = 0; i < s->n_jobs; i++) {
                 struct job *j = s->jobs[i];
+                const struct state_entry *e = state_find(&s->saved, j->def->name);
+                if (e) {
+                        j->last_due = e->last_start;
+                        j->paused = e->paused;
+                }
                 job_arm(j, USEC_INFINITY, true);
                 if (j->def->enabled && j->def->calendar && calendar_is_reboot(j->def->calendar))
                         request_start(j, 1, "@reboot");
@@ -619,6 +692,10 @@ void sched_shutdown(struct sched *s) {
 void sched_done(struct sched *s) {
         pool_drain(&s->pool); /* nothing should be left; free what is */
         pool_stop(&s->pool);
+        save_state(s);
+        state_writer_stop(&s->state_writer);
+        state_done(&s->saved);
+        free(s->state_dir);
         for (size_t i = 0; i < s->n_jobs; i++)
                 job_free(s->jobs[i]);
         for (size_t i = 0; i < s->n_removed; i++)

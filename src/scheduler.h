@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "run.h"
+#include "state.h"
 #include "timer.h"
 
 enum job_state {
@@ -51,6 +52,8 @@ struct job {
         uint64_t n_runs, n_failures, n_skipped;
         unsigned consecutive_failures;
         usec_t last_start;              /* realtime, 0 = never */
+        usec_t last_due;                /* realtime of the last start request (persisted) */
+        bool paused;
         usec_t last_duration;
         bool last_ok;
         char last_result[96];
@@ -84,6 +87,10 @@ struct sched {
         struct timer watchdog_timer;
         usec_t watchdog_usec;
 
+        char *state_dir;                /* NULL: no persistence */
+        struct state_writer state_writer;
+        struct state saved;             /* as loaded at start */
+
         uint64_t rng;
         usec_t started_realtime;
         struct sched_stats stats;
@@ -91,6 +98,9 @@ struct sched {
 
 /* Takes ownership of config. */
 int sched_init(struct sched *s, struct loop *l, struct config *config, const char *config_path);
+/* Loads the saved state from dir and starts its writer; a failure is a
+ * warning (persistent= then has no history). Call before sched_start. */
+void sched_use_state_directory(struct sched *s, const char *dir);
 /* Arms every job's timer and the watchdog; call once before the loop runs. */
 int sched_start(struct sched *s);
 /* Re-reads the configuration. On errors they are logged (and appended to

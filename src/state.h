@@ -1,0 +1,59 @@
+/* state.h - what evd remembers across restarts: per job, the start of its
+ * last run (for persistent=) and whether it is paused.
+ *
+ * One text file, DIR/state, written atomically: a temporary file, fsync,
+ * rename over the old one, fsync of the directory. A crash leaves either
+ * the old or the new file, never a mix. Reading is forgiving: a damaged
+ * line is skipped with a warning, a damaged or missing file means "no
+ * history", never a failure to start.
+ *
+ * Writes never block the main loop: the main thread hands a snapshot to a
+ * writer thread (state_writer_submit); snapshots submitted while one is
+ * being written are coalesced, only the newest is written. */
+#pragma once
+
+#include <pthread.h>
+
+#include "util.h"
+
+struct state_entry {
+        char *name;
+        usec_t last_start;      /* realtime; 0: never */
+        bool paused;
+};
+
+struct state {
+        struct state_entry *entries;    /* sorted by name */
+        size_t n;
+};
+
+/* Parses the text of a state file; never fails on bad input (bad lines are
+ * reported through *warnings, a strv). -ENOMEM only. */
+int state_parse(const char *text, struct state *ret, char ***warnings);
+/* Reads DIR/state; a missing file gives an empty state. */
+int state_load(const char *dir, struct state *ret, char ***warnings);
+const struct state_entry *state_find(const struct state *s, const char *name);
+void state_done(struct state *s);
+
+/* Appends one job's line to *buf (a growing string). */
+int state_format_entry(char **buf, size_t *len, size_t *cap, const struct state_entry *e);
+/* Writes text as DIR/state atomically; -errno. */
+int state_write(const char *dir, const char *text, size_t len);
+
+struct state_writer {
+        char *dir;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        char *pending;          /* under lock: newest snapshot not yet written */
+        size_t pending_len;
+        bool stopping, running;
+        int last_error;         /* under lock */
+        uint64_t writes;
+};
+
+int state_writer_start(struct state_writer *w, const char *dir);
+/* Takes ownership of text. */
+void state_writer_submit(struct state_writer *w, char *text, size_t len);
+/* Writes what is pending, then joins the thread. */
+void state_writer_stop(struct state_writer *w);
