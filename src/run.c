@@ -232,7 +232,7 @@ void run_execute(struct run *r, int wake_fd) {
                                 drain(&o, &o.err, &errp[0]);
                         if (pfd[3].revents) {
                                 siginfo_t si = { 0 };
-                                if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | __WALL | WNOHANG,
+                                if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG,
                                             &r->rusage) == 0 && si.si_pid != 0) {
                                         exited = true;
                                         r->wait_code = si.si_code;
@@ -246,7 +246,7 @@ void run_execute(struct run *r, int wake_fd) {
                         /* Only after a poll failure: make sure the child is gone and reaped. */
                         signal_group(pgid, pidfd, SIGKILL);
                         siginfo_t si = { 0 };
-                        syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | __WALL, &r->rusage);
+                        syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, &r->rusage);
                         r->wait_code = si.si_code;
                         r->wait_status = si.si_status;
                         r->end_monotonic = now_usec(CLOCK_MONOTONIC);

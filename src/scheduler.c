@@ -714,9 +714,10 @@ void sched_done(struct sched *s) {
 void sched_reap_orphans(struct sched *s) {
         for (;;) {
                 int status;
-                /* Without __WALL this never sees a run's main process (its
-                 * exit signal is 0): only re-parented orphans. */
-                pid_t pid = waitpid(-1, &status, WNOHANG);
+                /* __WNOTHREAD: only the main thread's own children, which
+                 * are the orphans re-parented to evd; a run's main process
+                 * is a child of its worker thread, which reaps it. */
+                pid_t pid = waitpid(-1, &status, WNOHANG | __WNOTHREAD);
                 if (pid <= 0)
                         return;
                 s->stats.orphans_reaped++;

@@ -269,7 +269,7 @@ int spawn_start(const struct job_def *def, const struct spawn_prep *prep, int st
         (void)mprotect(stack, 4096, PROT_NONE);
 
         pid_t pid = clone(child_main, stack + CHILD_STACK_SIZE,
-                          CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &a, &pidfd, NULL, NULL);
+                          CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd, NULL, NULL);
         int saved = errno;
         munmap(stack, CHILD_STACK_SIZE);
         if (pid < 0) {
@@ -280,7 +280,7 @@ int spawn_start(const struct job_def *def, const struct spawn_prep *prep, int st
                 /* The child exited before execve; it is still a zombie and
                  * ours to reap. */
                 siginfo_t si;
-                (void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL);
+                (void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
                 safe_close(pidfd);
                 *ret_step = a.step;
                 return -a.error;

@@ -8,10 +8,11 @@
  * calls until execve: new session, stdio, close_range, groups/gid/uid,
  * umask, working directory, nice, an empty signal mask.
  *
- * The child's exit signal is 0, not SIGCHLD: a run's main process is a
- * "clone child" that only waitid(..., __WALL) sees, so the main thread's
- * reaper of orphans (waitpid(-1) on SIGCHLD) can never steal it from the
- * worker that supervises it through its pidfd.
+ * Reaping: a run's main process is a child of the worker thread that
+ * cloned it, and only that worker reaps it (waitid on its pidfd). The main
+ * thread reaps re-parented orphans with waitpid(-1, __WNOTHREAD), which
+ * sees the main thread's own children only: orphans are re-parented to the
+ * thread group leader, never to a worker, so the two never race.
  *
  * Called from worker threads; every function is thread-safe. */
 #pragma once
