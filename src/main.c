@@ -6,6 +6,7 @@
  * the only receiver. READY=1 is sent once the configuration is loaded and
  * every timer is armed. */
 #include <getopt.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sysexits.h>
 
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -31,6 +33,7 @@ struct options {
 };
 
 static struct sched sched;
+static struct control control = { .listen.fd = -1, .lock_fd = -1 };
 
 static void help(void) {
         printf("Usage: evd [OPTIONS]\n"
@@ -172,6 +175,33 @@ static const char *state_directory(const struct options *o, const struct config 
         return "/var/lib/evd";
 }
 
+/* SIGUSR1: the same dump as "evdctl status" and "evdctl stats", to the log. */
+static void dump_status(void) {
+        static const char *const requests[] = { "status", "stats" };
+        for (size_t i = 0; i < ELEMENTSOF(requests); i++) {
+                char *body = NULL;
+                control_handle(&sched, requests[i], &body);
+                for (char *save = NULL, *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                        log_info("%s", line);
+                free(body);
+        }
+}
+
+/* --socket, else control.sock in systemd's $RUNTIME_DIRECTORY, else
+ * /run/evd/control.sock (its directory created when missing). */
+static const char *socket_path(const struct options *o) {
+        static char buf[4096];
+        const char *e = getenv("RUNTIME_DIRECTORY");
+        if (o->socket_path)
+                return o->socket_path;
+        if (e && *e) {
+                snprintf(buf, sizeof buf, "%.*s/control.sock", (int)strcspn(e, ":"), e);
+                return buf;
+        }
+        (void)mkdir("/run/evd", 0755);
+        return "/run/evd/control.sock";
+}
+
 static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
         switch (si->ssi_signo) {
         case SIGTERM:
@@ -183,7 +213,7 @@ static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
                 sched_reload(&sched, NULL);
                 break;
         case SIGUSR1:
-                sched_dump(&sched);
+                dump_status();
                 break;
         case SIGCHLD:
                 sched_reap_orphans(&sched);
@@ -262,6 +292,13 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to start");
                 return 1;
         }
+        const char *sock = socket_path(&o);
+        r = control_open(&control, &loop, &sched, sock);
+        if (r < 0) {
+                if (r != -EADDRINUSE && !o.socket_path)
+                        log_error("Cannot serve the control socket %s; use --socket PATH to put it elsewhere", sock);
+                return 1;
+        }
         sched_use_state_directory(&sched, state_directory(&o, sched.config));
         sched_start(&sched);
         log_info("evd %s started: %zu job%s from %s, %u worker%s", EVD_VERSION, sched.n_jobs,
@@ -274,6 +311,7 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Main loop failed");
                 return 1;
         }
+        control_close(&control);
         sched_done(&sched);
         signals_done(&signals);
         loop_done(&loop);

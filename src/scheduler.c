@@ -28,7 +28,7 @@
 static void job_timer_fired(struct timer *t, usec_t now);
 static void job_retry_fired(struct timer *t, usec_t now);
 static void on_complete(struct run *r, void *userdata);
-static void request_start(struct job *j, unsigned attempt, const char *why);
+static enum start_outcome request_start(struct job *j, unsigned attempt, const char *why);
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -46,6 +46,7 @@ const char *job_state_to_string(enum job_state st) {
         static const char *const names[] = {
                 [JOB_IDLE] = "idle", [JOB_WAITING] = "waiting", [JOB_RUNNING] = "running",
                 [JOB_RETRY_WAIT] = "retry-wait", [JOB_DISABLED] = "disabled",
+                [JOB_PAUSED] = "paused",
         };
         return names[st];
 }
@@ -59,6 +60,8 @@ enum job_state job_state(const struct job *j) {
                 return JOB_RETRY_WAIT;
         if (!j->def->enabled)
                 return JOB_DISABLED;
+        if (j->paused)
+                return JOB_PAUSED;
         return JOB_IDLE;
 }
 
@@ -277,16 +280,22 @@ static void drop_waiting_runs(struct job *j, const char *why) {
         }
 }
 
-static void request_start(struct job *j, unsigned attempt, const char *why) {
+static enum start_outcome request_start(struct job *j, unsigned attempt, const char *why) {
         struct sched *s = j->sched;
         const struct job_def *d = j->def;
 
         if (s->shutting_down || j->removed)
-                return;
+                return START_REFUSED;
+        if (j->paused && !streq(why, "manual")) {
+                j->n_skipped++;
+                s->stats.runs_skipped++;
+                log_job(LOG_INFO, d->name, 0, NULL, "%s run skipped: job is paused", why);
+                return START_SKIPPED;
+        }
         if (j->n_active == 0) {
                 log_debug("job %s: %s run -> starting", d->name, why);
                 start_run(j, attempt);
-                return;
+                return START_STARTED;
         }
         switch (d->overlap) {
         case OVERLAP_SKIP:
@@ -294,24 +303,24 @@ static void request_start(struct job *j, unsigned attempt, const char *why) {
                 s->stats.runs_skipped++;
                 log_job(LOG_NOTICE, d->name, 0, NULL, "%s run skipped: previous run %llu still active (overlap=skip)",
                         why, (unsigned long long)j->active->id);
-                break;
+                return START_SKIPPED;
         case OVERLAP_QUEUE:
                 if (j->start_queued) {
                         j->n_skipped++;
                         s->stats.runs_skipped++;
                         log_job(LOG_NOTICE, d->name, 0, NULL,
                                 "%s run skipped: one run is already queued (overlap=queue)", why);
-                } else {
-                        j->start_queued = true;
-                        j->queued_attempt = attempt;
-                        s->stats.runs_queued++;
-                        log_job(LOG_INFO, d->name, 0, NULL, "%s run queued: waits for run %llu (overlap=queue)",
-                                why, (unsigned long long)j->active->id);
+                        return START_SKIPPED;
                 }
-                break;
+                j->start_queued = true;
+                j->queued_attempt = attempt;
+                s->stats.runs_queued++;
+                log_job(LOG_INFO, d->name, 0, NULL, "%s run queued: waits for run %llu (overlap=queue)", why,
+                        (unsigned long long)j->active->id);
+                return START_QUEUED;
         case OVERLAP_PARALLEL:
                 start_run(j, attempt);
-                break;
+                return START_STARTED;
         case OVERLAP_REPLACE:
                 log_job(LOG_NOTICE, d->name, 0, NULL, "%s run replaces run %llu (overlap=replace)", why,
                         (unsigned long long)j->active->id);
@@ -322,9 +331,11 @@ static void request_start(struct job *j, unsigned attempt, const char *why) {
                 if (j->n_active == 0) {
                         j->start_queued = false;
                         start_run(j, attempt);
+                        return START_STARTED;
                 }
-                break;
+                return START_QUEUED;
         }
+        return START_REFUSED;
 }
 
 static void job_retry_fired(struct timer *t, usec_t now) {
@@ -725,26 +736,62 @@ void sched_reap_orphans(struct sched *s) {
         }
 }
 
-int sched_run_now(struct sched *s, const char *name) {
+int sched_run_now(struct sched *s, const char *name, enum start_outcome *ret) {
         struct job *j = sched_find_job(s, name);
         if (!j)
                 return -ENOENT;
         if (s->shutting_down)
                 return -ESHUTDOWN;
-        request_start(j, 1, "manual");
+        *ret = request_start(j, 1, "manual");
         return 0;
 }
 
-static char *format_realtime(usec_t t, char *buf, size_t size) {
-        if (t == USEC_INFINITY || t == 0) {
-                snprintf(buf, size, "-");
-                return buf;
+const char *start_outcome_to_string(enum start_outcome o) {
+        static const char *const names[] = {
+                [START_STARTED] = "started", [START_QUEUED] = "queued",
+                [START_SKIPPED] = "skipped", [START_REFUSED] = "refused",
+        };
+        return names[o];
+}
+
+int sched_set_paused(struct sched *s, const char *name, bool paused) {
+        struct job *j = sched_find_job(s, name);
+        if (!j)
+                return -ENOENT;
+        if (j->paused == paused)
+                return 0;
+        j->paused = paused;
+        log_job(LOG_NOTICE, j->def->name, 0, NULL, paused ? "paused" : "resumed");
+        save_state(s);
+        return 1;
+}
+
+size_t job_next_elapses(const struct job *j, usec_t *out, size_t n) {
+        const struct job_def *d = j->def;
+        size_t k = 0;
+        if (n == 0 || !d->enabled || j->removed)
+                return 0;
+        if (d->schedule == SCHEDULE_EVERY) {
+                usec_t first = job_next_run_realtime(j);
+                if (first == USEC_INFINITY)
+                        return 0;
+                /* The first includes this run's jitter; later ones are the
+                 * schedule's own times (jitter is drawn per run). */
+                usec_t base = first - (timer_deadline(&j->timer) - j->next_elapse);
+                out[k++] = first;
+                for (; k < n; k++)
+                        out[k] = base + k * d->every;
+                return k;
         }
-        time_t sec = (time_t)(t / USEC_PER_SEC);
-        struct tm tm;
-        localtime_r(&sec, &tm);
-        strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
-        return buf;
+        if (calendar_is_reboot(d->calendar))
+                return 0;
+        usec_t t = timer_active(&j->timer) ? j->next_elapse - 1 : now_usec(CLOCK_REALTIME);
+        for (; k < n; k++) {
+                if (calendar_next(d->calendar, d->timezone, t, &t) < 0)
+                        break;
+                out[k] = t;
+        }
+        return k;
 }
 
 char *sched_status_line(struct sched *s, char *buf, size_t size) {
@@ -773,30 +820,6 @@ char *sched_status_line(struct sched *s, char *buf, size_t size) {
                 snprintf(buf + n, size - (size_t)n, "; next: %s at %s", next->def->name, when);
         }
         return buf;
-}
-
-void sched_dump(struct sched *s) {
-        char a[64], b[64], status[256];
-        usec_t uptime = now_usec(CLOCK_REALTIME) - s->started_realtime;
-        char up[TIMESPAN_MAX];
-
-        log_info("Status: %s", sched_status_line(s, status, sizeof status));
-        for (size_t i = 0; i < s->n_jobs; i++) {
-                const struct job *j = s->jobs[i];
-                log_info("  job %s: %s; last run %s: %s; next run %s; runs %llu, failures %llu, skipped %llu",
-                         j->def->name, job_state_to_string(job_state(j)), format_realtime(j->last_start, a, sizeof a),
-                         j->n_runs ? j->last_result : "-", format_realtime(job_next_run_realtime(j), b, sizeof b),
-                         (unsigned long long)j->n_runs, (unsigned long long)j->n_failures,
-                         (unsigned long long)j->n_skipped);
-        }
-        log_info("  loop: uptime %s, %llu iterations; timer wake-ups %llu (boottime) %llu (realtime); "
-                 "completions %llu in %llu wake-ups; runs started %llu, failed %llu, skipped %llu, waiting %zu, running %zu",
-                 timespan_format(up, sizeof up, uptime - uptime % USEC_PER_SEC),
-                 (unsigned long long)s->loop->iterations, (unsigned long long)s->mono.wakeups,
-                 (unsigned long long)s->wall.wakeups, (unsigned long long)s->pool.completed,
-                 (unsigned long long)s->pool.wakeups, (unsigned long long)s->stats.runs_started,
-                 (unsigned long long)s->stats.runs_failed, (unsigned long long)s->stats.runs_skipped, s->n_pending,
-                 s->n_running);
 }
 
 void sched_after_dispatch(void *userdata) {

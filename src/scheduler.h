@@ -31,6 +31,14 @@ enum job_state {
         JOB_RUNNING,
         JOB_RETRY_WAIT,
         JOB_DISABLED,
+        JOB_PAUSED,             /* scheduled runs are skipped; evdctl run still works */
+};
+
+enum start_outcome {
+        START_STARTED,          /* started, or waiting for a free worker */
+        START_QUEUED,           /* waits for the active run (overlap=queue/replace) */
+        START_SKIPPED,          /* overlap=skip, or paused */
+        START_REFUSED,          /* shutting down */
 };
 
 struct job {
@@ -113,10 +121,15 @@ void sched_shutdown(struct sched *s);
 void sched_done(struct sched *s);
 /* Reaps exited orphans (SIGCHLD). */
 void sched_reap_orphans(struct sched *s);
-/* Starts a run now (evdctl run), honouring overlap. -ENOENT: no such job. */
-int sched_run_now(struct sched *s, const char *name);
-/* Logs the status dump (SIGUSR1). */
-void sched_dump(struct sched *s);
+/* Starts a run now (evdctl run), honouring overlap. -ENOENT: no such job,
+ * -ESHUTDOWN: shutting down. */
+int sched_run_now(struct sched *s, const char *name, enum start_outcome *ret);
+const char *start_outcome_to_string(enum start_outcome o);
+/* Pauses or resumes a job (saved in the state file, so it survives reloads
+ * and restarts). Returns 1 if changed, 0 if it already was, -ENOENT. */
+int sched_set_paused(struct sched *s, const char *name, bool paused);
+/* The job's next n run times (realtime); returns how many exist. */
+size_t job_next_elapses(const struct job *j, usec_t *out, size_t n);
 /* One-line summary for STATUS=. */
 char *sched_status_line(struct sched *s, char *buf, size_t size);
 /* Called after each loop iteration: re-arms the timerfds, refreshes STATUS=. */

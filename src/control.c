@@ -1,0 +1,658 @@
+/* control.c - the control socket (see control.h). */
+#include "control.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "log.h"
+#include "scheduler.h"
+#include "strbuf.h"
+#include "timespan.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define NEXT_MAX 100
+
+struct control_client {
+        struct loop_source source;
+        struct control *ctl;
+        struct timer deadline;
+        struct control_client *next, *prev;
+        char in[CONTROL_REQUEST_MAX];
+        size_t in_len;
+        char *out;
+        size_t out_len, out_off;
+        bool authorized;
+};
+
+/* ---- rendering ---- */
+
+static void fmt_iso(struct strbuf *b, usec_t t) {
+        char buf[64], tz[8];
+        time_t sec = (time_t)(t / USEC_PER_SEC);
+        struct tm tm;
+        localtime_r(&sec, &tm);
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+        strftime(tz, sizeof tz, "%z", &tm); /* +0200 -> +02:00 */
+        strbuf_printf(b, "\"%s%.3s:%s\"", buf, tz, tz + 3);
+}
+
+static void json_time_or_null(struct strbuf *b, usec_t t) {
+        if (t == 0 || t == USEC_INFINITY)
+                strbuf_puts(b, "null");
+        else
+                fmt_iso(b, t);
+}
+
+static const char *fmt_short(usec_t t, char *buf, size_t size) {
+        if (t == 0 || t == USEC_INFINITY)
+                return "-";
+        time_t sec = (time_t)(t / USEC_PER_SEC);
+        struct tm tm;
+        localtime_r(&sec, &tm);
+        strftime(buf, size, "%m-%d %H:%M", &tm);
+        return buf;
+}
+
+static const char *fmt_long(usec_t t, char *buf, size_t size) {
+        if (t == 0 || t == USEC_INFINITY)
+                return "-";
+        time_t sec = (time_t)(t / USEC_PER_SEC);
+        struct tm tm;
+        localtime_r(&sec, &tm);
+        strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
+        return buf;
+}
+
+static char *schedule_text(const struct job_def *d, char *buf, size_t size) {
+        char span[TIMESPAN_MAX];
+        switch (d->schedule) {
+        case SCHEDULE_EVERY:
+                snprintf(buf, size, "every %s", timespan_format(span, sizeof span, d->every));
+                break;
+        case SCHEDULE_CALENDAR:
+                snprintf(buf, size, "%s", d->schedule_text);
+                break;
+        case SCHEDULE_CRON:
+                snprintf(buf, size, "cron %s", d->schedule_text);
+                break;
+        }
+        return buf;
+}
+
+static const char *short_result(const struct job *j, char *buf, size_t size) {
+        int n;
+        char sig[16];
+        if (j->n_runs == 0)
+                return "-";
+        if (j->last_ok)
+                return "ok";
+        if (sscanf(j->last_result, "exit status %d", &n) == 1)
+                snprintf(buf, size, "exit %d", n);
+        else if (sscanf(j->last_result, "killed by signal %15s", sig) == 1)
+                snprintf(buf, size, "SIG%s", sig);
+        else
+                snprintf(buf, size, "no start");
+        return buf;
+}
+
+static void render_list(struct sched *s, bool json, struct strbuf *b) {
+        char sched_buf[256], a[32], c[32], res[32];
+        if (json) {
+                strbuf_puts(b, "{\"jobs\":[");
+                for (size_t i = 0; i < s->n_jobs; i++) {
+                        const struct job *j = s->jobs[i];
+                        strbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+                        strbuf_json_string(b, j->def->name);
+                        strbuf_puts(b, ",\"schedule\":");
+                        strbuf_json_string(b, schedule_text(j->def, sched_buf, sizeof sched_buf));
+                        strbuf_printf(b, ",\"state\":\"%s\",\"last_run\":", job_state_to_string(job_state(j)));
+                        json_time_or_null(b, j->last_start);
+                        strbuf_puts(b, ",\"result\":");
+                        if (j->n_runs)
+                                strbuf_json_string(b, j->last_result);
+                        else
+                                strbuf_puts(b, "null");
+                        strbuf_printf(b, ",\"ok\":%s,\"next_run\":", j->n_runs ? (j->last_ok ? "true" : "false") : "null");
+                        json_time_or_null(b, job_next_run_realtime(j));
+                        strbuf_printf(b, ",\"runs\":%llu,\"failures\":%llu,\"paused\":%s}",
+                                      (unsigned long long)j->n_runs, (unsigned long long)j->n_failures,
+                                      j->paused ? "true" : "false");
+                }
+                strbuf_puts(b, "]}\n");
+                return;
+        }
+        /* 14+20+10+11+8+11 columns and five separators: 79 characters. */
+        strbuf_puts(b, "JOB            SCHEDULE             STATE      LAST RUN    RESULT   NEXT RUN\n");
+        for (size_t i = 0; i < s->n_jobs; i++) {
+                const struct job *j = s->jobs[i];
+                strbuf_column(b, j->def->name, 14);
+                strbuf_puts(b, " ");
+                strbuf_column(b, schedule_text(j->def, sched_buf, sizeof sched_buf), 20);
+                strbuf_puts(b, " ");
+                strbuf_column(b, job_state_to_string(job_state(j)), 10);
+                strbuf_puts(b, " ");
+                strbuf_column(b, fmt_short(j->last_start, a, sizeof a), 11);
+                strbuf_puts(b, " ");
+                strbuf_column(b, short_result(j, res, sizeof res), 8);
+                strbuf_puts(b, " ");
+                strbuf_puts(b, fmt_short(job_next_run_realtime(j), c, sizeof c));
+                strbuf_puts(b, "\n");
+        }
+        if (s->n_jobs == 0)
+                strbuf_puts(b, "(no jobs)\n");
+}
+
+static void render_job(struct sched *s, const struct job *j, bool json, struct strbuf *b) {
+        const struct job_def *d = j->def;
+        char sched_buf[256], t1[64], t2[64], span[TIMESPAN_MAX];
+        usec_t next[3];
+        size_t n_next = job_next_elapses(j, next, 3);
+
+        if (json) {
+                strbuf_puts(b, "{\"name\":");
+                strbuf_json_string(b, d->name);
+                strbuf_puts(b, ",\"command\":");
+                strbuf_json_string(b, d->command);
+                strbuf_puts(b, ",\"schedule\":");
+                strbuf_json_string(b, schedule_text(d, sched_buf, sizeof sched_buf));
+                strbuf_printf(b, ",\"state\":\"%s\",\"overlap\":\"%s\",\"enabled\":%s,\"paused\":%s",
+                              job_state_to_string(job_state(j)), overlap_policy_to_string(d->overlap),
+                              d->enabled ? "true" : "false", j->paused ? "true" : "false");
+                strbuf_printf(b, ",\"running\":%u,\"runs\":%llu,\"failures\":%llu,\"skipped\":%llu", j->n_running,
+                              (unsigned long long)j->n_runs, (unsigned long long)j->n_failures,
+                              (unsigned long long)j->n_skipped);
+                strbuf_puts(b, ",\"last_run\":");
+                json_time_or_null(b, j->last_start);
+                strbuf_puts(b, ",\"last_result\":");
+                if (j->n_runs)
+                        strbuf_json_string(b, j->last_result);
+                else
+                        strbuf_puts(b, "null");
+                strbuf_printf(b, ",\"last_duration_usec\":%llu,\"next\":[", (unsigned long long)j->last_duration);
+                for (size_t i = 0; i < n_next; i++) {
+                        if (i)
+                                strbuf_puts(b, ",");
+                        fmt_iso(b, next[i]);
+                }
+                strbuf_puts(b, "],\"file\":");
+                strbuf_json_string(b, d->file ? d->file : "");
+                strbuf_printf(b, ",\"line\":%u}\n", d->line);
+                return;
+        }
+        strbuf_printf(b, "%s\n", d->name);
+        strbuf_printf(b, "  command:   %s%s\n", d->command, d->shell ? " (through /bin/sh)" : "");
+        strbuf_printf(b, "  schedule:  %s\n", schedule_text(d, sched_buf, sizeof sched_buf));
+        strbuf_printf(b, "  state:     %s%s\n", job_state_to_string(job_state(j)),
+                      j->n_running > 1 ? " (several runs)" : "");
+        strbuf_printf(b, "  overlap:   %s\n", overlap_policy_to_string(d->overlap));
+        if (j->n_runs)
+                strbuf_printf(b, "  last run:  %s, %s after %s\n", fmt_long(j->last_start, t1, sizeof t1),
+                              j->last_result, timespan_format(span, sizeof span,
+                                                             j->last_duration - j->last_duration % USEC_PER_MSEC));
+        else
+                strbuf_puts(b, "  last run:  never\n");
+        for (size_t i = 0; i < n_next; i++)
+                strbuf_printf(b, "  %s  %s\n", i == 0 ? "next run:" : "         ", fmt_long(next[i], t2, sizeof t2));
+        if (n_next == 0)
+                strbuf_puts(b, "  next run:  -\n");
+        strbuf_printf(b, "  runs:      %llu, %llu failed, %llu skipped\n", (unsigned long long)j->n_runs,
+                      (unsigned long long)j->n_failures, (unsigned long long)j->n_skipped);
+        strbuf_printf(b, "  defined:   %s:%u\n", d->file ? d->file : "?", d->line);
+}
+
+static void render_stats(struct sched *s, struct control *ctl, bool json, struct strbuf *b) {
+        usec_t up = now_usec(CLOCK_REALTIME) - s->started_realtime;
+        char span[TIMESPAN_MAX];
+        struct {
+                const char *name;
+                uint64_t v;
+        } rows[] = {
+                { "uptime_sec", up / USEC_PER_SEC },
+                { "jobs", s->n_jobs },
+                { "loop_iterations", s->loop->iterations },
+                { "events_timer_boottime", s->mono.source.events },
+                { "events_timer_realtime", s->wall.source.events },
+                { "events_completion", s->pool.source.events },
+                { "events_control", ctl ? ctl->listen.events : 0 },
+                { "clock_changes", s->wall.clock_changes },
+                { "timers_fired", s->mono.fired + s->wall.fired },
+                { "runs_started", s->stats.runs_started },
+                { "runs_completed", s->pool.completed },
+                { "runs_failed", s->stats.runs_failed },
+                { "runs_skipped", s->stats.runs_skipped },
+                { "runs_queued", s->stats.runs_queued },
+                { "retries", s->stats.retries },
+                { "running", s->n_running },
+                { "waiting_for_worker", s->n_pending },
+                { "workers", s->pool.n_workers },
+                { "orphans_reaped", s->stats.orphans_reaped },
+                { "reloads", s->stats.reloads },
+                { "reload_failures", s->stats.reload_failures },
+                { "control_requests", ctl ? ctl->requests : 0 },
+                { "control_refused", ctl ? ctl->refused : 0 },
+                { "control_bad_requests", ctl ? ctl->bad_requests : 0 },
+        };
+        if (json) {
+                strbuf_printf(b, "{\"pid\":%d", (int)getpid());
+                for (size_t i = 0; i < ELEMENTSOF(rows); i++)
+                        strbuf_printf(b, ",\"%s\":%llu", rows[i].name, (unsigned long long)rows[i].v);
+                strbuf_puts(b, "}\n");
+                return;
+        }
+        strbuf_printf(b, "%-24s %d\n", "pid", (int)getpid());
+        strbuf_printf(b, "%-24s %s\n", "uptime", timespan_format(span, sizeof span, up - up % USEC_PER_SEC));
+        for (size_t i = 1; i < ELEMENTSOF(rows); i++)
+                strbuf_printf(b, "%-24s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
+}
+
+static struct control *current_control; /* for stats from control_handle */
+
+int control_handle(struct sched *s, const char *request, char **ret_body) {
+        struct strbuf b = { 0 };
+        char *words[8];
+        size_t n = 0;
+        bool json = false;
+        int code = 0;
+        char *copy = strdup(request);
+
+        if (!copy)
+                return 1;
+        for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (streq(w, "--json"))
+                        json = true;
+                else if (n < ELEMENTSOF(words))
+                        words[n++] = w;
+                else {
+                        code = 2;
+                        strbuf_puts(&b, "too many arguments\n");
+                        goto out;
+                }
+        }
+        if (n == 0) {
+                code = 2;
+                strbuf_puts(&b, "empty request\n");
+                goto out;
+        }
+        const char *cmd = words[0];
+        struct job *j = NULL;
+        bool needs_job = streq(cmd, "run") || streq(cmd, "next") || streq(cmd, "pause") || streq(cmd, "resume") ||
+                         (streq(cmd, "status") && n > 1);
+        if (needs_job) {
+                if (n < 2) {
+                        code = 2;
+                        strbuf_printf(&b, "%s: a job name is needed\n", cmd);
+                        goto out;
+                }
+                j = sched_find_job(s, words[1]);
+                if (!j) {
+                        code = 3;
+                        strbuf_printf(&b, "no such job: %s\n", words[1]);
+                        goto out;
+                }
+        }
+
+        if (streq(cmd, "list") && n == 1)
+                render_list(s, json, &b);
+        else if (streq(cmd, "status") && n == 1) {
+                char status[256];
+                sched_status_line(s, status, sizeof status);
+                if (json) {
+                        strbuf_puts(&b, "{\"status\":");
+                        strbuf_json_string(&b, status);
+                        strbuf_printf(&b, ",\"pid\":%d,\"jobs\":[", (int)getpid());
+                        for (size_t i = 0; i < s->n_jobs; i++) {
+                                struct strbuf one = { 0 };
+                                render_job(s, s->jobs[i], true, &one);
+                                if (i)
+                                        strbuf_puts(&b, ",");
+                                if (one.s)
+                                        strbuf_append(&b, one.s, one.len - 1); /* without the newline */
+                                strbuf_done(&one);
+                        }
+                        strbuf_puts(&b, "]}\n");
+                } else {
+                        strbuf_printf(&b, "evd (pid %d): %s\n\n", (int)getpid(), status);
+                        for (size_t i = 0; i < s->n_jobs; i++)
+                                render_job(s, s->jobs[i], false, &b);
+                }
+        } else if (streq(cmd, "status") && n == 2)
+                render_job(s, j, json, &b);
+        else if (streq(cmd, "stats") && n == 1)
+                render_stats(s, current_control, json, &b);
+        else if (streq(cmd, "run") && n == 2) {
+                enum start_outcome o;
+                int r = sched_run_now(s, words[1], &o);
+                if (r < 0) {
+                        code = 1;
+                        strbuf_printf(&b, "%s: not started: evd is shutting down\n", words[1]);
+                } else {
+                        if (o == START_SKIPPED || o == START_REFUSED)
+                                code = 1;
+                        if (json)
+                                strbuf_printf(&b, "{\"job\":\"%s\",\"outcome\":\"%s\"}\n", words[1],
+                                              start_outcome_to_string(o));
+                        else
+                                strbuf_printf(&b, "%s: %s%s\n", words[1], start_outcome_to_string(o),
+                                              o == START_QUEUED    ? " (waits for the active run)"
+                                              : o == START_SKIPPED ? (j->paused ? " (paused)" : " (a run is active, overlap=skip)")
+                                                                   : "");
+                }
+        } else if (streq(cmd, "reload") && n == 1) {
+                char **errors = NULL;
+                int r = sched_reload(s, &errors);
+                if (r < 0) {
+                        code = 1;
+                        if (json) {
+                                strbuf_puts(&b, "{\"reloaded\":false,\"errors\":[");
+                                for (size_t i = 0; errors && errors[i]; i++) {
+                                        if (i)
+                                                strbuf_puts(&b, ",");
+                                        strbuf_json_string(&b, errors[i]);
+                                }
+                                strbuf_puts(&b, "]}\n");
+                        } else {
+                                for (char **e = errors; e && *e; e++)
+                                        strbuf_printf(&b, "%s\n", *e);
+                                strbuf_puts(&b, "reload failed: the running configuration is unchanged\n");
+                        }
+                } else if (json)
+                        strbuf_printf(&b, "{\"reloaded\":true,\"jobs\":%zu}\n", s->n_jobs);
+                else
+                        strbuf_printf(&b, "configuration reloaded: %zu jobs\n", s->n_jobs);
+                strv_free(errors);
+        } else if (streq(cmd, "next") && (n == 2 || n == 3)) {
+                unsigned long count = 1;
+                char *end = NULL;
+                if (n == 3) {
+                        count = strtoul(words[2], &end, 10);
+                        if (!*words[2] || *end || count == 0 || count > NEXT_MAX) {
+                                code = 2;
+                                strbuf_printf(&b, "next: N must be 1..%d\n", NEXT_MAX);
+                                goto out;
+                        }
+                }
+                usec_t times[NEXT_MAX];
+                size_t k = job_next_elapses(j, times, count);
+                char t[64];
+                if (json) {
+                        strbuf_puts(&b, "{\"job\":");
+                        strbuf_json_string(&b, j->def->name);
+                        strbuf_puts(&b, ",\"next\":[");
+                        for (size_t i = 0; i < k; i++) {
+                                if (i)
+                                        strbuf_puts(&b, ",");
+                                fmt_iso(&b, times[i]);
+                        }
+                        strbuf_puts(&b, "]}\n");
+                } else {
+                        for (size_t i = 0; i < k; i++)
+                                strbuf_printf(&b, "%s\n", fmt_long(times[i], t, sizeof t));
+                        if (k == 0)
+                                strbuf_printf(&b, "%s: no next run\n", j->def->name);
+                }
+        } else if ((streq(cmd, "pause") || streq(cmd, "resume")) && n == 2) {
+                bool pause = streq(cmd, "pause");
+                int r = sched_set_paused(s, words[1], pause);
+                if (json)
+                        strbuf_printf(&b, "{\"job\":\"%s\",\"paused\":%s,\"changed\":%s}\n", words[1],
+                                      pause ? "true" : "false", r > 0 ? "true" : "false");
+                else
+                        strbuf_printf(&b, "%s: %s%s\n", words[1], r > 0 ? "" : "already ",
+                                      pause ? "paused" : "resumed");
+        } else {
+                code = 2;
+                strbuf_printf(&b, "unknown request \"%s\" (or wrong number of arguments)\n", cmd);
+        }
+out:
+        free(copy);
+        *ret_body = strbuf_steal(&b);
+        if (!*ret_body) {
+                *ret_body = strdup("out of memory\n");
+                code = 1;
+        }
+        return code;
+}
+
+/* ---- connections ---- */
+
+static void client_free(struct control_client *cl) {
+        struct control *ctl = cl->ctl;
+        timer_stop(&cl->deadline);
+        loop_remove(ctl->loop, &cl->source);
+        safe_close(cl->source.fd);
+        if (cl->prev)
+                cl->prev->next = cl->next;
+        else
+                ctl->clients = cl->next;
+        if (cl->next)
+                cl->next->prev = cl->prev;
+        ctl->n_clients--;
+        free(cl->out);
+        free(cl);
+        if (ctl->accept_paused && ctl->n_clients < CONTROL_MAX_CLIENTS) {
+                ctl->accept_paused = false;
+                loop_modify(ctl->loop, &ctl->listen, EPOLLIN);
+        }
+}
+
+static void client_reply(struct control_client *cl, int code, const char *body) {
+        char *msg = strdup_printf("EVD/1 %d\n%s", code, body);
+        free(cl->out);
+        cl->out = msg;
+        cl->out_len = msg ? strlen(msg) : 0;
+        cl->out_off = 0;
+        shutdown(cl->source.fd, SHUT_RD);
+        loop_modify(cl->ctl->loop, &cl->source, EPOLLOUT);
+}
+
+static void client_write(struct control_client *cl) {
+        while (cl->out_off < cl->out_len) {
+                ssize_t n = send(cl->source.fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return;
+                        break;
+                }
+                cl->out_off += (size_t)n;
+        }
+        client_free(cl);
+}
+
+static void client_dispatch(struct loop_source *src, uint32_t events) {
+        struct control_client *cl = container_of(src, struct control_client, source);
+        struct control *ctl = cl->ctl;
+
+        if (cl->out) {
+                client_write(cl);
+                return;
+        }
+        for (;;) {
+                ssize_t n = recv(src->fd, cl->in + cl->in_len, sizeof cl->in - cl->in_len, 0);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return;
+                        client_free(cl);
+                        return;
+                }
+                if (n == 0) {
+                        /* EOF without a full line: treat what came as the request. */
+                        if (cl->in_len == 0) {
+                                client_free(cl);
+                                return;
+                        }
+                        break;
+                }
+                char *nl = memchr(cl->in + cl->in_len, '\n', (size_t)n);
+                cl->in_len += (size_t)n;
+                if (nl) {
+                        cl->in_len = (size_t)(nl - cl->in);
+                        break;
+                }
+                if (cl->in_len == sizeof cl->in) {
+                        ctl->bad_requests++;
+                        client_reply(cl, 2, "request too long\n");
+                        return;
+                }
+        }
+        cl->in[cl->in_len] = '\0';
+        if (cl->in_len > 0 && cl->in[cl->in_len - 1] == '\r')
+                cl->in[--cl->in_len] = '\0';
+        for (size_t i = 0; i < cl->in_len; i++)
+                if ((unsigned char)cl->in[i] < 0x20 && cl->in[i] != '\t') {
+                        ctl->bad_requests++;
+                        client_reply(cl, 2, "malformed request\n");
+                        return;
+                }
+        ctl->requests++;
+        char *body = NULL;
+        current_control = ctl;
+        int code = control_handle(ctl->sched, cl->in, &body);
+        current_control = NULL;
+        if (code == 2)
+                ctl->bad_requests++;
+        client_reply(cl, code, body ? body : "");
+        free(body);
+}
+
+static void client_timeout(struct timer *t, usec_t now) {
+        struct control_client *cl = container_of(t, struct control_client, deadline);
+        cl->ctl->timeouts++;
+        client_free(cl);
+}
+
+static bool peer_authorized(int fd, const struct config *cfg) {
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return false;
+        if (cred.uid == 0 || cred.uid == geteuid())
+                return true;
+        if (!cfg->control_group)
+                return false;
+        if (cred.gid == cfg->control_gid)
+                return true;
+        gid_t groups[256];
+        len = sizeof groups;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                return false;
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (groups[i] == cfg->control_gid)
+                        return true;
+        return false;
+}
+
+static void listen_dispatch(struct loop_source *src, uint32_t events) {
+        struct control *ctl = container_of(src, struct control, listen);
+        for (;;) {
+                if (ctl->n_clients >= CONTROL_MAX_CLIENTS) {
+                        /* Leave the rest in the backlog until a slot frees. */
+                        ctl->accept_paused = true;
+                        loop_modify(ctl->loop, &ctl->listen, 0);
+                        return;
+                }
+                int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                                log_warning_errno(errno, "Control socket: accept failed");
+                        return;
+                }
+                ctl->accepted++;
+                struct control_client *cl = calloc(1, sizeof(*cl));
+                if (!cl) {
+                        safe_close(fd);
+                        continue;
+                }
+                cl->ctl = ctl;
+                cl->source.fd = fd;
+                cl->source.name = "control-client";
+                cl->source.callback = client_dispatch;
+                timer_init(&cl->deadline, client_timeout);
+                cl->next = ctl->clients;
+                if (ctl->clients)
+                        ctl->clients->prev = cl;
+                ctl->clients = cl;
+                ctl->n_clients++;
+                if (loop_add(ctl->loop, &cl->source, EPOLLIN) < 0) {
+                        client_free(cl);
+                        continue;
+                }
+                timer_start(&ctl->sched->mono, &cl->deadline, now_usec(CLOCK_BOOTTIME) + CONTROL_CLIENT_TIMEOUT);
+                if (!peer_authorized(fd, ctl->sched->config)) {
+                        ctl->refused++;
+                        client_reply(cl, 1, "permission denied: only root and members of control_group may use evd's control socket\n");
+                }
+        }
+}
+
+int control_open(struct control *c, struct loop *l, struct sched *s, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int r;
+
+        *c = (struct control){ .loop = l, .sched = s, .lock_fd = -1, .listen.fd = -1 };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return log_error_errno(-ENAMETOOLONG, "Control socket path %s is too long", path);
+        c->path = strdup(path);
+        char *lock = strdup_printf("%s.lock", path);
+        if (!c->path || !lock) {
+                free(lock);
+                return -ENOMEM;
+        }
+        c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (c->lock_fd < 0) {
+                r = log_error_errno(errno, "Cannot open %s", lock);
+                free(lock);
+                return r;
+        }
+        if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+                if (r == -EADDRINUSE)
+                        log_error("Another evd is already running with control socket %s (%s is locked)", path, lock);
+                else
+                        log_error_errno(r, "Cannot lock %s", lock);
+                free(lock);
+                return r;
+        }
+        free(lock);
+
+        c->listen.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->listen.fd < 0)
+                return log_error_errno(errno, "Cannot create the control socket");
+        strcpy(sa.sun_path, path);
+        (void)unlink(path); /* stale: we hold the lock */
+        mode_t old = umask(0117);
+        r = bind(c->listen.fd, (struct sockaddr *)&sa, sizeof sa);
+        umask(old);
+        if (r < 0)
+                return log_error_errno(errno, "Cannot bind the control socket %s", path);
+        if (s->config->control_group && chown(path, 0, s->config->control_gid) < 0)
+                log_warning_errno(errno, "Cannot give %s to group %s", path, s->config->control_group);
+        if (listen(c->listen.fd, 512) < 0)
+                return log_error_errno(errno, "Cannot listen on %s", path);
+        c->listen.name = "control";
+        c->listen.callback = listen_dispatch;
+        r = loop_add(l, &c->listen, EPOLLIN);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the control socket");
+        return 0;
+}
+
+void control_close(struct control *c) {
+        while (c->clients)
+                client_free(c->clients);
+        if (c->listen.fd >= 0) {
+                loop_remove(c->loop, &c->listen);
+                c->listen.fd = safe_close(c->listen.fd);
+                if (c->path)
+                        (void)unlink(c->path);
+        }
+        c->lock_fd = safe_close(c->lock_fd);
+        free(c->path);
+        c->path = NULL;
+}

@@ -1,0 +1,54 @@
+/* control.h - the control socket that evdctl talks to.
+ *
+ * Protocol (version 1), one request per connection:
+ *   client: one line, at most CONTROL_REQUEST_MAX bytes:
+ *           COMMAND [ARG...] [--json]      (words separated by spaces)
+ *   server: "EVD/1 CODE\n" then the reply body, then it closes.
+ * CODE is the exit status evdctl should use (0 ok, 1 error, 2 usage,
+ * 3 no such job). The body is text for people, or JSON with --json.
+ *
+ * Served from the main loop without ever blocking it: every socket is
+ * non-blocking, each client has a small fixed request buffer and a
+ * deadline (CONTROL_CLIENT_TIMEOUT), and at most CONTROL_MAX_CLIENTS are
+ * served at once (the rest wait in the listen backlog). A client that
+ * sends garbage gets an error reply and is dropped.
+ *
+ * Access: the socket is created 0660, owned by root and the configured
+ * control_group; each client's credentials (SO_PEERCRED, SO_PEERGROUPS)
+ * are checked again: root, the daemon's own user, and members of
+ * control_group are served, everyone else is refused.
+ *
+ * A lock file next to the socket (PATH.lock, flock) makes a second evd on
+ * the same socket refuse to start. Main thread only. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "loop.h"
+#include "timer.h"
+
+#define CONTROL_REQUEST_MAX 4096
+#define CONTROL_MAX_CLIENTS 64
+#define CONTROL_CLIENT_TIMEOUT (5 * USEC_PER_SEC)
+
+struct sched;
+struct control_client;
+
+struct control {
+        struct loop_source listen;
+        struct loop *loop;
+        struct sched *sched;
+        char *path;
+        int lock_fd;
+        struct control_client *clients;
+        size_t n_clients;
+        bool accept_paused;
+        uint64_t accepted, refused, requests, bad_requests, timeouts;
+};
+
+/* Binds the socket. -EADDRINUSE when another evd holds it (logged). */
+int control_open(struct control *c, struct loop *l, struct sched *s, const char *path);
+void control_close(struct control *c);
+/* Builds the reply to one request line (exposed for tests). Returns the
+ * exit code; *ret_body is malloc'd. */
+int control_handle(struct sched *s, const char *request, char **ret_body);
