@@ -27,6 +27,7 @@
 
 static void job_timer_fired(struct timer *t, usec_t now);
 static void job_retry_fired(struct timer *t, usec_t now);
+static void status_timer_fired(struct timer *t, usec_t now);
 static void on_complete(struct run *r, void *userdata);
 static enum start_outcome request_start(struct job *j, unsigned attempt, const char *why);
 
@@ -500,6 +501,7 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         s->started_realtime = now_usec(CLOCK_REALTIME);
         timer_init(&s->shutdown_timer, shutdown_timer_fired);
         timer_init(&s->watchdog_timer, watchdog_fired);
+        timer_init(&s->status_timer, status_timer_fired);
 
         r = timer_clock_init(&s->mono, l, CLOCK_BOOTTIME, "timer-boottime");
         if (r < 0)
@@ -715,6 +717,7 @@ void sched_done(struct sched *s) {
         free(s->removed);
         timer_stop(&s->shutdown_timer);
         timer_stop(&s->watchdog_timer);
+        timer_stop(&s->status_timer);
         timer_clock_done(&s->mono);
         timer_clock_done(&s->wall);
         config_free(s->config);
@@ -761,6 +764,7 @@ int sched_set_paused(struct sched *s, const char *name, bool paused) {
         if (j->paused == paused)
                 return 0;
         j->paused = paused;
+        s->stats.pause_changes++;
         log_job(LOG_NOTICE, j->def->name, 0, NULL, paused ? "paused" : "resumed");
         save_state(s);
         return 1;
@@ -822,11 +826,33 @@ char *sched_status_line(struct sched *s, char *buf, size_t size) {
         return buf;
 }
 
-void sched_after_dispatch(void *userdata) {
-        struct sched *s = userdata;
+static void refresh_status(struct sched *s) {
         char status[256];
-        timer_clock_flush(&s->mono);
-        timer_clock_flush(&s->wall);
         if (!s->shutting_down)
                 notify_status(sched_status_line(s, status, sizeof status));
+}
+
+static void status_timer_fired(struct timer *t, usec_t now) {
+        refresh_status(container_of(t, struct sched, status_timer));
+}
+
+/* STATUS= changes only when runs start or end, jobs change or a clock
+ * step moves deadlines; the watchdog or a control request alone does not
+ * make it worth the O(jobs) scan. Every counter here only grows, so their
+ * sum changes whenever one of them does. With many jobs the refresh is
+ * deferred and coalesced to at most one a second. */
+#define STATUS_DEFER_JOBS 2000
+void sched_after_dispatch(void *userdata) {
+        struct sched *s = userdata;
+        uint64_t fp = s->stats.runs_started + s->pool.completed + s->stats.runs_skipped + s->stats.reloads +
+                      s->stats.pause_changes + s->wall.clock_changes + s->stats.retries;
+        if (fp != s->status_fingerprint) {
+                s->status_fingerprint = fp;
+                if (s->n_jobs < STATUS_DEFER_JOBS)
+                        refresh_status(s);
+                else if (!timer_active(&s->status_timer))
+                        timer_start(&s->mono, &s->status_timer, now_usec(CLOCK_BOOTTIME) + USEC_PER_SEC);
+        }
+        timer_clock_flush(&s->mono);
+        timer_clock_flush(&s->wall);
 }

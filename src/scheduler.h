@@ -69,7 +69,7 @@ struct job {
 
 struct sched_stats {
         uint64_t runs_started, runs_failed, runs_skipped, runs_queued, retries, orphans_reaped;
-        uint64_t reloads, reload_failures;
+        uint64_t reloads, reload_failures, pause_changes;
 };
 
 struct sched {
@@ -93,6 +93,8 @@ struct sched {
         bool shutting_down;
         struct timer shutdown_timer;
         struct timer watchdog_timer;
+        struct timer status_timer;      /* deferred STATUS= refresh for big tables */
+        uint64_t status_fingerprint;
         usec_t watchdog_usec;
 
         char *state_dir;                /* NULL: no persistence */
