@@ -254,6 +254,16 @@ static void render_stats(struct sched *s, struct control *ctl, bool json, struct
 
 static struct control *current_control; /* for stats from control_handle */
 
+#ifdef EVD_TEST_HOOKS
+/* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
+ * environment (and built with -DEVD_TEST_HOOKS=ON, the default for
+ * development builds; packages are built without). */
+static bool test_hooks_enabled(void) {
+        const char *e = getenv("EVD_TEST_HOOKS");
+        return e && streq(e, "1");
+}
+#endif
+
 int control_handle(struct sched *s, const char *request, char **ret_body) {
         struct strbuf b = { 0 };
         char *words[8];
@@ -406,6 +416,17 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
                 else
                         strbuf_printf(&b, "%s: %s%s\n", words[1], r > 0 ? "" : "already ",
                                       pause ? "paused" : "resumed");
+#ifdef EVD_TEST_HOOKS
+        } else if (streq(cmd, "test-stall") && n == 2 && test_hooks_enabled()) {
+                /* Test hook: block the main loop, as a bug would, so the
+                 * watchdog test can show systemd restarting a stalled evd. */
+                unsigned long sec = strtoul(words[1], NULL, 10);
+                log_warning("test-stall: blocking the main loop for %lus", sec);
+                struct timespec ts = { .tv_sec = (time_t)MIN(sec, 3600UL) };
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+                strbuf_puts(&b, "stalled\n");
+#endif
         } else {
                 code = 2;
                 strbuf_printf(&b, "unknown request \"%s\" (or wrong number of arguments)\n", cmd);
