@@ -1,0 +1,100 @@
+/* ctlclient.c - see ctlclient.h. Blocking I/O with a deadline (poll). */
+#include "ctlclient.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "strbuf.h"
+
+const char *ctl_default_socket(void) {
+        const char *e = getenv("EVD_SOCKET");
+        return e && *e ? e : "/run/evd/control.sock";
+}
+
+static int wait_for(int fd, short events, usec_t deadline) {
+        for (;;) {
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                struct pollfd p = { .fd = fd, .events = events };
+                int n = poll(&p, 1, (int)((deadline - now + 999) / 1000));
+                if (n > 0)
+                        return 0;
+                if (n < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+int ctl_request(const char *socket_path, const char *request, usec_t timeout, int *ret_code, char **ret_body) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct strbuf reply = { 0 };
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + timeout;
+        int r;
+
+        if (strlen(socket_path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, socket_path);
+        _cleanup_(closep) int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+                return -errno;
+
+        char *line = strdup_printf("%s\n", request);
+        if (!line)
+                return -ENOMEM;
+        size_t len = strlen(line), off = 0;
+        while (off < len) {
+                r = wait_for(fd, POLLOUT, deadline);
+                if (r < 0)
+                        goto fail;
+                ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        /* The daemon may have replied (and closed) already,
+                         * e.g. to refuse us: read what it said. */
+                        break;
+                }
+                off += (size_t)n;
+        }
+        free(line);
+        line = NULL;
+        for (;;) {
+                char buf[16384];
+                r = wait_for(fd, POLLIN, deadline);
+                if (r < 0)
+                        goto fail;
+                ssize_t n = recv(fd, buf, sizeof buf, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == ECONNRESET)
+                                break;
+                        r = -errno;
+                        goto fail;
+                }
+                if (n == 0)
+                        break;
+                strbuf_append(&reply, buf, (size_t)n);
+                if (reply.oom) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        int code, hdr = 0;
+        if (!reply.s || sscanf(reply.s, "EVD/1 %d\n%n", &code, &hdr) != 1 || hdr == 0) {
+                r = -EPROTO;
+                goto fail;
+        }
+        *ret_code = code;
+        *ret_body = strdup(reply.s + hdr);
+        strbuf_done(&reply);
+        return *ret_body ? 0 : -ENOMEM;
+fail:
+        free(line);
+        strbuf_done(&reply);
+        return r;
+}

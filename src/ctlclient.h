@@ -1,0 +1,13 @@
+/* ctlclient.h - the client side of the control protocol (see control.h),
+ * used by evdctl. */
+#pragma once
+
+#include "util.h"
+
+/* The default socket: $EVD_SOCKET, else /run/evd/control.sock. */
+const char *ctl_default_socket(void);
+
+/* Sends one request line and reads the whole reply. Returns 0 with the
+ * reply's exit code and body (malloc'd), -errno when the daemon cannot be
+ * reached (connect failed) and -EPROTO for a malformed reply. */
+int ctl_request(const char *socket_path, const char *request, usec_t timeout, int *ret_code, char **ret_body);
