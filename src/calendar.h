@@ -35,7 +35,9 @@ const char *calendar_timezone(const struct calendar_spec *spec);
 /* Next elapse strictly after `after` (CLOCK_REALTIME microseconds since the
  * epoch). tz: IANA zone to evaluate in when the expression names none; NULL
  * means the system zone. Returns 0, -ENOENT when there is no further elapse
- * (e.g. a date in the past, or "*-02-30"), -EINVAL for an unknown zone. */
+ * (e.g. a date in the past, or "*-02-30"), -EINVAL for an unknown zone,
+ * -EDEADLK when the search got stuck at a DST change (as systemd gives up:
+ * e.g. "*-*-* 02:45 Pacific/Chatham" on its spring-forward day). */
 int calendar_next(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret);
 
 struct calendar_spec *calendar_free(struct calendar_spec *spec);
