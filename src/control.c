@@ -1,4 +1,10 @@
-/* control.c - the control socket (see control.h). */
+/* control.c - the control socket (see control.h).
+ *
+ * Replies: `list` sizes its columns to their content and keeps every line
+ * within 79 characters (cutting the schedule, then the job name, with "…";
+ * --json has them whole). With --json an error is a JSON object too
+ * ({"error": ..., "code": N}), so a script always gets JSON on stdout. A
+ * failed reload always names at least one PATH[:LINE] and why. */
 #include "control.h"
 
 #include <fcntl.h>
@@ -18,6 +24,10 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define NEXT_MAX 100
+/* `list` fits an 80-column terminal: at most 79 characters a line. */
+#define LIST_WIDTH 79
+#define LIST_MIN_SCHED 16
+#define LIST_MIN_JOB 12
 
 struct control_client {
         struct loop_source source;
@@ -128,20 +138,55 @@ static void render_list(struct sched *s, bool json, struct strbuf *b) {
                 strbuf_puts(b, "]}\n");
                 return;
         }
-        /* 14+20+10+11+8+11 columns and five separators: 79 characters. */
-        strbuf_puts(b, "JOB            SCHEDULE             STATE      LAST RUN    RESULT   NEXT RUN\n");
+        /* Columns as wide as their widest cell, two spaces apart, the whole
+         * line kept within LIST_WIDTH: when it would not fit, the schedule and
+         * then the job name are cut (with "…"); `list --json` has them whole. */
+        enum { C_JOB, C_SCHED, C_STATE, C_LAST, C_RESULT, C_NEXT, N_COLS };
+        static const char *const headers[N_COLS] = { "JOB", "SCHEDULE", "STATE", "LAST RUN", "RESULT", "NEXT RUN" };
+        size_t w[N_COLS];
+        for (size_t k = 0; k < N_COLS; k++)
+                w[k] = strlen(headers[k]);
         for (size_t i = 0; i < s->n_jobs; i++) {
                 const struct job *j = s->jobs[i];
-                strbuf_column(b, j->def->name, 14);
-                strbuf_puts(b, " ");
-                strbuf_column(b, schedule_text(j->def, sched_buf, sizeof sched_buf), 20);
-                strbuf_puts(b, " ");
-                strbuf_column(b, job_state_to_string(job_state(j)), 10);
-                strbuf_puts(b, " ");
-                strbuf_column(b, fmt_short(j->last_start, a, sizeof a), 11);
-                strbuf_puts(b, " ");
-                strbuf_column(b, short_result(j, res, sizeof res), 8);
-                strbuf_puts(b, " ");
+                w[C_JOB] = MAX(w[C_JOB], strlen(j->def->name));
+                w[C_SCHED] = MAX(w[C_SCHED], strlen(schedule_text(j->def, sched_buf, sizeof sched_buf)));
+                w[C_STATE] = MAX(w[C_STATE], strlen(job_state_to_string(job_state(j))));
+                w[C_LAST] = MAX(w[C_LAST], strlen(fmt_short(j->last_start, a, sizeof a)));
+                w[C_RESULT] = MAX(w[C_RESULT], strlen(short_result(j, res, sizeof res)));
+                w[C_NEXT] = MAX(w[C_NEXT], strlen(fmt_short(job_next_run_realtime(j), c, sizeof c)));
+        }
+        size_t total = 2 * (N_COLS - 1);
+        for (size_t k = 0; k < N_COLS; k++)
+                total += w[k];
+        if (total > LIST_WIDTH) {
+                size_t over = total - LIST_WIDTH, cut;
+                cut = w[C_SCHED] > LIST_MIN_SCHED ? MIN(over, w[C_SCHED] - LIST_MIN_SCHED) : 0;
+                w[C_SCHED] -= cut, over -= cut;
+                cut = w[C_JOB] > LIST_MIN_JOB ? MIN(over, w[C_JOB] - LIST_MIN_JOB) : 0;
+                w[C_JOB] -= cut, over -= cut;
+                cut = w[C_SCHED] > strlen(headers[C_SCHED]) ? MIN(over, w[C_SCHED] - strlen(headers[C_SCHED])) : 0;
+                w[C_SCHED] -= cut;
+        }
+        for (size_t k = 0; k < N_COLS; k++) {
+                if (k + 1 < N_COLS) {
+                        strbuf_column(b, headers[k], w[k]);
+                        strbuf_puts(b, "  ");
+                } else
+                        strbuf_puts(b, headers[k]);
+        }
+        strbuf_puts(b, "\n");
+        for (size_t i = 0; i < s->n_jobs; i++) {
+                const struct job *j = s->jobs[i];
+                strbuf_column(b, j->def->name, w[C_JOB]);
+                strbuf_puts(b, "  ");
+                strbuf_column(b, schedule_text(j->def, sched_buf, sizeof sched_buf), w[C_SCHED]);
+                strbuf_puts(b, "  ");
+                strbuf_column(b, job_state_to_string(job_state(j)), w[C_STATE]);
+                strbuf_puts(b, "  ");
+                strbuf_column(b, fmt_short(j->last_start, a, sizeof a), w[C_LAST]);
+                strbuf_puts(b, "  ");
+                strbuf_column(b, short_result(j, res, sizeof res), w[C_RESULT]);
+                strbuf_puts(b, "  ");
                 strbuf_puts(b, fmt_short(job_next_run_realtime(j), c, sizeof c));
                 strbuf_puts(b, "\n");
         }
@@ -252,6 +297,23 @@ static void render_stats(struct sched *s, struct control *ctl, bool json, struct
                 strbuf_printf(b, "%-24s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
 }
 
+/* Why `run` did what it did. A manual run ignores `paused`, so a skip
+ * always comes from the overlap policy. */
+static const char *run_outcome_detail(const struct job *j, enum start_outcome o) {
+        switch (o) {
+        case START_QUEUED:
+                return j->def->overlap == OVERLAP_REPLACE ? " (the active run is being stopped, overlap=replace)"
+                                                          : " (waits for the active run, overlap=queue)";
+        case START_SKIPPED:
+                return j->def->overlap == OVERLAP_QUEUE ? " (a run is active and one is already queued, overlap=queue)"
+                                                        : " (a run is active, overlap=skip)";
+        case START_REFUSED:
+                return " (evd is shutting down, or the job was removed)";
+        default:
+                return "";
+        }
+}
+
 static struct control *current_control; /* for stats from control_handle */
 
 #ifdef EVD_TEST_HOOKS
@@ -272,8 +334,10 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
         int code = 0;
         char *copy = strdup(request);
 
-        if (!copy)
+        if (!copy) {
+                *ret_body = strdup("out of memory\n");
                 return 1;
+        }
         for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
                 if (streq(w, "--json"))
                         json = true;
@@ -350,13 +414,21 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
                                               start_outcome_to_string(o));
                         else
                                 strbuf_printf(&b, "%s: %s%s\n", words[1], start_outcome_to_string(o),
-                                              o == START_QUEUED    ? " (waits for the active run)"
-                                              : o == START_SKIPPED ? (j->paused ? " (paused)" : " (a run is active, overlap=skip)")
-                                                                   : "");
+                                              run_outcome_detail(j, o));
                 }
         } else if (streq(cmd, "reload") && n == 1) {
                 char **errors = NULL;
                 int r = sched_reload(s, &errors);
+                if (r < 0 && strv_length(errors) == 0) {
+                        /* Not a configuration error (out of memory, or a
+                         * loader that failed without a message): still say
+                         * something a reader can act on. */
+                        char *e = strdup_printf("%s: %s; see evd's log", s->config_path,
+                                                r == -EINVAL ? "the configuration could not be loaded" : strerror(-r));
+                        if (e)
+                                (void)strv_push(&errors, e);
+                        free(e);
+                }
                 if (r < 0) {
                         code = 1;
                         if (json) {
@@ -373,7 +445,7 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
                                 strbuf_puts(&b, "reload failed: the running configuration is unchanged\n");
                         }
                 } else if (json)
-                        strbuf_printf(&b, "{\"reloaded\":true,\"jobs\":%zu}\n", s->n_jobs);
+                        strbuf_printf(&b, "{\"reloaded\":true,\"jobs\":%zu,\"errors\":[]}\n", s->n_jobs);
                 else
                         strbuf_printf(&b, "configuration reloaded: %zu jobs\n", s->n_jobs);
                 strv_free(errors);
@@ -433,6 +505,18 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
         }
 out:
         free(copy);
+        if (json && code != 0 && b.s && b.s[0] != '{') {
+                /* An error asked for in JSON gets a JSON object too, so a
+                 * script reading stdout always has something to parse. */
+                struct strbuf e = { 0 };
+                if (b.len > 0 && b.s[b.len - 1] == '\n')
+                        b.s[--b.len] = '\0';
+                strbuf_puts(&e, "{\"error\":");
+                strbuf_json_string(&e, b.s);
+                strbuf_printf(&e, ",\"code\":%d}\n", code);
+                strbuf_done(&b);
+                b = e;
+        }
         *ret_body = strbuf_steal(&b);
         if (!*ret_body) {
                 *ret_body = strdup("out of memory\n");

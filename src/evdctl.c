@@ -1,39 +1,80 @@
 /* evdctl.c - the evd client: main() and a table of subcommands.
  *
- * For now only `evdctl calendar`, which needs no daemon: it parses calendar
- * and cron expressions and prints their normalised form and next elapses,
- * like `systemd-analyze calendar`. The control-socket commands join the
- * table later.
+ * `evdctl calendar` needs no daemon: it parses calendar and cron
+ * expressions and prints their normalised form and next elapses, like
+ * `systemd-analyze calendar`. Every other command is one request on evd's
+ * control socket (protocol in control.h): evdctl checks the arguments, sends
+ * "COMMAND ARGS [--json]", and prints the reply's body: on stdout when it
+ * succeeded (or is JSON), on stderr otherwise. The daemon renders the text
+ * and the JSON, so evdctl and evd never disagree on a format.
  *
- * Exit status: 0 success, 1 error, 2 usage. Single-threaded: it may set $TZ
- * for --timezone. */
+ * Global options (--socket, --json, --help) may come before or after the
+ * command. Exit status: 0 success, 1 error, 2 usage, 3 no such job, 4 evd
+ * not reachable (no socket, nobody listening, or no reply in time).
+ * Single-threaded: it may set $TZ for --timezone. */
 #include "calendar.h"
+#include "ctlclient.h"
+#include "strbuf.h"
 #include "util.h"
 
 #include <getopt.h>
 #include <stdio.h>
 
+#define EXIT_ERROR 1
 #define EXIT_USAGE 2
+#define EXIT_NO_JOB 3
+#define EXIT_UNREACHABLE 4
+
+/* How long to wait for evd's reply: a reload of a large configuration is
+ * the slowest request. */
+#define REQUEST_TIMEOUT (60 * USEC_PER_SEC)
+/* The daemon's limit for `next JOB N` (NEXT_MAX in control.c). */
+#define NEXT_MAX 100
+
+/* Global options, set by main() before a command runs. */
+static const char *arg_socket;
+static bool arg_json;
 
 struct command {
         const char *name;
         const char *args;
         const char *summary;
+        /* calendar: runs on its own; daemon commands (run == NULL): a request
+         * with min_args..max_args words, the first a job name if takes_job. */
         int (*run)(int argc, char **argv);
+        unsigned min_args, max_args;
+        bool takes_job;
 };
 
 static int cmd_calendar(int argc, char **argv);
 
 static const struct command commands[] = {
-        { "calendar", "[--iterations N] [--base-time TIME] [--timezone TZ] [--json] EXPR...",
-          "show the normalised form and next elapses of calendar or cron:EXPR expressions", cmd_calendar },
+        { "list", "", "the jobs: schedule, state, last run, result, next run", NULL, 0, 0, false },
+        { "status", "[JOB]", "evd's summary and every job's details, or one job's", NULL, 0, 1, true },
+        { "run", "JOB", "start JOB now (its overlap= policy applies)", NULL, 1, 1, true },
+        { "next", "JOB [N]", "JOB's next N run times (default 1, at most 100)", NULL, 1, 2, true },
+        { "pause", "JOB", "skip JOB's scheduled runs until resumed (kept across restarts)", NULL, 1, 1, true },
+        { "resume", "JOB", "schedule JOB's runs again", NULL, 1, 1, true },
+        { "reload", "", "re-read the configuration; on errors keep the running one", NULL, 0, 0, false },
+        { "stats", "", "evd's counters: runs, failures, loop events, requests", NULL, 0, 0, false },
+        { "calendar", "[--iterations N] [--base-time TIME] [--timezone TZ] EXPR...",
+          "next elapses of calendar and cron:EXPR expressions (needs no evd)", cmd_calendar, 0, 0, false },
 };
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: evdctl [--help] [--version] COMMAND [ARGS...]\n\nCommands:\n");
+        fprintf(f, "Usage: evdctl [OPTIONS] COMMAND [ARGS...]\n\n"
+                   "Control evd, the job scheduler, through its control socket.\n\nCommands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args, commands[i].summary);
-        fprintf(f, "\nSee evdctl(1).\n");
+                fprintf(f, "  %s%s%s\n      %s\n", commands[i].name, *commands[i].args ? " " : "",
+                        commands[i].args, commands[i].summary);
+        fprintf(f, "\nOptions (before or after the command):\n"
+                   "  -s, --socket PATH  evd's control socket (default $EVD_SOCKET,\n"
+                   "                     else /run/evd/control.sock)\n"
+                   "  -j, --json         machine-readable output (JSON)\n"
+                   "  -h, --help         show this help\n"
+                   "      --version      show evdctl's version\n\n"
+                   "Exit status: 0 success, 1 error, 2 usage, 3 no such job, 4 evd not reachable.\n"
+                   "See evdctl(1).\n");
 }
 
 /* ---------- calendar ---------- */
@@ -345,7 +386,7 @@ static int cmd_calendar(int argc, char **argv) {
         };
         const char *base_arg = NULL, *tz = NULL;
         unsigned long iterations = 1;
-        bool json = false;
+        bool json = arg_json;
         usec_t base;
         int c, ret = 0;
 
@@ -415,27 +456,175 @@ static int cmd_calendar(int argc, char **argv) {
         return ret;
 }
 
+/* ---------- daemon commands ---------- */
+
+/* Job names are [A-Za-z0-9_.-]+ (SPEC.md); anything else cannot name a job,
+ * and must not reach the line protocol (spaces would split it). */
+static bool job_name_valid(const char *s) {
+        if (!*s || strlen(s) > 255)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+                      *s == '.' || *s == '-'))
+                        return false;
+        return true;
+}
+
+static void command_usage(FILE *f, const struct command *c) {
+        fprintf(f, "Usage: evdctl [--socket PATH] [--json] %s%s%s\n      %s\n", c->name, *c->args ? " " : "", c->args,
+                c->summary);
+}
+
+static int report_unreachable(const char *path, int r) {
+        switch (r) {
+        case -EACCES:
+        case -EPERM:
+                fprintf(stderr,
+                        "evdctl: cannot use evd at %s: %s (only root and members of evd's control_group may use it)\n",
+                        path, strerror(-r));
+                return EXIT_ERROR;
+        case -ETIMEDOUT:
+                fprintf(stderr, "evdctl: evd at %s did not reply within %llus\n", path,
+                        (unsigned long long)(REQUEST_TIMEOUT / USEC_PER_SEC));
+                return EXIT_UNREACHABLE;
+        case -EPROTO:
+                fprintf(stderr, "evdctl: unexpected reply from %s (is it evd's control socket?)\n", path);
+                return EXIT_ERROR;
+        case -ENAMETOOLONG:
+                fprintf(stderr, "evdctl: socket path too long: %s\n", path);
+                return EXIT_USAGE;
+        case -ENOMEM:
+                fprintf(stderr, "evdctl: out of memory\n");
+                return EXIT_ERROR;
+        default:
+                fprintf(stderr, "evdctl: cannot reach evd at %s: %s (is evd running?)\n", path, strerror(-r));
+                return EXIT_UNREACHABLE;
+        }
+}
+
+/* Sends the request and prints the reply. The reply's code is the exit
+ * status; a failure's text goes to stderr, JSON always to stdout. */
+static int daemon_request(const char *request) {
+        const char *path = arg_socket ? arg_socket : ctl_default_socket();
+        _cleanup_(freep) char *body = NULL;
+        int code = 0;
+
+        int r = ctl_request(path, request, REQUEST_TIMEOUT, &code, &body);
+        if (r < 0)
+                return report_unreachable(path, r);
+        if (code < 0 || code > EXIT_NO_JOB)
+                code = EXIT_ERROR;
+        size_t len = strlen(body);
+        if (code == 0 || (arg_json && body[0] == '{')) {
+                if (fwrite(body, 1, len, stdout) != len || fflush(stdout) != 0) {
+                        fprintf(stderr, "evdctl: stdout: %s\n", strerror(errno));
+                        return EXIT_ERROR;
+                }
+                return code;
+        }
+        /* One line: "evdctl: " and it. Several (reload errors, as
+         * PATH:LINE: message): as they are. */
+        char *nl = strchr(body, '\n');
+        bool one_line = !nl || nl[1] == '\0';
+        fprintf(stderr, "%s%s%s", one_line ? "evdctl: " : "", body, len && body[len - 1] == '\n' ? "" : "\n");
+        return code;
+}
+
+static int run_daemon_command(const struct command *c, char **args, size_t n_args) {
+        if (n_args < c->min_args || n_args > c->max_args) {
+                fprintf(stderr, "evdctl %s: %s\n", c->name,
+                        n_args < c->min_args ? (c->takes_job ? "a job name is needed" : "an argument is missing")
+                                             : "too many arguments");
+                command_usage(stderr, c);
+                return EXIT_USAGE;
+        }
+        if (c->takes_job && n_args > 0 && !job_name_valid(args[0])) {
+                fprintf(stderr, "evdctl: no such job: %s (job names are made of A-Z a-z 0-9 _ . -)\n", args[0]);
+                return EXIT_NO_JOB;
+        }
+        if (streq(c->name, "next") && n_args == 2) {
+                char *e;
+                errno = 0;
+                unsigned long v = strtoul(args[1], &e, 10);
+                if (errno > 0 || *e || e == args[1] || args[1][0] < '0' || args[1][0] > '9' || v < 1 || v > NEXT_MAX) {
+                        fprintf(stderr, "evdctl next: N must be a number from 1 to %d, not \"%s\"\n", NEXT_MAX, args[1]);
+                        return EXIT_USAGE;
+                }
+        }
+
+        struct strbuf req = { 0 };
+        strbuf_puts(&req, c->name);
+        for (size_t i = 0; i < n_args; i++) {
+                strbuf_puts(&req, " ");
+                strbuf_puts(&req, args[i]);
+        }
+        if (arg_json)
+                strbuf_puts(&req, " --json");
+        if (req.oom) {
+                strbuf_done(&req);
+                fprintf(stderr, "evdctl: out of memory\n");
+                return EXIT_ERROR;
+        }
+        int r = daemon_request(req.s);
+        strbuf_done(&req);
+        return r;
+}
+
 /* ---------- main ---------- */
 
+/* A global option at argv[*i]: OPT_TAKEN (and *i advanced past its
+ * argument), OPT_NONE when argv[*i] is not one, OPT_HELP, OPT_VERSION, or
+ * OPT_BAD (reported) for a missing argument. */
+enum { OPT_NONE, OPT_TAKEN, OPT_HELP, OPT_VERSION, OPT_BAD };
+
+static int global_option(int argc, char **argv, int *i) {
+        const char *a = argv[*i];
+        if (streq(a, "-j") || streq(a, "--json")) {
+                arg_json = true;
+                return OPT_TAKEN;
+        }
+        if (streq(a, "-s") || streq(a, "--socket")) {
+                if (*i + 1 >= argc || !*argv[*i + 1]) {
+                        fprintf(stderr, "evdctl: %s needs a path\n", a);
+                        return OPT_BAD;
+                }
+                arg_socket = argv[++*i];
+                return OPT_TAKEN;
+        }
+        if (startswith(a, "--socket=")) {
+                arg_socket = a + strlen("--socket=");
+                if (!*arg_socket) {
+                        fprintf(stderr, "evdctl: --socket needs a path\n");
+                        return OPT_BAD;
+                }
+                return OPT_TAKEN;
+        }
+        if (streq(a, "-h") || streq(a, "--help"))
+                return OPT_HELP;
+        if (streq(a, "--version"))
+                return OPT_VERSION;
+        return OPT_NONE;
+}
+
 int main(int argc, char **argv) {
+        const struct command *cmd = NULL;
         int i;
 
-        for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-                if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
-                        usage(stdout);
-                        return 0;
-                }
-                if (streq(argv[i], "--version")) {
-                        printf("evdctl %s\n", EVD_VERSION);
-                        return 0;
-                }
+        for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
                 if (streq(argv[i], "--")) {
                         i++;
                         break;
                 }
-                fprintf(stderr, "evdctl: unknown option \"%s\"\n", argv[i]);
-                usage(stderr);
-                return EXIT_USAGE;
+                switch (global_option(argc, argv, &i)) {
+                case OPT_TAKEN: continue;
+                case OPT_HELP: usage(stdout); return 0;
+                case OPT_VERSION: printf("evdctl %s\n", EVD_VERSION); return 0;
+                case OPT_BAD: usage(stderr); return EXIT_USAGE;
+                default:
+                        fprintf(stderr, "evdctl: unknown option \"%s\"\n", argv[i]);
+                        usage(stderr);
+                        return EXIT_USAGE;
+                }
         }
         if (i >= argc) {
                 fprintf(stderr, "evdctl: no command given\n");
@@ -444,8 +633,42 @@ int main(int argc, char **argv) {
         }
         for (size_t k = 0; k < ELEMENTSOF(commands); k++)
                 if (streq(argv[i], commands[k].name))
-                        return commands[k].run(argc - i, argv + i);
-        fprintf(stderr, "evdctl: unknown command \"%s\"\n", argv[i]);
-        usage(stderr);
-        return EXIT_USAGE;
+                        cmd = &commands[k];
+        if (!cmd) {
+                fprintf(stderr, "evdctl: unknown command \"%s\"\n", argv[i]);
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        if (cmd->run)
+                return cmd->run(argc - i, argv + i);
+
+        /* The rest: the command's words, with global options allowed among
+         * them; after "--" everything is a word. */
+        _cleanup_(freep) char **args = calloc((size_t)argc, sizeof(char *));
+        size_t n_args = 0;
+        bool words_only = false;
+        if (!args) {
+                fprintf(stderr, "evdctl: out of memory\n");
+                return EXIT_ERROR;
+        }
+        for (i++; i < argc; i++) {
+                if (!words_only && argv[i][0] == '-' && argv[i][1]) {
+                        if (streq(argv[i], "--")) {
+                                words_only = true;
+                                continue;
+                        }
+                        switch (global_option(argc, argv, &i)) {
+                        case OPT_TAKEN: continue;
+                        case OPT_HELP: command_usage(stdout, cmd); return 0;
+                        case OPT_VERSION: printf("evdctl %s\n", EVD_VERSION); return 0;
+                        case OPT_BAD: command_usage(stderr, cmd); return EXIT_USAGE;
+                        default:
+                                fprintf(stderr, "evdctl %s: unknown option \"%s\"\n", cmd->name, argv[i]);
+                                command_usage(stderr, cmd);
+                                return EXIT_USAGE;
+                        }
+                }
+                args[n_args++] = argv[i];
+        }
+        return run_daemon_command(cmd, args, n_args);
 }
