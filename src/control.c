@@ -80,6 +80,12 @@ static const char *fmt_long(usec_t t, char *buf, size_t size) {
         return buf;
 }
 
+/* Milliseconds are enough for a run of a second or more; a shorter one
+ * keeps its microseconds rather than showing as "0". */
+static usec_t duration_rounded(usec_t d) {
+        return d >= USEC_PER_SEC ? d - d % USEC_PER_MSEC : d;
+}
+
 static char *schedule_text(const struct job_def *d, char *buf, size_t size) {
         char span[TIMESPAN_MAX];
         switch (d->schedule) {
@@ -240,7 +246,7 @@ static void render_job(struct sched *s, const struct job *j, bool json, struct s
         if (j->n_runs)
                 strbuf_printf(b, "  last run:  %s, %s after %s\n", fmt_long(j->last_start, t1, sizeof t1),
                               j->last_result, timespan_format(span, sizeof span,
-                                                             j->last_duration - j->last_duration % USEC_PER_MSEC));
+                                                             duration_rounded(j->last_duration)));
         else
                 strbuf_puts(b, "  last run:  never\n");
         for (size_t i = 0; i < n_next; i++)
