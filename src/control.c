@@ -555,9 +555,15 @@ static void client_free(struct control_client *cl) {
 
 static void client_reply(struct control_client *cl, int code, const char *body) {
         char *msg = strdup_printf("EVD/1 %d\n%s", code, body);
+        if (!msg) {
+                /* Out of memory: drop the client rather than leave it
+                 * without a reply to send (it would be read again). */
+                client_free(cl);
+                return;
+        }
         free(cl->out);
         cl->out = msg;
-        cl->out_len = msg ? strlen(msg) : 0;
+        cl->out_len = strlen(msg);
         cl->out_off = 0;
         shutdown(cl->source.fd, SHUT_RD);
         loop_modify(cl->ctl->loop, &cl->source, EPOLLOUT);
@@ -736,7 +742,16 @@ int control_open(struct control *c, struct loop *l, struct sched *s, const char 
         if (c->listen.fd < 0)
                 return log_error_errno(errno, "Cannot create the control socket");
         strcpy(sa.sun_path, path);
-        (void)unlink(path); /* stale: we hold the lock */
+        /* A socket left there is stale (we hold the lock): remove it. Never
+         * remove anything else: --socket /etc/evd.conf must not delete it. */
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode)) {
+                        log_error("Control socket %s exists and is not a socket; not replacing it", path);
+                        return -EEXIST;
+                }
+                (void)unlink(path);
+        }
         mode_t old = umask(0117);
         r = bind(c->listen.fd, (struct sockaddr *)&sa, sizeof sa);
         umask(old);

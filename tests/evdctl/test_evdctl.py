@@ -8,6 +8,7 @@ temporary directory; see harness.py. Exit 77 (skip) when not root.
 """
 
 import datetime
+import grp
 import subprocess
 import json
 import math
@@ -274,6 +275,21 @@ every = 1h
     check(j["control_refused"] >= 4, "control_refused: %r" % j)
     check(env.job("alpha")["runs"] == 0 and env.job("alpha")["state"] == "idle", "nobody's run must not start")
     env.ok("list")
+    check(env.stop() == 0, "evd's exit status")
+
+    # control_group: its members are served (nobody's group is nogroup).
+    group = grp.getgrgid(65534).gr_name
+    env.write_conf(DAEMON + "control_group = %s\n" % group + """
+[job:alpha]
+command = /bin/true
+every = 1h
+""")
+    env.start()
+    st = os.stat(env.sock)
+    check(st.st_gid == 65534 and stat.S_IMODE(st.st_mode) == 0o660, "socket group %d mode %o" %
+          (st.st_gid, stat.S_IMODE(st.st_mode)))
+    r = env.ctl("list", "--json", user="nobody")
+    check(r.rc == 0 and r.json()["jobs"][0]["name"] == "alpha", "nobody in control_group: %r" % r)
 
 
 # ---------------------------------------------------------------------------
@@ -592,6 +608,17 @@ def test_single_instance(env):
     # once the first is gone, a new one starts on the same socket
     env.start()
     env.ok("list")
+    env.stop()
+
+    # a --socket that names something other than a socket is left alone
+    victim = env.path("not-a-socket")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    p = env.start(["--socket", victim], expect_ready=False)
+    rc = p.wait(timeout=DEADLINE)
+    check(rc != 0 and "not a socket" in env.log(p), "evd on a regular file: %d\n%s" % (rc, env.log(p)))
+    with open(victim) as f:
+        check(f.read() == "precious\n", "evd replaced a regular file with its socket")
 
 
 # ---------------------------------------------------------------------------
