@@ -20,6 +20,9 @@ SKIP = 77
 DEADLINE = 60.0  # seconds: generous, for ASan builds on a loaded machine
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
+
+
 class TestFailure(Exception):
     pass
 
@@ -165,6 +168,7 @@ class Env:
             e.update(env)
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=e,
                            timeout=300, preexec_fn=as_nobody if user == "nobody" else None)
+        check(not any(m in p.stderr for m in SANITIZER_MARKS), "sanitizer report from evdctl:\n%s" % p.stderr)
         return Result(argv, p.returncode, p.stdout, p.stderr)
 
     def ok(self, *args, **kw):
@@ -227,6 +231,13 @@ def main(tests, argv):
         t0 = time.monotonic()
         try:
             tests[name](env)
+            for p in env.procs:  # stop them now, so sanitizers report
+                if p.poll() is None:
+                    env.stop(p)
+            for p in env.procs:
+                log = env.log(p)
+                check(not any(m in log for m in SANITIZER_MARKS),
+                      "sanitizer report in %s:\n%s" % (p.log_path, log[-6000:]))
             print("ok   %s (%.1fs)" % (name, time.monotonic() - t0))
         except (TestFailure, AssertionError, subprocess.TimeoutExpired) as e:
             keep = True
