@@ -5,7 +5,9 @@
  *           COMMAND [ARG...] [--json]      (words separated by spaces)
  *   server: "EVD/1 CODE\n" then the reply body, then it closes.
  * CODE is the exit status evdctl should use (0 ok, 1 error, 2 usage,
- * 3 no such job). The body is text for people, or JSON with --json.
+ * 3 no such job). The body is text for people, or JSON with --json (an
+ * error too: {"error": MESSAGE, "code": CODE}). Replies to requests that
+ * could not be parsed (too long, control bytes) and refusals are text.
  *
  * Served from the main loop without ever blocking it: every socket is
  * non-blocking, each client has a small fixed request buffer and a
