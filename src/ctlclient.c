@@ -84,13 +84,22 @@ int ctl_request(const char *socket_path, const char *request, usec_t timeout, in
                         goto fail;
                 }
         }
-        int code, hdr = 0;
-        if (!reply.s || sscanf(reply.s, "EVD/1 %d\n%n", &code, &hdr) != 1 || hdr == 0) {
+        /* "EVD/1 CODE\n": parsed by hand, as sscanf's "\n" would also eat
+         * the body's leading blanks. */
+        const char *p = reply.s ? reply.s : "";
+        int code = 0, digits = 0;
+        if (!startswith(p, "EVD/1 ")) {
+                r = -EPROTO;
+                goto fail;
+        }
+        for (p += strlen("EVD/1 "); *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+                code = code * 10 + (*p - '0');
+        if (digits == 0 || *p != '\n') {
                 r = -EPROTO;
                 goto fail;
         }
         *ret_code = code;
-        *ret_body = strdup(reply.s + hdr);
+        *ret_body = strdup(p + 1);
         strbuf_done(&reply);
         return *ret_body ? 0 : -ENOMEM;
 fail:

@@ -9,7 +9,7 @@ else()
   find_program(EVD_CTL_PYTHON python3 REQUIRED)
 endif()
 
-foreach(t commands access abuse reload pause-restart overlap single-instance next completion)
+foreach(t commands access abuse reload pause-restart overlap single-instance next protocol completion)
   add_test(NAME evdctl/${t}
            COMMAND ${EVD_CTL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/evdctl/test_evdctl.py
                    $<TARGET_FILE:evd> $<TARGET_FILE:evdctl> ${t})

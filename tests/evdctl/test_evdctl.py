@@ -17,6 +17,7 @@ import selectors
 import socket
 import stat
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -661,6 +662,58 @@ calendar = *:*:00
 
 # ---------------------------------------------------------------------------
 
+def test_protocol(env):
+    """evdctl against a fake server: the request line it sends, a body kept
+    byte for byte, an exit code passed through, a reply that is not evd's."""
+    path = env.path("fake.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(8)
+    srv.settimeout(DEADLINE)
+
+    def serve(reply):
+        got = {}
+
+        def one():
+            c, _ = srv.accept()
+            c.settimeout(DEADLINE)
+            buf = b""
+            while not buf.endswith(b"\n"):
+                b = c.recv(4096)
+                if not b:
+                    break
+                buf += b
+            got["request"] = buf
+            c.sendall(reply)
+            c.close()
+        t = threading.Thread(target=one)
+        t.start()
+        return t, got
+
+    def ctl(reply, *args):
+        t, got = serve(reply)
+        r = env.ctl("--socket", path, *args, socket_arg=False)
+        t.join(DEADLINE)
+        return r, got.get("request")
+
+    r, req = ctl(b"EVD/1 0\n  indented\n\nbody\n", "status", "job-1.x", "--json")
+    check(req == b"status job-1.x --json\n", "request line: %r" % req)
+    check(r.rc == 0 and r.out == "  indented\n\nbody\n", "body: %r" % r)
+    r, req = ctl(b"EVD/1 3\nno such job: zz\n", "run", "zz")
+    check(req == b"run zz\n" and r.rc == 3 and r.err == "evdctl: no such job: zz\n", "code 3: %r" % r)
+    r, _ = ctl(b"EVD/1 1\n/etc/evd.conf:3: bad\n/etc/evd.conf:9: worse\nreload failed\n", "reload")
+    check(r.rc == 1 and r.err == "/etc/evd.conf:3: bad\n/etc/evd.conf:9: worse\nreload failed\n", "errors: %r" % r)
+    r, _ = ctl(b"EVD/1 77\nodd\n", "stats")
+    check(r.rc == 1, "an unknown code is an error: %r" % r)
+    r, _ = ctl(b"HTTP/1.0 200 OK\r\n\r\nhello", "list")
+    check(r.rc == 1 and "unexpected reply" in r.err and path in r.err, "not evd: %r" % r)
+    r, _ = ctl(b"", "list")
+    check(r.rc == 1 and "unexpected reply" in r.err, "no reply: %r" % r)
+    srv.close()
+
+
+# ---------------------------------------------------------------------------
+
 def test_completion(env):
     """completions/evdctl.bash: commands, options, and job names from the
     running evd (none, and no error, when it is not reachable)."""
@@ -717,6 +770,7 @@ TESTS = {
     "overlap": test_overlap,
     "single-instance": test_single_instance,
     "next": test_next,
+    "protocol": test_protocol,
     "completion": test_completion,
 }
 
