@@ -1,0 +1,17 @@
+# The real-systemd tests (label "systemd"): a private systemd, booted as PID 1
+# of new namespaces, runs the shipped systemd/evd.service (ExecStart= pointed
+# at the evd just built). They need root and namespaces, and exit 77
+# (skipped) with the reason when they cannot run. Included by
+# tests/CMakeLists.txt.
+if(EXISTS /usr/bin/python3)
+  set(EVD_SD_PYTHON /usr/bin/python3)
+else()
+  find_program(EVD_SD_PYTHON python3 REQUIRED)
+endif()
+set(EVD_SD_DIR ${CMAKE_CURRENT_SOURCE_DIR}/systemd)
+
+add_test(NAME systemd/service
+         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_service.py $<TARGET_FILE:evd> ${CMAKE_SOURCE_DIR}/systemd/evd.service)
+set_tests_properties(systemd/service PROPERTIES
+                     LABELS "systemd" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -1,0 +1,454 @@
+"""sdboot.py - boot a private systemd as PID 1 of new namespaces, for tests.
+
+The machine's own PID 1 need not be systemd. A throw-away systemd is started
+as PID 1 of new PID, mount, UTS, IPC and cgroup namespaces, with nothing but
+journald, and the tests drive it through nsenter (systemctl, journalctl).
+
+Safety, in the order the boot script does it:
+  - private tmpfs over /tmp, /var/tmp, /var/log and /run, and an overlay
+    (writes go to tmpfs) over /var/lib, before systemd starts: its boot-time
+    clean-up must never see the machine's real /tmp, and StateDirectory=
+    must not litter (or clobber) the machine's /var/lib;
+  - the script checks that each of them really is private before it execs
+    systemd, and exits otherwise;
+  - the tmpfiles units are masked anyway;
+  - /dev/console is bound to a log file, so systemd does not write to the
+    machine's console;
+  - the files the test needs are staged in a directory whose descriptor is
+    passed in and copied into the private /run after the tmpfs mounts hide
+    the host's /tmp (where the build tree, and so the staging directory, may
+    well live);
+  - a cgroup of its own (a child of ours) is the new cgroup namespace's
+    root, so systemd's cgroups do not land in the machine's root cgroup and
+    two tests can run at once;
+  - unshare is killed when this process dies (PR_SET_PDEATHSIG), and kills
+    systemd in turn (--kill-child), which ends the whole PID namespace.
+Every process is ended by PID, never by name.
+"""
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+SYSTEMD = "/lib/systemd/systemd"
+TARGET = "evdtest.target"
+NS_DIR = "/run/evdtest"          # the staged files, inside the namespaces
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def skip(reason):
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def poll(what, fn, timeout, interval=0.25):
+    """Calls fn until it returns something true; returns that, or raises
+    Failure after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Failure(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def check_environment():
+    """Exits 77 with the reason when this machine cannot run the test."""
+    if os.geteuid() != 0:
+        skip("needs root (to boot a private systemd in new namespaces)")
+    if not os.access(SYSTEMD, os.X_OK):
+        skip(f"{SYSTEMD} is not installed")
+    for tool in ("unshare", "nsenter", "systemctl", "journalctl", "bash", "mount"):
+        if not shutil.which(tool):
+            skip(f"{tool} is not installed")
+    try:
+        p = subprocess.run(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--cgroup",
+                            "--propagation", "private", "true"],
+                           capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        skip("unshare did not return")
+    if p.returncode != 0:
+        skip(f"cannot create namespaces here: unshare: {p.stderr.strip()}")
+
+
+# --- cgroups -------------------------------------------------------------
+
+def _cgroup2_dir_of_self():
+    """The directory of this process's cgroup v2 (the unified hierarchy,
+    also on hybrid systems), or None."""
+    own = None
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            hid, _, path = line.rstrip("\n").split(":", 2)
+            if hid == "0":
+                own = path
+    if own is None:
+        return None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] != "cgroup2":
+                continue
+            root, mnt = fields[3], fields[4]
+            if own == root or own.startswith(root.rstrip("/") + "/"):
+                rel = own[len(root):].lstrip("/")
+                return os.path.join(mnt, rel) if rel else mnt
+    return None
+
+
+def _rmdir_tree(path):
+    for dirpath, dirnames, _ in os.walk(path, topdown=False):
+        for d in dirnames:
+            try:
+                os.rmdir(os.path.join(dirpath, d))
+            except OSError:
+                pass
+    os.rmdir(path)
+
+
+# --- the boot script, run by unshare inside the new namespaces ------------
+
+BOOT_SCRIPT = r"""
+set -eu
+fd=$1
+mount -t proc -o nosuid,nodev,noexec proc /proc
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var/log
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mkdir -p /run/evdtest-varlib/upper /run/evdtest-varlib/work
+if ! mount -t overlay overlay \
+        -o lowerdir=/var/lib,upperdir=/run/evdtest-varlib/upper,workdir=/run/evdtest-varlib/work /var/lib; then
+    echo "boot: no overlayfs; a tmpfs hides /var/lib instead" >&2
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var/lib
+fi
+if [ "$2" = cgroupns ]; then
+    mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+fi
+for d in /tmp /var/tmp /var/log /run; do
+    t=$(stat -f -c %T "$d")
+    if [ "$t" != tmpfs ]; then
+        echo "boot: $d is $t, not a private tmpfs: not starting systemd" >&2
+        exit 1
+    fi
+done
+mkdir -p /run/evdtest /run/systemd/system
+cp -a "/proc/self/fd/$fd/." /run/evdtest/
+exec {fd}<&-
+cp -a /run/evdtest/units/. /run/systemd/system/
+for u in systemd-tmpfiles-setup.service systemd-tmpfiles-setup-dev.service \
+         systemd-tmpfiles-clean.service systemd-tmpfiles-clean.timer; do
+    ln -sf /dev/null "/run/systemd/system/$u"
+done
+: > /run/evdtest/console.log
+mount --bind /run/evdtest/console.log /dev/console
+exec env -i container=evdtest PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    /lib/systemd/systemd --system --unit=evdtest.target
+"""
+
+TARGET_UNIT = """\
+[Unit]
+Description=evd test boot: journald only
+DefaultDependencies=no
+Wants=systemd-journald.socket systemd-journald.service
+After=systemd-journald.socket systemd-journald.service
+"""
+
+
+def _set_pdeathsig():
+    # PR_SET_PDEATHSIG = 1: unshare (and, through --kill-child, systemd
+    # and its whole PID namespace) dies with this test.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+class PrivateSystemd:
+    """A systemd booted as PID 1 of new namespaces. Use as a context
+    manager; files maps a relative path (under /run/evdtest inside) to
+    (bytes or a host path, mode). units maps unit file names (drop-ins as
+    "evd.service.d/x.conf") to their text."""
+
+    def __init__(self, files, units):
+        self.files = files
+        self.units = dict(units)
+        self.units[TARGET] = TARGET_UNIT
+        self.proc = None
+        self.pid = None
+        self.stage = None
+        self.cgroup = None
+        self.boot_log = None
+
+    # -- life cycle --
+
+    def __enter__(self):
+        try:
+            self._boot()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _stage(self):
+        self.stage = tempfile.mkdtemp(prefix="evd-sdtest-")
+        os.chmod(self.stage, 0o755)
+        for rel, (content, mode) in self.files.items():
+            dst = os.path.join(self.stage, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if isinstance(content, bytes):
+                with open(dst, "wb") as f:
+                    f.write(content)
+            else:
+                shutil.copyfile(content, dst)
+            os.chmod(dst, mode)
+        for name, text in self.units.items():
+            dst = os.path.join(self.stage, "units", name)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with open(dst, "w") as f:
+                f.write(text)
+            os.chmod(dst, 0o644)
+
+    def _make_cgroup(self):
+        parent = _cgroup2_dir_of_self()
+        if not parent:
+            return None
+        path = os.path.join(parent, f"evd-sdtest-{os.getpid()}")
+        try:
+            os.mkdir(path)
+        except OSError as e:
+            log(f"cannot create a cgroup under {parent} ({e.strerror}): "
+                "systemd shares this process's cgroup namespace")
+            return None
+        return path
+
+    def _boot(self):
+        self._stage()
+        self.cgroup = self._make_cgroup()
+        stage_fd = os.open(self.stage, os.O_RDONLY | os.O_DIRECTORY)
+        self.boot_log = tempfile.TemporaryFile()
+        cgroup = self.cgroup
+
+        def preexec():
+            _set_pdeathsig()
+            if cgroup:
+                with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                    f.write("0\n")
+
+        cmd = ["unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount", "--uts", "--ipc",
+               "--propagation", "private"]
+        if cgroup:
+            cmd.append("--cgroup")
+        cmd += ["bash", "-c", BOOT_SCRIPT, "evdtest-boot", str(stage_fd),
+                "cgroupns" if cgroup else "shared"]
+        try:
+            self.proc = subprocess.Popen(cmd, pass_fds=(stage_fd,), stdin=subprocess.DEVNULL,
+                                         stdout=self.boot_log, stderr=subprocess.STDOUT,
+                                         preexec_fn=preexec)
+        finally:
+            os.close(stage_fd)
+
+        def systemd_pid():
+            if self.proc.poll() is not None:
+                raise Failure(f"the namespaces' boot script exited with {self.proc.returncode}:\n"
+                              + self._boot_output())
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                    kids = f.read().split()
+                for k in kids:
+                    if os.readlink(f"/proc/{k}/exe") == os.path.realpath(SYSTEMD):
+                        return int(k)
+            except OSError:
+                pass
+            return None
+
+        self.pid = poll("the private systemd to start", systemd_pid, 30)
+        log(f"private systemd is PID {self.pid} (unshare {self.proc.pid})"
+            + (f", cgroup {self.cgroup}" if self.cgroup else ""))
+
+        def booted():
+            p = self.run(["systemctl", "is-system-running"], check=False, timeout=10)
+            return p.stdout.strip() in ("running", "degraded")
+        poll("the private systemd to finish booting", booted, 45, 0.3)
+
+    def _boot_output(self):
+        if not self.boot_log:
+            return ""
+        self.boot_log.seek(0)
+        return self.boot_log.read().decode(errors="replace")
+
+    def close(self):
+        """Stops systemd (SIGRTMIN+4: an orderly poweroff, which in a
+        container ends PID 1), SIGKILL if it lingers, then removes the
+        staging directory and the cgroups."""
+        if self.proc and self.proc.poll() is None:
+            if self.pid:
+                try:
+                    os.kill(self.pid, signal.SIGRTMIN + 4)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                log("private systemd did not power off in 30s: SIGKILL")
+                for pid in (self.pid, self.proc.pid):
+                    if pid:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    log(f"unshare (PID {self.proc.pid}) does not exit")
+        if self.cgroup:
+            def removed():
+                try:
+                    _rmdir_tree(self.cgroup)
+                    return True
+                except FileNotFoundError:
+                    return True
+                except OSError:
+                    return False
+            try:
+                poll(f"cgroup {self.cgroup} to empty", removed, 10)
+            except Failure as e:
+                log(str(e))
+            self.cgroup = None
+        if self.stage:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            self.stage = None
+        if self.boot_log:
+            self.boot_log.close()
+            self.boot_log = None
+
+    # -- driving it --
+
+    def run(self, argv, check=True, timeout=60, input=None):
+        """Runs argv inside the namespaces (mount + PID)."""
+        env = dict(os.environ, SYSTEMD_PAGER="cat", SYSTEMD_COLORS="0", PAGER="cat", LC_ALL="C.UTF-8")
+        p = subprocess.run(["nsenter", "-t", str(self.pid), "-m", "-p", "--"] + argv,
+                           capture_output=True, text=True, timeout=timeout, input=input, env=env)
+        if check and p.returncode != 0:
+            raise Failure(f"{' '.join(argv)} exited with {p.returncode}:\n{p.stdout}{p.stderr}")
+        return p
+
+    def systemctl(self, *args, check=True, timeout=90):
+        return self.run(["systemctl", "--no-pager"] + list(args), check=check, timeout=timeout)
+
+    def show(self, unit, *props):
+        p = self.systemctl("show", unit, *(f"--property={x}" for x in props))
+        d = {}
+        for line in p.stdout.splitlines():
+            k, _, v = line.partition("=")
+            d[k] = v
+        return d
+
+    def journal(self, *args):
+        """journalctl -o json ARGS: a list of entries (dicts)."""
+        p = self.run(["journalctl", "--no-pager", "-o", "json"] + list(args), check=False)
+        out = []
+        for line in p.stdout.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def cursor(self):
+        """The journal's current end, for --after-cursor=."""
+        p = self.run(["journalctl", "--no-pager", "-n", "0", "--show-cursor", "-q"], check=False)
+        for line in p.stdout.splitlines():
+            if line.startswith("-- cursor: "):
+                return line[len("-- cursor: "):].strip()
+        e = self.journal("-n", "1")
+        if not e:
+            raise Failure("the journal is empty")
+        return e[-1]["__CURSOR"]
+
+    def write_file(self, path, text, mode=0o644):
+        """Writes a file inside the namespaces (atomically, via a rename)."""
+        tmp = path + ".new"
+        self.run(["sh", "-c", 'umask 022; cat > "$1" && chmod "$3" "$1" && mv -f "$1" "$2"', "sh",
+                  tmp, path, oct(mode)[2:]], input=text)
+
+    def pids_in_namespace(self):
+        """(host pid, comm, cmdline) of every process in systemd's PID
+        namespace, seen from here."""
+        mine = os.readlink(f"/proc/{self.pid}/ns/pid")
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{d}/ns/pid") != mine:
+                    continue
+                with open(f"/proc/{d}/comm") as f:
+                    comm = f.read().strip()
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                continue
+            out.append((int(d), comm, cmd))
+        return out
+
+    def dump(self, unit):
+        """Everything useful after a failure."""
+        print("=" * 30 + f" systemctl status {unit} " + "=" * 30, flush=True)
+        p = self.systemctl("status", "--lines=0", unit, check=False)
+        print(p.stdout + p.stderr, flush=True)
+        print("=" * 30 + f" journalctl -u {unit} (last 200) " + "=" * 30, flush=True)
+        p = self.run(["journalctl", "--no-pager", "-u", unit, "-n", "200", "-o", "short-precise"],
+                     check=False)
+        print(p.stdout + p.stderr, flush=True)
+        print("=" * 30 + " processes in the namespace " + "=" * 30, flush=True)
+        for pid, comm, cmd in self.pids_in_namespace():
+            print(f"{pid:>8} {comm:<16} {cmd}", flush=True)
+        p = self.run(["cat", f"{NS_DIR}/console.log"], check=False)
+        if p.stdout.strip():
+            print("=" * 30 + " systemd console " + "=" * 30, flush=True)
+            print(p.stdout[-4000:], flush=True)
+
+
+def install_signal_handlers():
+    """SIGTERM/SIGINT (ctest's timeout, ^C) raise, so `with` blocks clean up."""
+    def handler(sig, frame):
+        raise KeyboardInterrupt(f"signal {sig}")
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def sanitizer_dropin(evd_path):
+    """A drop-in that lets a sanitizer build of evd run under the unit, or
+    "" for a normal build: the sanitizer options from this environment, and
+    ptrace, which LeakSanitizer needs and the unit's SystemCallFilter=
+    denies."""
+    with open(evd_path, "rb") as f:
+        data = f.read()
+    if b"__asan_init" not in data and b"__tsan_init" not in data and b"__ubsan_handle" not in data:
+        return ""
+    lines = ["[Service]"]
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"):
+        if os.environ.get(var):
+            lines.append(f"Environment={var}={os.environ[var]}")
+    if b"__asan_init" in data:
+        lines.append("SystemCallFilter=ptrace")
+    return "\n".join(lines) + "\n"

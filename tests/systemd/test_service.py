@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""test_service.py - the shipped systemd/evd.service under a real systemd.
+
+Boots a private systemd (sdboot.py) with the shipped unit, changed only so
+that ExecStart= runs the evd under test with a test configuration, and
+checks what an administrator relies on:
+  - `systemctl start evd` returns once evd is READY, with a STATUS= text;
+  - `journalctl -u evd EVD_JOB=NAME` shows a job's output lines with
+    EVD_RUN= and EVD_STREAM=, and its end with EVD_EXIT_STATUS= and
+    EVD_DURATION_USEC=, a failed run at priority err;
+  - a job with user = nobody runs under the hardened unit;
+  - `systemctl reload evd` and `kill -HUP` both reload: a new job runs;
+  - `systemctl stop evd` ends cleanly (inactive, not failed, exit status
+    0) and leaves no job process behind: not a job that ignores SIGTERM,
+    not one that left its process group.
+
+Usage: test_service.py EVD UNIT_FILE
+Exit status: 0 pass, 1 fail, 77 skipped (the reason is printed).
+"""
+import os
+import re
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sdboot  # noqa: E402
+from sdboot import NS_DIR, Failure, log, poll  # noqa: E402
+
+UNIT = "evd"
+CONFIG = f"{NS_DIR}/evd.conf"
+
+# No " ;" inside values: that starts a comment in evd.conf.
+BASE_CONFIG = f"""\
+# evd.conf for the systemd test
+[daemon]
+workers = 8
+shutdown_timeout = 3s
+kill_grace = 1s
+
+[job:hello]
+command = /bin/sh -c 'echo "hello from run $EVD_RUN"; echo "hello on stderr" >&2'
+every = 1s
+
+[job:failing]
+command = /bin/sh -c 'echo "about to fail"; exit 3'
+every = 1s
+
+[job:as-nobody]
+command = /bin/sh -c 'echo "running as $(id -un):$(id -gn)"'
+every = 1s
+user = nobody
+# nobody's home (the default working directory) need not exist.
+working_directory = /
+
+# Runs until shutdown ends it with SIGTERM.
+[job:long]
+command = /bin/sleep 3600
+every = 1s
+
+# Ignores SIGTERM: only SIGKILL after kill_grace ends it.
+[job:stubborn]
+command = /bin/sh -c 'trap "" TERM; /bin/sleep 3601'
+every = 1s
+
+# Leaves a process outside its process group, once.
+[job:daemonizer]
+command = /bin/sh -c '[ -e {NS_DIR}/daemonized ] && exit 0; touch {NS_DIR}/daemonized; setsid /bin/sleep 3602 </dev/null >/dev/null 2>&1 & echo "left a daemon behind"'
+every = 1s
+"""
+
+JOB_MARKERS = ("sleep 3600", "sleep 3601", "sleep 3602")
+
+
+def job_config(name, text):
+    return f"""
+[job:{name}]
+command = /bin/echo "{text}"
+every = 1s
+"""
+
+
+def unit_under_test(shipped):
+    """The shipped unit with ExecStart= pointed at the evd under test."""
+    with open(shipped) as f:
+        text = f.read()
+    new, n = re.subn(r"^ExecStart=/usr/sbin/evd$", f"ExecStart={NS_DIR}/bin/evd --config {CONFIG}",
+                     text, flags=re.M)
+    if n != 1:
+        raise Failure(f"{shipped}: expected exactly one line 'ExecStart=/usr/sbin/evd' to adjust")
+    return new
+
+
+def entries(sd, job, want):
+    """Journal entries of `journalctl -u evd EVD_JOB=job` for which want()
+    is true."""
+    return [e for e in sd.journal("-u", UNIT, f"EVD_JOB={job}") if want(e)]
+
+
+def wait_entry(sd, job, what, want, timeout=20):
+    found = poll(f"{what} (journalctl -u {UNIT} EVD_JOB={job})",
+                 lambda: entries(sd, job, want), timeout, 0.3)
+    return found[0]
+
+
+def require(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def check_start(sd):
+    log("systemctl start evd")
+    t0 = time.monotonic()
+    sd.systemctl("start", UNIT)
+    log(f"started in {time.monotonic() - t0:.2f}s")
+    p = sd.show(UNIT, "ActiveState", "SubState", "StatusText", "MainPID", "Type", "FragmentPath",
+                "NotifyAccess", "WatchdogUSec")
+    log(f"  {p}")
+    require(p["FragmentPath"] == "/run/systemd/system/evd.service",
+            f"systemd loaded evd.service from {p['FragmentPath']}, not the unit under test")
+    require(p["Type"] == "notify", f"Type={p['Type']}")
+    require(p["ActiveState"] == "active" and p["SubState"] == "running",
+            f"after start: ActiveState={p['ActiveState']} SubState={p['SubState']}")
+    require(p["StatusText"].strip(), "no STATUS= text after READY=1 (systemctl show -p StatusText)")
+    require(int(p["MainPID"]) > 0, "no MainPID")
+    return int(p["MainPID"])
+
+
+def is_int(s):
+    return isinstance(s, str) and s.isdigit()
+
+
+def check_job_output(sd):
+    log("job output in the journal")
+    out = wait_entry(sd, "hello", "a stdout line of job hello",
+                     lambda e: e.get("EVD_STREAM") == "stdout"
+                     and str(e.get("MESSAGE", "")).startswith("hello from run "))
+    run = out.get("EVD_RUN")
+    require(is_int(run), f"stdout line without a numeric EVD_RUN=: {out}")
+    require(out["MESSAGE"] == f"hello from run {run}",
+            f"EVD_RUN={run} but the job saw $EVD_RUN in: {out['MESSAGE']!r}")
+    require(out.get("PRIORITY") == "6", f"stdout line at priority {out.get('PRIORITY')}, not info")
+    require(out.get("_SYSTEMD_UNIT") == "evd.service", f"_SYSTEMD_UNIT={out.get('_SYSTEMD_UNIT')}")
+    log(f"  stdout: EVD_RUN={run} {out['MESSAGE']!r}")
+    err = wait_entry(sd, "hello", f"the stderr line of run {run}",
+                     lambda e: e.get("EVD_STREAM") == "stderr" and e.get("EVD_RUN") == run)
+    require(err.get("MESSAGE") == "hello on stderr", f"stderr line: {err.get('MESSAGE')!r}")
+    log(f"  stderr: EVD_RUN={run} {err['MESSAGE']!r} priority {err.get('PRIORITY')}")
+    end = wait_entry(sd, "hello", f"the end of run {run}",
+                     lambda e: e.get("EVD_RUN") == run and "EVD_EXIT_STATUS" in e)
+    require(end.get("EVD_EXIT_STATUS") == "0", f"hello ended with EVD_EXIT_STATUS={end.get('EVD_EXIT_STATUS')}")
+    require(is_int(end.get("EVD_DURATION_USEC")), f"end of run without EVD_DURATION_USEC=: {end}")
+    require(end.get("PRIORITY") == "6", f"a successful run ended at priority {end.get('PRIORITY')}, not info")
+    log(f"  end: {end.get('MESSAGE')!r}")
+
+    fail = wait_entry(sd, "failing", "the end of a failed run", lambda e: "EVD_EXIT_STATUS" in e)
+    require(fail.get("EVD_EXIT_STATUS") == "3", f"failing ended with EVD_EXIT_STATUS={fail.get('EVD_EXIT_STATUS')}")
+    require(fail.get("PRIORITY") == "3", f"a failed run ended at priority {fail.get('PRIORITY')}, not err")
+    require(is_int(fail.get("EVD_DURATION_USEC")), f"failed run without EVD_DURATION_USEC=: {fail}")
+    require(is_int(fail.get("EVD_RUN")), f"failed run without EVD_RUN=: {fail}")
+    log(f"  failed: {fail.get('MESSAGE')!r} priority {fail.get('PRIORITY')}")
+
+    nobody = wait_entry(sd, "as-nobody", "output of the job run as nobody",
+                        lambda e: e.get("EVD_STREAM") == "stdout")
+    require(str(nobody.get("MESSAGE", "")).startswith("running as nobody:"),
+            f"the user = nobody job says {nobody.get('MESSAGE')!r}")
+    log(f"  as-nobody: {nobody['MESSAGE']!r}")
+    ok = wait_entry(sd, "as-nobody", "a successful end of the job run as nobody",
+                    lambda e: "EVD_EXIT_STATUS" in e)
+    require(ok.get("EVD_EXIT_STATUS") == "0", f"the nobody job ended with {ok.get('MESSAGE')!r}")
+
+    wait_entry(sd, "daemonizer", "the daemonizing job's output",
+               lambda e: e.get("MESSAGE") == "left a daemon behind")
+    for job in ("long", "stubborn"):
+        wait_entry(sd, job, f"job {job} to start", lambda e: is_int(e.get("EVD_RUN")))
+
+
+def check_reload(sd, main_pid, config, how):
+    name = {"systemctl reload": "by-systemctl-reload", "kill -HUP": "by-kill-hup"}[how]
+    text = f"added by {how}"
+    config += job_config(name, text)
+    sd.write_file(CONFIG, config)
+    log(f"reload with {how}")
+    if how == "systemctl reload":
+        sd.systemctl("reload", UNIT)
+    else:
+        sd.run(["/bin/kill", "-HUP", str(main_pid)])
+    e = wait_entry(sd, name, f"output of the job added before the {how}",
+                   lambda e: e.get("MESSAGE") == text and e.get("EVD_STREAM") == "stdout")
+    log(f"  {name}: EVD_RUN={e.get('EVD_RUN')} {e.get('MESSAGE')!r}")
+
+    def settled():
+        p = sd.show(UNIT, "ActiveState", "SubState", "MainPID", "NRestarts", "StatusText")
+        return p if p["SubState"] == "running" else None
+    p = poll("evd to leave the reloading state", settled, 20)
+    require(p["ActiveState"] == "active", f"after {how}: {p}")
+    require(int(p["MainPID"]) == main_pid, f"after {how} MainPID is {p['MainPID']}, was {main_pid}")
+    require(p["NRestarts"] == "0", f"evd restarted during the test (NRestarts={p['NRestarts']})")
+    require(p["StatusText"].strip(), f"no STATUS= text after {how}")
+    return config
+
+
+def job_processes(sd):
+    return [(pid, cmd) for pid, comm, cmd in sd.pids_in_namespace()
+            if any(m in cmd for m in JOB_MARKERS)]
+
+
+def check_stop(sd):
+    require(len(job_processes(sd)) >= 3,
+            f"expected the three long-lived job processes before the stop, found {job_processes(sd)}")
+    # An inactive unit may be unloaded (garbage-collected) as soon as it
+    # stops, and `systemctl show` would then report a fresh unit's
+    # defaults; systemd's own journal entries about the stop remain. Its
+    # "Main process exited, code=exited, status=0" is logged at debug.
+    cursor = sd.cursor()
+    sd.systemctl("log-level", "debug")
+    log("systemctl stop evd")
+    t0 = time.monotonic()
+    sd.systemctl("stop", UNIT, timeout=120)
+    log(f"stopped in {time.monotonic() - t0:.2f}s")
+    sd.systemctl("log-level", "info")
+    state = sd.systemctl("is-active", UNIT, check=False).stdout.strip()
+    require(state == "inactive", f"after stop: {UNIT} is {state}, not inactive")
+
+    def pid1(pred):
+        return [e for e in sd.journal("-u", UNIT, f"--after-cursor={cursor}")
+                if e.get("_PID") == "1" and pred(e)]
+    exited = poll("systemd's record of evd's exit", lambda: pid1(lambda e: "EXIT_CODE" in e), 10)[0]
+    log(f"  {exited.get('MESSAGE')!r}")
+    require(exited.get("EXIT_CODE") == "exited" and exited.get("EXIT_STATUS") == "0",
+            f"evd did not exit with status 0: {exited.get('MESSAGE')!r}")
+    bad = pid1(lambda e: "timed out" in str(e.get("MESSAGE")) or "Failed with result" in str(e.get("MESSAGE")))
+    require(not bad, f"the stop was not clean: {[e.get('MESSAGE') for e in bad]}")
+    ok = poll("systemd's 'Deactivated successfully'",
+              lambda: pid1(lambda e: e.get("MESSAGE_ID") == "7ad2d189f7e94e70a38c781354912448"), 10)
+    log(f"  {ok[0].get('MESSAGE')!r}")
+
+    poll("every job process to be gone", lambda: not job_processes(sd), 10)
+
+    def leftovers():
+        return [x for x in sd.pids_in_namespace() if x[1] not in ("systemd", "systemd-journal")]
+    try:
+        poll("every process but systemd and journald to leave the namespace", lambda: not leftovers(), 10)
+    except Failure as e:
+        raise Failure(f"{e}; left: {leftovers()}")
+    for job in ("long", "stubborn"):
+        e = entries(sd, job, lambda e: "EVD_EXIT_STATUS" in e or "EVD_EXIT_SIGNAL" in e)
+        log(f"  {job}: {e[-1].get('MESSAGE')!r}" if e else f"  {job}: no end of run logged")
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    evd, shipped = sys.argv[1], sys.argv[2]
+    sdboot.check_environment()
+    sdboot.install_signal_handlers()
+
+    units = {"evd.service": unit_under_test(shipped),
+             # Test hygiene, not behaviour: no core file of a crashing evd
+             # on the machine's disk.
+             "evd.service.d/10-test.conf": "[Service]\nLimitCORE=0\n"}
+    san = sdboot.sanitizer_dropin(evd)
+    if san:
+        units["evd.service.d/20-sanitizer.conf"] = san
+    files = {"bin/evd": (evd, 0o755), "evd.conf": (BASE_CONFIG.encode(), 0o644)}
+
+    with sdboot.PrivateSystemd(files, units) as sd:
+        try:
+            main_pid = check_start(sd)
+            check_job_output(sd)
+            config = check_reload(sd, main_pid, BASE_CONFIG, "systemctl reload")
+            check_reload(sd, main_pid, config, "kill -HUP")
+            check_stop(sd)
+        except Failure as e:
+            print(f"FAIL: {e}", flush=True)
+            sd.dump(UNIT)
+            return 1
+    log("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Failure as e:
+        print(f"FAIL: {e}", flush=True)
+        sys.exit(1)
