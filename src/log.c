@@ -3,7 +3,15 @@
  * The target is chosen once at start-up (log_setup) before any thread
  * exists; after that the module only reads it, so no lock is needed: each
  * message is a single sd_journal_sendv() or writev() call, both of which are
- * thread-safe and keep lines whole. */
+ * thread-safe and keep lines whole.
+ *
+ * A message the journal refuses (sd_journal_sendv() fails: no buffer space,
+ * a message journald cannot take) is written to stderr as a console line
+ * instead: under systemd that is the journal's stream, so the text still
+ * arrives, without the fields, rather than vanishing. (With no journald at
+ * all, sd_journal_sendv() drops messages and reports success; that is what
+ * --log-target=auto avoids.) Errors carry ERRNO= as systemd's own messages
+ * do. */
 #include "log.h"
 
 #include <stdatomic.h>
@@ -109,11 +117,13 @@ static void emit(int level, const char *job, uint64_t run, const char *stream,
                 }
                 for (size_t i = 0; fields && fields[i] && k < ELEMENTSOF(iov); i++)
                         iov[k++] = (struct iovec){ fields[i], strlen(fields[i]) };
-                (void)sd_journal_sendv(iov, (int)k);
+                int r = sd_journal_sendv(iov, (int)k);
                 free(msg);
                 free(jobf);
                 free(streamf);
-                return;
+                if (r >= 0)
+                        return;
+                /* Not sent: fall back to a plain line on stderr. */
         }
 
         if (job && run > 0)
@@ -144,12 +154,15 @@ int log_internal(int level, int error, const char *fmt, ...) {
                 if (n < 0)
                         n = 0;
                 size_t len = MIN((size_t)n, sizeof buf - 1);
+                char errno_field[32];
+                char *fields[] = { errno_field, NULL };
                 if (error != 0 && len < sizeof buf - 1) {
                         int m = snprintf(buf + len, sizeof buf - len, ": %s", strerror(abs(error)));
                         if (m > 0)
                                 len = MIN(len + (size_t)m, sizeof buf - 1);
                 }
-                emit(level, NULL, 0, NULL, NULL, buf, len);
+                snprintf(errno_field, sizeof errno_field, "ERRNO=%d", abs(error));
+                emit(level, NULL, 0, NULL, error != 0 ? fields : NULL, buf, len);
         }
         errno = saved;
         return error == 0 ? 0 : -abs(error);
