@@ -174,6 +174,7 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
         }
         p.working_directory = def->working_directory ? def->working_directory
                               : (def->user && def->home) ? def->home : "/";
+        p.working_directory_is_home = !def->working_directory && def->user && def->home;
         *ret = p;
         return 0;
 fail:
@@ -231,8 +232,15 @@ static int child_main(void *arg) {
         }
         umask(022);
         step = "chdir";
-        if (chdir(p->working_directory) < 0)
-                goto fail;
+        if (chdir(p->working_directory) < 0) {
+                /* A home directory that does not exist (nobody's is
+                 * /nonexistent) is no reason to refuse the run: like a
+                 * login without a home, start in "/". An explicit
+                 * working_directory= must exist. */
+                if (!p->working_directory_is_home || (errno != ENOENT && errno != ENOTDIR && errno != EACCES) ||
+                    chdir("/") < 0)
+                        goto fail;
+        }
         if (a->def->nice_set) {
                 step = "setpriority";
                 if (syscall(SYS_setpriority, PRIO_PROCESS, 0, a->def->nice) < 0)

@@ -32,6 +32,7 @@ struct spawn_prep {
         uid_t uid;
         gid_t gid;
         const char *working_directory;
+        bool working_directory_is_home;  /* the default for user=: "/" if it does not exist */
 };
 
 /* Resolves argv[0] on the job's PATH and builds the environment and the
