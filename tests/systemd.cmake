@@ -15,3 +15,17 @@ add_test(NAME systemd/service
 set_tests_properties(systemd/service PROPERTIES
                      LABELS "systemd" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+
+# systemd's watchdog restarts an evd whose main loop stalls (needs evd's
+# test hooks, -DEVD_TEST_HOOKS=ON, the default; skipped without them).
+add_test(NAME systemd/watchdog
+         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_watchdog.py $<TARGET_FILE:evd> ${CMAKE_SOURCE_DIR}/systemd/evd.service)
+set_tests_properties(systemd/watchdog PROPERTIES
+                     LABELS "systemd" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+
+# The unit's hardening does not regress (systemd-analyze security --offline).
+add_test(NAME systemd/security
+         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_security.py ${CMAKE_SOURCE_DIR}/systemd/evd.service)
+set_tests_properties(systemd/security PROPERTIES
+                     LABELS "systemd" TIMEOUT 120 SKIP_RETURN_CODE 77)

@@ -28,6 +28,7 @@ Every process is ended by PID, never by name.
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -452,3 +453,13 @@ def sanitizer_dropin(evd_path):
     if b"__asan_init" in data:
         lines.append("SystemCallFilter=ptrace")
     return "\n".join(lines) + "\n"
+
+
+def unit_under_test(shipped, exec_start):
+    """The shipped unit with ExecStart= (and nothing else) changed."""
+    with open(shipped) as f:
+        text = f.read()
+    new, n = re.subn(r"^ExecStart=/usr/sbin/evd$", lambda m: f"ExecStart={exec_start}", text, flags=re.M)
+    if n != 1:
+        raise Failure(f"{shipped}: expected exactly one line 'ExecStart=/usr/sbin/evd' to adjust")
+    return new

@@ -18,7 +18,6 @@ Usage: test_service.py EVD UNIT_FILE
 Exit status: 0 pass, 1 fail, 77 skipped (the reason is printed).
 """
 import os
-import re
 import sys
 import time
 
@@ -78,17 +77,6 @@ def job_config(name, text):
 command = /bin/echo "{text}"
 every = 1s
 """
-
-
-def unit_under_test(shipped):
-    """The shipped unit with ExecStart= pointed at the evd under test."""
-    with open(shipped) as f:
-        text = f.read()
-    new, n = re.subn(r"^ExecStart=/usr/sbin/evd$", f"ExecStart={NS_DIR}/bin/evd --config {CONFIG}",
-                     text, flags=re.M)
-    if n != 1:
-        raise Failure(f"{shipped}: expected exactly one line 'ExecStart=/usr/sbin/evd' to adjust")
-    return new
 
 
 def entries(sd, job, want):
@@ -256,7 +244,7 @@ def main():
     sdboot.check_environment()
     sdboot.install_signal_handlers()
 
-    units = {"evd.service": unit_under_test(shipped),
+    units = {"evd.service": sdboot.unit_under_test(shipped, f"{NS_DIR}/bin/evd --config {CONFIG}"),
              # Test hygiene, not behaviour: no core file of a crashing evd
              # on the machine's disk.
              "evd.service.d/10-test.conf": "[Service]\nLimitCORE=0\n"}
