@@ -11,7 +11,8 @@ endif()
 set(EVD_SD_DIR ${CMAKE_CURRENT_SOURCE_DIR}/systemd)
 
 add_test(NAME systemd/service
-         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_service.py $<TARGET_FILE:evd> ${CMAKE_SOURCE_DIR}/systemd/evd.service)
+         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_service.py $<TARGET_FILE:evd> $<TARGET_FILE:evdctl>
+                 ${CMAKE_SOURCE_DIR}/systemd/evd.service)
 set_tests_properties(systemd/service PROPERTIES
                      LABELS "systemd" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -5,6 +5,7 @@ Boots a private systemd (sdboot.py) with the shipped unit, changed only so
 that ExecStart= runs the evd under test with a test configuration, and
 checks what an administrator relies on:
   - `systemctl start evd` returns once evd is READY, with a STATUS= text;
+  - evdctl reaches evd's control socket in the unit's RuntimeDirectory=;
   - `journalctl -u evd EVD_JOB=NAME` shows a job's output lines with
     EVD_RUN= and EVD_STREAM=, and its end with EVD_EXIT_STATUS= and
     EVD_DURATION_USEC=, a failed run at priority err;
@@ -14,7 +15,7 @@ checks what an administrator relies on:
     0) and leaves no job process behind: not a job that ignores SIGTERM,
     not one that left its process group.
 
-Usage: test_service.py EVD UNIT_FILE
+Usage: test_service.py EVD EVDCTL UNIT_FILE
 Exit status: 0 pass, 1 fail, 77 skipped (the reason is printed).
 """
 import os
@@ -112,6 +113,14 @@ def check_start(sd):
     require(p["StatusText"].strip(), "no STATUS= text after READY=1 (systemctl show -p StatusText)")
     require(int(p["MainPID"]) > 0, "no MainPID")
     return int(p["MainPID"])
+
+
+def check_evdctl(sd):
+    p = sd.run([f"{NS_DIR}/bin/evdctl", "list"], check=False)
+    log(f"evdctl list: exit {p.returncode}")
+    require(p.returncode == 0, f"evdctl list (socket in RuntimeDirectory=/run/evd) failed: {p.stdout}{p.stderr}")
+    for job in ("hello", "failing", "as-nobody", "long", "stubborn", "daemonizer"):
+        require(job in p.stdout, f"evdctl list does not show job {job}:\n{p.stdout}")
 
 
 def is_int(s):
@@ -237,10 +246,10 @@ def check_stop(sd):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    evd, shipped = sys.argv[1], sys.argv[2]
+    evd, evdctl, shipped = sys.argv[1:4]
     sdboot.check_environment()
     sdboot.install_signal_handlers()
 
@@ -251,11 +260,13 @@ def main():
     san = sdboot.sanitizer_dropin(evd)
     if san:
         units["evd.service.d/20-sanitizer.conf"] = san
-    files = {"bin/evd": (evd, 0o755), "evd.conf": (BASE_CONFIG.encode(), 0o644)}
+    files = {"bin/evd": (evd, 0o755), "bin/evdctl": (evdctl, 0o755),
+             "evd.conf": (BASE_CONFIG.encode(), 0o644)}
 
     with sdboot.PrivateSystemd(files, units) as sd:
         try:
             main_pid = check_start(sd)
+            check_evdctl(sd)
             check_job_output(sd)
             config = check_reload(sd, main_pid, BASE_CONFIG, "systemctl reload")
             check_reload(sd, main_pid, config, "kill -HUP")

@@ -26,7 +26,7 @@ from sdboot import NS_DIR, Failure, log, poll  # noqa: E402
 
 UNIT = "evd"
 CONFIG = f"{NS_DIR}/evd.conf"
-WATCHDOG_SEC = 3
+WATCHDOG_SEC = 4
 SOCKET = "/run/evd/control.sock"   # RuntimeDirectory=evd
 
 CONFIG_TEXT = """\
