@@ -41,6 +41,7 @@ kill_grace = 1s
 [job:hello]
 command = /bin/sh -c 'echo "hello from run $EVD_RUN"; echo "hello on stderr" >&2'
 every = 1s
+persistent = yes
 
 [job:failing]
 command = /bin/sh -c 'echo "about to fail"; exit 3'
@@ -240,6 +241,11 @@ def check_stop(sd):
         poll("every process but systemd and journald to leave the namespace", lambda: not leftovers(), 10)
     except Failure as e:
         raise Failure(f"{e}; left: {leftovers()}")
+    # The run history (of persistent= jobs) went to the unit's
+    # StateDirectory= ($STATE_DIRECTORY).
+    p = sd.run(["stat", "-c", "%a %U", "/var/lib/evd", "/var/lib/evd/state"], check=False)
+    require(p.returncode == 0, f"no /var/lib/evd/state after the stop: {p.stdout}{p.stderr}")
+    log(f"  /var/lib/evd, /var/lib/evd/state: {p.stdout.split()}")
     for job in ("long", "stubborn"):
         e = entries(sd, job, lambda e: "EVD_EXIT_STATUS" in e or "EVD_EXIT_SIGNAL" in e)
         log(f"  {job}: {e[-1].get('MESSAGE')!r}" if e else f"  {job}: no end of run logged")
