@@ -26,7 +26,7 @@
 #define NEXT_MAX 100
 /* `list` fits an 80-column terminal: at most 79 characters a line. */
 #define LIST_WIDTH 79
-#define LIST_MIN_SCHED 16
+#define LIST_MIN_SCHED 12
 #define LIST_MIN_JOB 12
 
 struct control_client {
