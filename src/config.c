@@ -978,6 +978,33 @@ static bool line_classify(struct parser *p, const char *s, size_t len) {
         return true;
 }
 
+/* A line refused whole (too long, NUL byte) is still a key or a section
+ * header: take note of which, so that the error is not followed by
+ * "missing command=" or by its section's keys applied to the previous one. */
+static void line_dropped(struct parser *p, const char *s, size_t len) {
+        size_t i = 0, j;
+
+        while (i < len && is_space(s[i]))
+                i++;
+        if (i < len && s[i] == '[') {
+                section_end(p);
+                p->section = SEC_IGNORED;
+                return;
+        }
+        if (p->section < SEC_DAEMON)
+                return;
+        for (j = i; j < len && j - i <= 64 && s[j] != '=' && s[j] != 0; j++)
+                ;
+        if (j == len || s[j] != '=')
+                return;
+        while (j > i && is_space(s[j - 1]))
+                j--;
+        for (enum key_id k = 0; k < _K_MAX; k++)
+                if (keys[k].section == p->section && strlen(keys[k].name) == j - i &&
+                    memcmp(keys[k].name, s + i, j - i) == 0 && !p->seen[k])
+                        p->seen[k] = p->line;
+}
+
 static char *reader(char *str, int num, void *stream) {
         struct parser *p = stream;
 
@@ -993,10 +1020,12 @@ static char *reader(char *str, int num, void *stream) {
         strcpy(str, "\n");
         if (len > LINE_LIMIT) {
                 lerror(p, p->line, "line too long (%zu bytes, at most %d)", len, LINE_LIMIT);
+                line_dropped(p, s, len);
                 return str;
         }
         if (memchr(s, 0, len)) {
                 lerror(p, p->line, "NUL byte in the line");
+                line_dropped(p, s, len);
                 return str;
         }
         if (p->line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
@@ -1230,7 +1259,8 @@ static int error_cmp(const void *a, const void *b) {
 /* Hands the errors to the caller (appending to *errors) and frees the
  * parser; returns r, or -ENOMEM. */
 static int parser_done(struct parser *p, int r, char ***errors) {
-        qsort(p->errors, p->n_errors, sizeof(*p->errors), error_cmp);
+        if (p->n_errors > 1)
+                qsort(p->errors, p->n_errors, sizeof(*p->errors), error_cmp);
         for (size_t i = 0; i < p->n_errors; i++) {
                 if (errors && r != -ENOMEM && strv_push(errors, p->errors[i].message) < 0)
                         r = -ENOMEM;
@@ -1321,4 +1351,112 @@ const struct job_def *config_find_job(const struct config *c, const char *name) 
                         lo = mid + 1;
         }
         return NULL;
+}
+
+/* ---- formatting ------------------------------------------------------------ */
+
+/* A word as split_command() reads it back: characters that are not plainly
+ * safe get a backslash. A ";" thus never follows white space, so inih never
+ * takes it for a comment. */
+static void put_word(FILE *f, const char *w) {
+        if (!*w) {
+                fputs("''", f);
+                return;
+        }
+        for (; *w; w++) {
+                unsigned char c = (unsigned char)*w;
+                if (!(isalnum(c) || c >= 0x80 || strchr("_=./:,+@%-", c)))
+                        fputc('\\', f);
+                fputc(c, f);
+        }
+}
+
+static void put_span(FILE *f, const char *key, usec_t u) {
+        char buf[TIMESPAN_MAX];
+        fprintf(f, "%s = %s\n", key, timespan_format(buf, sizeof buf, u));
+}
+
+static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
+        fprintf(f, "\n[job:%s]\n", d->name);
+        if (flags & CONFIG_FORMAT_ORIGIN)
+                fprintf(f, "# from %s:%u\n", d->file, d->line);
+        fputs("# argv:", f);
+        for (char **a = d->argv; a && *a; a++) {
+                fputc(' ', f);
+                put_word(f, *a);
+        }
+        fputc('\n', f);
+        fprintf(f, "command = %s\n", d->command);
+        fprintf(f, "shell = %s\n", d->shell ? "yes" : "no");
+        switch (d->schedule) {
+        case SCHEDULE_EVERY:
+                put_span(f, "every", d->every);
+                break;
+        case SCHEDULE_CALENDAR:
+        case SCHEDULE_CRON: {
+                char *norm = NULL;
+                if (d->calendar && calendar_normalize(d->calendar, &norm) >= 0)
+                        fprintf(f, "# normalized: %s\n", norm);
+                free(norm);
+                fprintf(f, "%s = %s\n", d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->schedule_text);
+                break;
+        }
+        }
+        if (d->timezone)
+                fprintf(f, "timezone = %s\n", d->timezone);
+        put_span(f, "jitter", d->jitter);
+        fprintf(f, "persistent = %s\n", d->persistent ? "yes" : "no");
+        put_span(f, "timeout", d->timeout);
+        fprintf(f, "overlap = %s\n", overlap_policy_to_string(d->overlap));
+        fprintf(f, "retries = %u\n", d->retries);
+        put_span(f, "retry_delay", d->retry_delay);
+        if (d->user)
+                fprintf(f, "# uid %u, home %s\nuser = %s\n", (unsigned)d->uid, d->home ? d->home : "", d->user);
+        if (d->group)
+                fprintf(f, "group = %s\n", d->group);
+        if (d->user || d->group)
+                fprintf(f, "# gid %u\n", (unsigned)d->gid);
+        if (d->working_directory)
+                fprintf(f, "working_directory = %s\n", d->working_directory);
+        if (d->environment && *d->environment) {
+                fputs("environment =", f);
+                for (char **e = d->environment; *e; e++) {
+                        fputc(' ', f);
+                        put_word(f, *e);
+                }
+                fputc('\n', f);
+        }
+        if (d->nice_set)
+                fprintf(f, "nice = %d\n", d->nice);
+        fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
+}
+
+int config_format(const struct config *c, unsigned flags, char **ret) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+        fputs("[daemon]\n", f);
+        fprintf(f, "workers = %u\n", c->workers);
+        put_span(f, "shutdown_timeout", c->shutdown_timeout);
+        put_span(f, "kill_grace", c->kill_grace);
+        if (c->state_directory)
+                fprintf(f, "state_directory = %s\n", c->state_directory);
+        if (c->control_group)
+                fprintf(f, "# gid %u\ncontrol_group = %s\n", (unsigned)c->control_gid, c->control_group);
+        for (size_t i = 0; i < c->n_jobs; i++)
+                put_job(f, c->jobs[i], flags);
+        if (ferror(f)) {
+                fclose(f);
+                free(buf);
+                return -ENOMEM;
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        return 0;
 }

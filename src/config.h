@@ -102,3 +102,13 @@ struct job_def *job_def_unref(struct job_def *d);
 bool job_def_same_schedule(const struct job_def *a, const struct job_def *b);
 
 const char *overlap_policy_to_string(enum overlap_policy p);
+
+/* config_format() flags. */
+#define CONFIG_FORMAT_ORIGIN 1u /* a "# from FILE:LINE" comment in each job */
+
+/* c as a configuration file that parses back to the same configuration:
+ * [daemon] and every job (sorted, includes merged in) with every key and its
+ * value, defaults included, plus comments with what was derived (argv, the
+ * normalised schedule, uid and gid). For golden tests, `evd -t` dumps and
+ * the fuzzer's round trip. Returns 0 and a malloc'd string, or -ENOMEM. */
+int config_format(const struct config *c, unsigned flags, char **ret);

@@ -1,0 +1,1023 @@
+/* Unit tests for config.c: every error with its exact PATH:LINE, defaults,
+ * the environment rule, command splitting, includes, permission checks and
+ * line limits on real files, golden files (tests/data/config/NAME.conf ->
+ * NAME.expected: the errors, or config_format()'s dump), the format round
+ * trip, and the shipped conf/evd.conf.
+ *
+ * Golden files are compared exactly; EVD_UPDATE_GOLDEN=1 rewrites the
+ * .expected files instead (review the diff before committing). */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "calendar.h"
+#include "config.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct config *load_ok(const char *text) {
+        struct config *c = NULL;
+        char **errors = NULL;
+        int r = config_load_string(text, "t.conf", &c, &errors);
+        for (char **e = errors; e && *e; e++)
+                fprintf(stderr, "unexpected error: %s\n", *e);
+        ck_assert_int_eq(r, 0);
+        ck_assert_ptr_null(errors);
+        ck_assert_ptr_nonnull(c);
+        return c;
+}
+
+/* Joins a strv with newlines (each line ends in one). */
+static char *join(char **v) {
+        size_t n = 1;
+        for (char **e = v; e && *e; e++)
+                n += strlen(*e) + 1;
+        char *s = malloc(n), *p = s;
+        ck_assert_ptr_nonnull(s);
+        for (char **e = v; e && *e; e++)
+                p = stpcpy(stpcpy(p, *e), "\n");
+        *p = 0;
+        return s;
+}
+
+/* Loads text as "t.conf" and checks that it fails with exactly these
+ * errors (newline-separated, each line ending in "\n"). */
+static void expect_errors(const char *text, const char *expected) {
+        struct config *c = NULL;
+        char **errors = NULL;
+        int r = config_load_string(text, "t.conf", &c, &errors);
+        char *got = join(errors);
+        if (r != -EINVAL || !streq(got, expected))
+                fprintf(stderr, "--- input:\n%s\n--- expected:\n%s--- got (r=%d):\n%s", text, expected, r, got);
+        ck_assert_int_eq(r, -EINVAL);
+        ck_assert_ptr_null(c);
+        ck_assert_str_eq(got, expected);
+        free(got);
+        strv_free(errors);
+}
+
+static char *make_dir(void) {
+        char tmpl[] = "/tmp/evd-test-config-XXXXXX";
+        char *d = mkdtemp(tmpl);
+        ck_assert_ptr_nonnull(d);
+        ck_assert_int_eq(chmod(d, 0755), 0);
+        return strdup(d);
+}
+
+static char *path_in(const char *dir, const char *name) {
+        char *p = strdup_printf("%s/%s", dir, name);
+        ck_assert_ptr_nonnull(p);
+        return p;
+}
+
+static void write_file(const char *path, const void *data, size_t size, mode_t mode) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write_all(fd, data, size), 0);
+        ck_assert_int_eq(fchmod(fd, mode), 0);
+        close(fd);
+}
+
+static void write_text(const char *path, const char *text) {
+        write_file(path, text, strlen(text), 0644);
+}
+
+/* config_load() on a real file: 0 and the config, or the errors joined. */
+static int load_file(const char *path, struct config **ret, char **ret_errors) {
+        char **errors = NULL;
+        int r = config_load(path, ret, &errors);
+        *ret_errors = join(errors);
+        strv_free(errors);
+        return r;
+}
+
+static void expect_file_errors(const char *path, const char *expected) {
+        struct config *c = NULL;
+        char *got = NULL;
+        int r = load_file(path, &c, &got);
+        if (r != -EINVAL || !streq(got, expected))
+                fprintf(stderr, "--- %s expected:\n%s--- got (r=%d):\n%s", path, expected, r, got);
+        ck_assert_int_eq(r, -EINVAL);
+        ck_assert_str_eq(got, expected);
+        free(got);
+}
+
+static char *read_text(const char *path) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        char *buf = NULL;
+        size_t n = 0;
+        ck_assert_int_ge(getdelim(&buf, &n, 0, f), 0);
+        fclose(f);
+        return buf;
+}
+
+static void rm_rf(const char *dir) {
+        char *cmd = strdup_printf("rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+        free(cmd);
+}
+
+#define JOB_NAME_MAX_TEST 128
+#define JOB "[job:j]\ncommand = /bin/true\nevery = 1min\n"
+
+/* ---- values --------------------------------------------------------------- */
+
+START_TEST(test_defaults) {
+        struct config *c = load_ok("[job:j]\ncommand = /bin/true\nevery = 1min\n");
+        ck_assert_str_eq(c->path, "t.conf");
+        ck_assert_uint_eq(c->workers, 4);
+        ck_assert_uint_eq(c->shutdown_timeout, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->kill_grace, 5 * USEC_PER_SEC);
+        ck_assert_ptr_null(c->state_directory);
+        ck_assert_ptr_null(c->control_group);
+        ck_assert_uint_eq(c->n_jobs, 1);
+
+        const struct job_def *d = c->jobs[0];
+        ck_assert_uint_eq(d->refcount, 1);
+        ck_assert_str_eq(d->name, "j");
+        ck_assert_str_eq(d->file, "t.conf");
+        ck_assert_uint_eq(d->line, 1);
+        ck_assert_str_eq(d->command, "/bin/true");
+        ck_assert_uint_eq(strv_length(d->argv), 1);
+        ck_assert_str_eq(d->argv[0], "/bin/true");
+        ck_assert(!d->shell);
+        ck_assert_int_eq(d->schedule, SCHEDULE_EVERY);
+        ck_assert_uint_eq(d->every, USEC_PER_MINUTE);
+        ck_assert_ptr_null(d->schedule_text);
+        ck_assert_ptr_null(d->calendar);
+        ck_assert_ptr_null(d->timezone);
+        ck_assert_uint_eq(d->jitter, 0);
+        ck_assert(!d->persistent);
+        ck_assert_uint_eq(d->timeout, USEC_INFINITY);
+        ck_assert_int_eq(d->overlap, OVERLAP_SKIP);
+        ck_assert_uint_eq(d->retries, 0);
+        ck_assert_uint_eq(d->retry_delay, 30 * USEC_PER_SEC);
+        ck_assert_ptr_null(d->user);
+        ck_assert_ptr_null(d->group);
+        ck_assert_ptr_null(d->home);
+        ck_assert_ptr_null(d->working_directory);
+        ck_assert_ptr_null(d->environment);
+        ck_assert(!d->nice_set);
+        ck_assert(d->enabled);
+        config_free(c);
+
+        /* No jobs at all is a valid configuration. */
+        c = load_ok("");
+        ck_assert_uint_eq(c->n_jobs, 0);
+        config_free(c);
+        c = load_ok("[daemon]\n");
+        ck_assert_uint_eq(c->n_jobs, 0);
+        config_free(c);
+        ck_assert_ptr_null(config_free(NULL));
+}
+END_TEST
+
+START_TEST(test_all_keys) {
+        struct config *c = load_ok("[daemon]\n"
+                                   "workers = 1024\n"
+                                   "shutdown_timeout = infinity\n"
+                                   "kill_grace = 0\n"
+                                   "state_directory = /var/lib/x\n"
+                                   "control_group = root\n"
+                                   "[job:a.b-c_D9]\n"
+                                   "command = /bin/echo hi\n"
+                                   "calendar = Mon..Fri *-*-* 02:30:00\n"
+                                   "timezone = Europe/Berlin\n"
+                                   "jitter = 2min\n"
+                                   "persistent = yes\n"
+                                   "timeout = 1h 30min\n"
+                                   "overlap = replace\n"
+                                   "retries = 1000\n"
+                                   "retry_delay = 500ms\n"
+                                   "user = root\n"
+                                   "group = daemon\n"
+                                   "working_directory = /srv\n"
+                                   "environment = LANG=C.UTF-8\n"
+                                   "nice = -20\n"
+                                   "enabled = false\n"
+                                   "[job:cron]\n"
+                                   "command = x\n"
+                                   "cron = 30 2 * * 1-5\n"
+                                   "nice = 19\n"
+                                   "user = root\n"
+                                   "overlap = queue\n"
+                                   "[job:par]\n"
+                                   "command = x\n"
+                                   "cron = @reboot\n"
+                                   "overlap = parallel\n"
+                                   "group = root\n"
+                                   "timeout = infinity\n");
+        ck_assert_uint_eq(c->workers, 1024);
+        ck_assert_uint_eq(c->shutdown_timeout, USEC_INFINITY);
+        ck_assert_uint_eq(c->kill_grace, 0);
+        ck_assert_str_eq(c->state_directory, "/var/lib/x");
+        ck_assert_str_eq(c->control_group, "root");
+        ck_assert_uint_eq(c->control_gid, 0);
+        ck_assert_uint_eq(c->n_jobs, 3);
+
+        const struct job_def *d = config_find_job(c, "a.b-c_D9");
+        ck_assert_ptr_nonnull(d);
+        ck_assert_int_eq(d->schedule, SCHEDULE_CALENDAR);
+        ck_assert_str_eq(d->schedule_text, "Mon..Fri *-*-* 02:30:00");
+        ck_assert_ptr_nonnull(d->calendar);
+        ck_assert_str_eq(d->timezone, "Europe/Berlin");
+        ck_assert_uint_eq(d->jitter, 2 * USEC_PER_MINUTE);
+        ck_assert(d->persistent);
+        ck_assert_uint_eq(d->timeout, 90 * USEC_PER_MINUTE);
+        ck_assert_int_eq(d->overlap, OVERLAP_REPLACE);
+        ck_assert_uint_eq(d->retries, 1000);
+        ck_assert_uint_eq(d->retry_delay, 500 * USEC_PER_MSEC);
+        ck_assert_str_eq(d->user, "root");
+        ck_assert_uint_eq(d->uid, 0);
+        ck_assert_str_eq(d->group, "daemon");
+        ck_assert_uint_eq(d->gid, 1); /* group= wins over the user's primary group */
+        ck_assert_str_eq(d->home, "/root");
+        ck_assert_ptr_nonnull(d->shell_path);
+        ck_assert_str_eq(d->working_directory, "/srv");
+        ck_assert_uint_eq(strv_length(d->environment), 1);
+        ck_assert_str_eq(d->environment[0], "LANG=C.UTF-8");
+        ck_assert(d->nice_set);
+        ck_assert_int_eq(d->nice, -20);
+        ck_assert(!d->enabled);
+
+        d = config_find_job(c, "cron");
+        ck_assert_int_eq(d->schedule, SCHEDULE_CRON);
+        ck_assert_str_eq(d->schedule_text, "30 2 * * 1-5");
+        ck_assert_int_eq(d->nice, 19);
+        ck_assert_uint_eq(d->gid, 0); /* the user's primary group */
+        ck_assert_int_eq(d->overlap, OVERLAP_QUEUE);
+
+        d = config_find_job(c, "par");
+        ck_assert(calendar_is_reboot(d->calendar));
+        ck_assert_int_eq(d->overlap, OVERLAP_PARALLEL);
+        ck_assert_ptr_null(d->user);
+        ck_assert_str_eq(d->group, "root");
+        ck_assert_uint_eq(d->timeout, USEC_INFINITY);
+        ck_assert_ptr_null(config_find_job(c, "nope"));
+        ck_assert_ptr_null(config_find_job(c, "a"));
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_command_split) {
+        struct config *c = load_ok("[job:a]\n"
+                                   "command = /bin/echo 'a b' \"c \\\"d\\\"\" e\\ f ;comment\n"
+                                   "every = 1s\n"
+                                   "[job:b]\n"
+                                   "command = echo $HOME | tr a b;x\n"
+                                   "every = 1s\n"
+                                   "shell = yes\n" /* after command: order does not matter */
+                                   "[job:c]\n"
+                                   "shell = no\n"
+                                   "command = a;b\n"
+                                   "every = 1s\n");
+        const struct job_def *d = config_find_job(c, "a");
+        ck_assert_str_eq(d->command, "/bin/echo 'a b' \"c \\\"d\\\"\" e\\ f");
+        ck_assert_uint_eq(strv_length(d->argv), 4);
+        ck_assert_str_eq(d->argv[0], "/bin/echo");
+        ck_assert_str_eq(d->argv[1], "a b");
+        ck_assert_str_eq(d->argv[2], "c \"d\"");
+        ck_assert_str_eq(d->argv[3], "e f");
+
+        d = config_find_job(c, "b");
+        ck_assert(d->shell);
+        ck_assert_uint_eq(strv_length(d->argv), 3);
+        ck_assert_str_eq(d->argv[0], "/bin/sh");
+        ck_assert_str_eq(d->argv[1], "-c");
+        ck_assert_str_eq(d->argv[2], "echo $HOME | tr a b;x");
+
+        d = config_find_job(c, "c");
+        ck_assert_uint_eq(strv_length(d->argv), 1);
+        ck_assert_str_eq(d->argv[0], "a;b");
+        config_free(c);
+
+        /* A shell command is not split, so its quotes need not balance. */
+        c = load_ok("[job:a]\ncommand = echo \"it's\nshell = on\nevery = 1s\n");
+        ck_assert_str_eq(c->jobs[0]->argv[2], "echo \"it's");
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_environment) {
+        struct config *c = load_ok("[job:j]\n"
+                                   "command = x\n"
+                                   "every = 1s\n"
+                                   "environment = A=1 B=2 _u=3\n"
+                                   "environment = A=3 \"C=x y\" D= E=a=b\n"
+                                   "environment = B='q' ; B=ignored: a comment\n");
+        const struct job_def *d = c->jobs[0];
+        ck_assert_uint_eq(strv_length(d->environment), 6);
+        /* A later assignment replaces the earlier one in its place. */
+        ck_assert_str_eq(d->environment[0], "A=3");
+        ck_assert_str_eq(d->environment[1], "B=q");
+        ck_assert_str_eq(d->environment[2], "_u=3");
+        ck_assert_str_eq(d->environment[3], "C=x y");
+        ck_assert_str_eq(d->environment[4], "D=");
+        ck_assert_str_eq(d->environment[5], "E=a=b");
+        ck_assert_ptr_null(d->environment[6]);
+        config_free(c);
+
+        /* "A" is not a prefix match for "AB". */
+        c = load_ok("[job:j]\ncommand = x\nevery = 1s\nenvironment = AB=1\nenvironment = A=2\n");
+        ck_assert_uint_eq(strv_length(c->jobs[0]->environment), 2);
+        config_free(c);
+}
+END_TEST
+
+START_TEST(test_lexical) {
+        /* Comments, inline comments, blank and indented lines, CRLF, a BOM,
+         * a job name longer than inih's 50-byte section buffer. */
+        static const char name[] = "a123456789b123456789c123456789d123456789e123456789f123456789";
+        char *text = strdup_printf("\xef\xbb\xbf# comment\r\n"
+                                   "; comment\r\n"
+                                   "\r\n"
+                                   "   [job:%s]   ; the job\r\n"
+                                   "\tcommand = /bin/echo x#y ;comment\r\n"
+                                   "  every=1h;x\r\n"
+                                   "every2 ;= x\r\n",
+                                   name);
+        struct config *c = NULL;
+        char **errors = NULL;
+        ck_assert_int_eq(config_load_string(text, "t.conf", &c, &errors), -EINVAL);
+        char *got = join(errors);
+        /* "every2 ;= x" has no "=" before its comment; "1h;x" is not a span. */
+        ck_assert_str_eq(got, "t.conf:6: invalid time span \"1h;x\" for every= in [job:"
+                              "a123456789b123456789c123456789d123456789e123456789f123456789]\n"
+                              "t.conf:7: syntax error: expected \"key = value\" or \"[section]\"\n");
+        free(got);
+        strv_free(errors);
+        free(text);
+
+        text = strdup_printf("\xef\xbb\xbf[job:%s]\r\n\tcommand = /bin/echo x#y ;comment\r\n  every=1h ;x\r\n", name);
+        c = load_ok(text);
+        ck_assert_str_eq(c->jobs[0]->name, name);
+        ck_assert_str_eq(c->jobs[0]->command, "/bin/echo x#y");
+        ck_assert_uint_eq(c->jobs[0]->every, USEC_PER_HOUR);
+        ck_assert_uint_eq(c->jobs[0]->line, 1);
+        config_free(c);
+        free(text);
+
+        /* Values in messages are quoted, escaped and cut. */
+        char value[204] = "\"\\\t";
+        memset(value + 3, 'a', 200);
+        value[203] = 0;
+        text = strdup_printf("[job:x]\ncommand = x\nevery = %s\n", value);
+        char *expected = strdup_printf("t.conf:3: invalid time span \"\\\"\\\\\\x09%.97s...\" for every= in [job:x]\n",
+                                       value + 3);
+        expect_errors(text, expected);
+        free(expected);
+        free(text);
+
+        /* The longest job name. */
+        char big[JOB_NAME_MAX_TEST + 1];
+        memset(big, 'n', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        text = strdup_printf("[job:%s]\ncommand = x\nevery = 1s\n", big);
+        c = load_ok(text);
+        ck_assert_str_eq(c->jobs[0]->name, big);
+        config_free(c);
+        free(text);
+}
+END_TEST
+
+/* ---- errors ----------------------------------------------------------------- */
+
+static const struct {
+        const char *text;
+        const char *errors;
+} error_cases[] = {
+        /* structure */
+        { "workers = 4\n", "t.conf:1: key \"workers\" before any section\n" },
+        { "[daemons]\nworkers = 4\n",
+          "t.conf:1: unknown section [daemons] (expected [daemon], [include] or [job:NAME])\n" },
+        { "[Daemon]\n", "t.conf:1: unknown section [Daemon] (expected [daemon], [include] or [job:NAME])\n" },
+        { "[job:backup]\ncomand = /bin/true\ncommand = /bin/true\nevery = 1h\n",
+          "t.conf:2: unknown key \"comand\" in [job:backup]\n" },
+        { "[daemon]\nWorkers = 4\n", "t.conf:2: unknown key \"Workers\" in [daemon]\n" },
+        { "[daemon]\ncommand = x\n", "t.conf:2: unknown key \"command\" in [daemon]\n" },
+        { "[include]\nworkers = 1\n", "t.conf:2: unknown key \"workers\" in [include]\n" },
+        { "[daemon]\nworkers = 4\n\nworkers = 5\n",
+          "t.conf:4: duplicate key \"workers\" in [daemon] (first given at line 2)\n" },
+        { "[job:j]\ncommand = a\nevery = 1s\ncommand = b\n",
+          "t.conf:4: duplicate key \"command\" in [job:j] (first given at line 2)\n" },
+        { "[daemon]\n[daemon]\nworkers = x\n", "t.conf:2: [daemon] given twice (first at line 1)\n" },
+        { JOB "[job:j]\ncommand = y\n", "t.conf:4: job \"j\" is already defined at t.conf:1\n" },
+        { "[job:]\n", "t.conf:1: missing job name in [job:]\n" },
+        { "[job:a b]\ncommand = x\n",
+          "t.conf:1: invalid job name \"a b\": use only letters, digits, \"_\", \".\" and \"-\"\n" },
+        { "[job:a/b]\n", "t.conf:1: invalid job name \"a/b\": use only letters, digits, \"_\", \".\" and \"-\"\n" },
+        { "[job:"
+          "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+          "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnn]\n",
+          "t.conf:1: job name too long (129 characters, at most 128)\n" },
+        /* syntax */
+        { "[daemon]\nworkers 4\nkill_grace = 1s\nfoo\n",
+          "t.conf:2: syntax error: expected \"key = value\" or \"[section]\"\n"
+          "t.conf:4: syntax error: expected \"key = value\" or \"[section]\"\n" },
+        { "[daemon]\nworkers: 4\n", "t.conf:2: syntax error: expected \"key = value\" or \"[section]\"\n" },
+        { "[daemon]\n= 4\n", "t.conf:2: syntax error: missing key before \"=\"\n" },
+        { "[daemon]\nworkers ;= 4\n", "t.conf:2: syntax error: expected \"key = value\" or \"[section]\"\n" },
+        { "[daemon\nworkers = x\n", "t.conf:1: syntax error: section header without \"]\"\n" },
+        { "[daemon ;]\n", "t.conf:1: syntax error: section header without \"]\"\n" },
+        { "[daemon] workers = 4\n", "t.conf:1: syntax error: text after the section header\n" },
+        { "[daemon];x\n", "t.conf:1: syntax error: text after the section header\n" },
+        { "[daemon] # x\n", "t.conf:1: syntax error: text after the section header\n" },
+        { "[ daemon ]\n", "t.conf:1: unknown section [ daemon ] (expected [daemon], [include] or [job:NAME])\n" },
+        /* a job's keys */
+        { "[job:j]\nevery = 1s\n\n[job:k]\ncommand = x\nevery = 1s\n", "t.conf:1: missing command= in [job:j]\n" },
+        { "[job:j]\ncommand = x\n", "t.conf:1: no schedule in [job:j]: set one of every=, calendar=, cron=\n" },
+        { "[job:j]\nnice = 99\ncommand = x\n",
+          "t.conf:1: no schedule in [job:j]: set one of every=, calendar=, cron=\n"
+          "t.conf:2: invalid value \"99\" for nice= in [job:j] (must be -20..19)\n" },
+        { "[job:j]\ncommand = x\nevery = 1h\ncalendar = daily\ncron = @daily\n",
+          "t.conf:4: calendar= and every= (line 3) both given in [job:j]: use exactly one of every=, calendar=, "
+          "cron=\n"
+          "t.conf:5: cron= and every= (line 3) both given in [job:j]: use exactly one of every=, calendar=, "
+          "cron=\n" },
+        { "[job:j]\ncommand = x\ncron = @daily\nevery = 1h\n",
+          "t.conf:4: every= and cron= (line 3) both given in [job:j]: use exactly one of every=, calendar=, "
+          "cron=\n" },
+        { "[job:j]\ntimezone = UTC\ncommand = x\nevery = 1h\n",
+          "t.conf:2: timezone= needs calendar= or cron= in [job:j], not every=\n" },
+        { "[job:j]\ncommand = x\ncalendar = daily\ntimezone = Mars/Olympus_Mons\n",
+          "t.conf:4: unknown time zone \"Mars/Olympus_Mons\" for timezone= in [job:j]\n" },
+        { "[job:j]\ncommand = x\ncalendar = daily Europe/Berlin\ntimezone = Asia/Tokyo\n",
+          "t.conf:4: timezone= \"Asia/Tokyo\" conflicts with the zone \"Europe/Berlin\" named in calendar= in "
+          "[job:j]\n" },
+        { "[job:x]\ncommand = x\nevery = 5 parsecs\n",
+          "t.conf:3: invalid time span \"5 parsecs\" for every= in [job:x]\n" },
+        { "[job:x]\ncommand = x\nevery = 0\n",
+          "t.conf:3: invalid time span \"0\" for every= in [job:x] (must be more than 0)\n" },
+        { "[job:x]\ncommand = x\nevery = infinity\n",
+          "t.conf:3: invalid time span \"infinity\" for every= in [job:x] (must be finite)\n" },
+        { "[job:x]\ncommand = x\nevery = 101y\n",
+          "t.conf:3: time span \"101y\" too long for every= in [job:x] (at most 100y)\n" },
+        { "[job:x]\ncommand = x\nevery = 99999999999999999999999s\n",
+          "t.conf:3: time span \"99999999999999999999999s\" too long for every= in [job:x] (at most 100y)\n" },
+        { "[job:x]\ncommand = x\nevery = -5s\n", "t.conf:3: invalid time span \"-5s\" for every= in [job:x]\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\ntimeout = 0\n",
+          "t.conf:4: invalid time span \"0\" for timeout= in [job:x] (must be more than 0; \"infinity\" means "
+          "none)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\njitter = infinity\n",
+          "t.conf:4: invalid time span \"infinity\" for jitter= in [job:x] (must be finite)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nretry_delay = 0s\n",
+          "t.conf:4: invalid time span \"0s\" for retry_delay= in [job:x] (must be more than 0)\n" },
+        { "[daemon]\nkill_grace = infinity\nshutdown_timeout = 2 fortnights\n",
+          "t.conf:2: invalid time span \"infinity\" for kill_grace= in [daemon] (must be finite)\n"
+          "t.conf:3: invalid time span \"2 fortnights\" for shutdown_timeout= in [daemon]\n" },
+        { "[job:x]\ncommand = x\ncalendar = Mon..Fry 02:00\n",
+          "t.conf:3: invalid calendar expression \"Mon..Fry 02:00\" for calendar= in [job:x]: expected a weekday\n" },
+        { "[job:x]\ncommand = x\ncron = 1 2 3\n",
+          "t.conf:3: invalid cron expression \"1 2 3\" for cron= in [job:x]: fewer than five fields\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nshell = maybe\npersistent = 2\nenabled = Yes please\n",
+          "t.conf:4: invalid boolean \"maybe\" for shell= in [job:x] (yes or no)\n"
+          "t.conf:5: invalid boolean \"2\" for persistent= in [job:x] (yes or no)\n"
+          "t.conf:6: invalid boolean \"Yes please\" for enabled= in [job:x] (yes or no)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\noverlap = kill\n",
+          "t.conf:4: invalid overlap policy \"kill\" for overlap= in [job:x] (skip, queue, parallel or replace)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nretries = 1001\n",
+          "t.conf:4: invalid value \"1001\" for retries= in [job:x] (must be 0..1000)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nretries = -1\n",
+          "t.conf:4: invalid value \"-1\" for retries= in [job:x] (must be 0..1000)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nnice = -21\n",
+          "t.conf:4: invalid value \"-21\" for nice= in [job:x] (must be -20..19)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nnice = +5\n", "t.conf:4: invalid number \"+5\" for nice= in [job:x]\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nnice = 1 0\n",
+          "t.conf:4: invalid number \"1 0\" for nice= in [job:x]\n" },
+        { "[daemon]\nworkers = 0\n", "t.conf:2: invalid value \"0\" for workers= in [daemon] (must be 1..1024)\n" },
+        { "[daemon]\nworkers = 1025\n",
+          "t.conf:2: invalid value \"1025\" for workers= in [daemon] (must be 1..1024)\n" },
+        { "[daemon]\nworkers = 4x\n", "t.conf:2: invalid number \"4x\" for workers= in [daemon]\n" },
+        { "[daemon]\nworkers = 0x10\n", "t.conf:2: invalid number \"0x10\" for workers= in [daemon]\n" },
+        { "[daemon]\nworkers = 99999999999999999999999\n",
+          "t.conf:2: invalid value \"99999999999999999999999\" for workers= in [daemon] (must be 1..1024)\n" },
+        { "[daemon]\nworkers = -\n", "t.conf:2: invalid number \"-\" for workers= in [daemon]\n" },
+        { "[daemon]\nstate_directory = var/lib/evd\n",
+          "t.conf:2: invalid path \"var/lib/evd\" for state_directory= in [daemon] (must be absolute)\n" },
+        { "[daemon]\ncontrol_group = no-such-group-evd\n",
+          "t.conf:2: unknown group \"no-such-group-evd\" for control_group= in [daemon]\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nworking_directory = srv\n",
+          "t.conf:4: invalid path \"srv\" for working_directory= in [job:x] (must be absolute)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nuser = no-such-user-evd\ngroup = no-such-group-evd\n",
+          "t.conf:4: unknown user \"no-such-user-evd\" for user= in [job:x]\n"
+          "t.conf:5: unknown group \"no-such-group-evd\" for group= in [job:x]\n" },
+        { "[job:x]\ncommand = echo \"unbalanced\nevery = 1s\n",
+          "t.conf:2: invalid command \"echo \\\"unbalanced\" for command= in [job:x]: unbalanced double quote\n" },
+        { "[job:x]\ncommand = echo \\\nevery = 1s\n",
+          "t.conf:2: invalid command \"echo \\\\\" for command= in [job:x]: trailing backslash\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nenvironment = A=1 1B=2 C 'D\n",
+          "t.conf:4: invalid environment= \"A=1 1B=2 C 'D\" in [job:x]: unbalanced single quote\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nenvironment = A=1 1B=2 C =x A-B=1\n",
+          "t.conf:4: invalid assignment \"1B=2\" for environment= in [job:x] (expected KEY=VALUE, KEY of "
+          "letters, digits and \"_\")\n"
+          "t.conf:4: invalid assignment \"C\" for environment= in [job:x] (expected KEY=VALUE, KEY of letters, "
+          "digits and \"_\")\n"
+          "t.conf:4: invalid assignment \"=x\" for environment= in [job:x] (expected KEY=VALUE, KEY of "
+          "letters, digits and \"_\")\n"
+          "t.conf:4: invalid assignment \"A-B=1\" for environment= in [job:x] (expected KEY=VALUE, KEY of "
+          "letters, digits and \"_\")\n" },
+        { "[job:x]\ncommand =\nevery = ;nothing\n",
+          "t.conf:2: empty value for command= in [job:x]\nt.conf:3: empty value for every= in [job:x]\n" },
+        { "[include]\nfiles =\n", "t.conf:2: empty value for files= in [include]\n" },
+        /* the keys of a section whose header is an error are not checked */
+        { "[job:a b]\ncomand = x\n[foo]\nbar = 1\n[daemon]\nworkers = 2\n",
+          "t.conf:1: invalid job name \"a b\": use only letters, digits, \"_\", \".\" and \"-\"\n"
+          "t.conf:3: unknown section [foo] (expected [daemon], [include] or [job:NAME])\n" },
+        /* errors come in line order, also those found at the end of a section */
+        { "[job:j]\nfoo = 1\n[job:k]\nbar = 2\nevery = 1s\n",
+          "t.conf:1: missing command= in [job:j]\n"
+          "t.conf:1: no schedule in [job:j]: set one of every=, calendar=, cron=\n"
+          "t.conf:2: unknown key \"foo\" in [job:j]\n"
+          "t.conf:3: missing command= in [job:k]\n"
+          "t.conf:4: unknown key \"bar\" in [job:k]\n" },
+};
+
+START_TEST(test_errors) {
+        expect_errors(error_cases[_i].text, error_cases[_i].errors);
+}
+END_TEST
+
+START_TEST(test_too_many_errors) {
+        size_t n = 150;
+        char *text = malloc(n * 8 + 16), *p = text;
+        ck_assert_ptr_nonnull(text);
+        p = stpcpy(p, "[daemon]\n");
+        for (size_t i = 0; i < n; i++)
+                p = stpcpy(p, "junk\n");
+        struct config *c = NULL;
+        char **errors = NULL;
+        ck_assert_int_eq(config_load_string(text, "t.conf", &c, &errors), -EINVAL);
+        ck_assert_uint_eq(strv_length(errors), 101);
+        ck_assert_str_eq(errors[0], "t.conf:2: syntax error: expected \"key = value\" or \"[section]\"");
+        ck_assert_str_eq(errors[99], "t.conf:101: syntax error: expected \"key = value\" or \"[section]\"");
+        ck_assert_str_eq(errors[100], "t.conf: too many errors, only the first 100 are shown");
+        strv_free(errors);
+        free(text);
+}
+END_TEST
+
+START_TEST(test_errors_appended) {
+        /* *errors is appended to, and NULL errors are allowed. */
+        char **errors = NULL;
+        struct config *c = NULL;
+        ck_assert_int_eq(strv_push(&errors, "earlier"), 0);
+        ck_assert_int_eq(config_load_string("x\n", "t.conf", &c, &errors), -EINVAL);
+        ck_assert_uint_eq(strv_length(errors), 2);
+        ck_assert_str_eq(errors[0], "earlier");
+        strv_free(errors);
+        ck_assert_int_eq(config_load_string("x\n", "t.conf", &c, NULL), -EINVAL);
+        ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* ---- job definitions ------------------------------------------------------------- */
+
+START_TEST(test_job_defs) {
+        struct config *a = load_ok("[job:e]\ncommand = x\nevery = 1h\n"
+                                   "[job:c]\ncommand = x\ncalendar = daily\ntimezone = UTC\n"
+                                   "[job:r]\ncommand = x\ncron = 0 * * * *\n"),
+                      *b = load_ok("[job:e]\ncommand = y\nevery = 1h\nretries = 3\n"
+                                   "[job:c]\ncommand = x\ncalendar = daily\n"
+                                   "[job:r]\ncommand = x\ncron = 0 * * * *\njitter = 1s\n");
+        ck_assert_str_eq(a->jobs[0]->name, "c"); /* sorted by name */
+        ck_assert_str_eq(a->jobs[1]->name, "e");
+        ck_assert_str_eq(a->jobs[2]->name, "r");
+        /* The command and retries do not matter; the zone and jitter do. */
+        ck_assert(job_def_same_schedule(config_find_job(a, "e"), config_find_job(b, "e")));
+        ck_assert(!job_def_same_schedule(config_find_job(a, "c"), config_find_job(b, "c")));
+        ck_assert(!job_def_same_schedule(config_find_job(a, "r"), config_find_job(b, "r")));
+        ck_assert(!job_def_same_schedule(config_find_job(a, "e"), config_find_job(a, "c")));
+        ck_assert(job_def_same_schedule(config_find_job(a, "r"), config_find_job(a, "r")));
+
+        struct config *c = load_ok("[job:e]\ncommand = x\nevery = 2h\n[job:f]\ncommand = x\nevery = 1h\n"
+                                   "persistent = yes\n[job:g]\ncommand = x\nevery = 1h\nenabled = no\n"
+                                   "[job:r]\ncommand = x\ncron = 0 */2 * * *\n");
+        ck_assert(!job_def_same_schedule(config_find_job(a, "e"), config_find_job(c, "e")));
+        ck_assert(!job_def_same_schedule(config_find_job(a, "e"), config_find_job(c, "f")));
+        ck_assert(!job_def_same_schedule(config_find_job(a, "e"), config_find_job(c, "g")));
+        ck_assert(!job_def_same_schedule(config_find_job(a, "r"), config_find_job(c, "r")));
+
+        /* A reference outlives its configuration. */
+        struct job_def *d = job_def_ref(a->jobs[1]);
+        ck_assert_uint_eq(d->refcount, 2);
+        config_free(a);
+        ck_assert_uint_eq(d->refcount, 1);
+        ck_assert_str_eq(d->argv[0], "x");
+        ck_assert_ptr_null(job_def_unref(d));
+        ck_assert_ptr_null(job_def_unref(NULL));
+        ck_assert_ptr_null(job_def_ref(NULL));
+        config_free(b);
+        config_free(c);
+
+        ck_assert_str_eq(overlap_policy_to_string(OVERLAP_SKIP), "skip");
+        ck_assert_str_eq(overlap_policy_to_string(OVERLAP_QUEUE), "queue");
+        ck_assert_str_eq(overlap_policy_to_string(OVERLAP_PARALLEL), "parallel");
+        ck_assert_str_eq(overlap_policy_to_string(OVERLAP_REPLACE), "replace");
+}
+END_TEST
+
+START_TEST(test_many_jobs) {
+        /* 20000 jobs, in reverse order: the table and the sort scale. */
+        size_t n = 20000;
+        char *text = malloc(n * 64), *p = text;
+        ck_assert_ptr_nonnull(text);
+        for (size_t i = n; i-- > 0;)
+                p += sprintf(p, "[job:j%05zu]\ncommand = /bin/true\nevery = %zus\n", i, i + 1);
+        struct config *c = load_ok(text);
+        ck_assert_uint_eq(c->n_jobs, n);
+        for (size_t i = 0; i < n; i++) {
+                char name[16];
+                snprintf(name, sizeof name, "j%05zu", i);
+                const struct job_def *d = config_find_job(c, name);
+                ck_assert_ptr_nonnull(d);
+                ck_assert_uint_eq(d->every, (i + 1) * USEC_PER_SEC);
+                ck_assert_ptr_eq(c->jobs[i], d);
+        }
+        config_free(c);
+
+        /* A duplicate among them is found. */
+        p += sprintf(p, "[job:j12345]\ncommand = x\nevery = 1s\n");
+        char **errors = NULL;
+        ck_assert_int_eq(config_load_string(text, "t.conf", &c, &errors), -EINVAL);
+        ck_assert_uint_eq(strv_length(errors), 1);
+        ck_assert_str_eq(errors[0], "t.conf:60001: job \"j12345\" is already defined at t.conf:22963");
+        strv_free(errors);
+        free(text);
+}
+END_TEST
+
+/* ---- files --------------------------------------------------------------------- */
+
+START_TEST(test_includes) {
+        char *dir = make_dir(), *main_path = path_in(dir, "evd.conf"), *sub = path_in(dir, "evd.d"),
+             *a = path_in(dir, "evd.d/a.conf"), *b = path_in(dir, "evd.d/b.conf"), *other = path_in(dir, "other");
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        ck_assert_int_eq(mkdir(other, 0755), 0);
+        char *abs_pattern = strdup_printf("%s/*.inc", other), *c1 = path_in(other, "one.inc");
+        char *text = strdup_printf("[daemon]\nworkers = 2\n[include]\nfiles = evd.d/*.conf\n"
+                                   "files = evd.d/none-*.conf\n[include]\nfiles = %s\nfiles = *.conf\n" JOB,
+                                   abs_pattern);
+        write_text(main_path, text);
+        write_text(b, "[job:b]\ncommand = /bin/b\nevery = 1s\n");
+        write_text(a, "# a\n[job:a]\ncommand = /bin/a\nevery = 1s\n[job:a2]\ncommand = /bin/a2\nevery = 2s\n");
+        write_text(c1, "[job:one]\ncommand = /bin/one\nevery = 1s\n");
+
+        struct config *c = NULL;
+        char *errs = NULL;
+        ck_assert_int_eq(load_file(main_path, &c, &errs), 0);
+        ck_assert_str_eq(errs, "");
+        free(errs);
+        ck_assert_uint_eq(c->workers, 2);
+        ck_assert_uint_eq(c->n_jobs, 5); /* *.conf matched evd.conf itself: read once only */
+        const struct job_def *d = config_find_job(c, "a2");
+        ck_assert_str_eq(d->file, a);
+        ck_assert_uint_eq(d->line, 5);
+        ck_assert_str_eq(config_find_job(c, "one")->file, c1);
+        ck_assert_str_eq(config_find_job(c, "j")->file, main_path);
+        config_free(c);
+
+        /* Errors name the included file; files are read sorted; a job
+         * defined twice names both places; [daemon] is refused there. */
+        write_text(b, "[job:a]\ncommand = /bin/b\nevery = 1s\n[daemon]\nworkers = 3\n[include]\n");
+        write_text(a, "[job:j]\ncomand = /bin/a\nevery = 1s\n[job:a]\ncommand = /bin/a\nevery = 1s\n");
+        write_text(c1, "[job:one]\ncommand = /bin/one\nevery = 1 parsec\n");
+        char *expected = strdup_printf(
+                "%s:1: job \"j\" is already defined at %s:9\n"
+                "%s:1: job \"a\" is already defined at %s:4\n"
+                "%s:4: [daemon] is not allowed in an included file, only [job:NAME]\n"
+                "%s:6: [include] is not allowed in an included file, only [job:NAME]\n"
+                "%s:3: invalid time span \"1 parsec\" for every= in [job:one]\n",
+                a, main_path, b, a, b, b, c1);
+        /* a.conf's job "j" is a duplicate: its keys are not looked at. */
+        expect_file_errors(main_path, expected);
+        free(expected);
+
+        /* An include naming a directory. */
+        write_text(main_path, "[include]\nfiles = evd.d\n");
+        expected = strdup_printf("%s: refusing to read: not a regular file\n", sub);
+        expect_file_errors(main_path, expected);
+        free(expected);
+
+        /* Relative globs are relative to the including file, not to the
+         * working directory; config_load_string() does the same with its name. */
+        write_text(a, "[job:a]\ncommand = /bin/a\nevery = 1s\n");
+        write_text(main_path, "[include]\nfiles = evd.d/a.conf\n");
+        ck_assert_int_eq(chdir("/"), 0);
+        ck_assert_int_eq(load_file(main_path, &c, &errs), 0);
+        ck_assert_uint_eq(c->n_jobs, 1);
+        config_free(c);
+        free(errs);
+        ck_assert_int_eq(config_load_string("[include]\nfiles = evd.d/a.conf\n", main_path, &c, NULL), 0);
+        ck_assert_uint_eq(c->n_jobs, 1);
+        config_free(c);
+
+        rm_rf(dir);
+        free(dir);
+        free(main_path);
+        free(sub);
+        free(a);
+        free(b);
+        free(other);
+        free(abs_pattern);
+        free(c1);
+        free(text);
+}
+END_TEST
+
+START_TEST(test_permissions) {
+        char *dir = make_dir(), *p = path_in(dir, "evd.conf"), *link = path_in(dir, "link.conf"),
+             *inc = path_in(dir, "inc.conf"), *fifo = path_in(dir, "fifo.conf"), *expected;
+        struct config *c = NULL;
+        char *errs = NULL;
+
+        write_text(p, JOB);
+        ck_assert_int_eq(load_file(p, &c, &errs), 0);
+        config_free(c);
+        free(errs);
+
+        /* Missing: one error. */
+        char *missing = path_in(dir, "missing.conf");
+        expected = strdup_printf("%s: cannot open: No such file or directory\n", missing);
+        expect_file_errors(missing, expected);
+        free(expected);
+        free(missing);
+
+        /* Group or world writable. */
+        ck_assert_int_eq(chmod(p, 0664), 0);
+        expected = strdup_printf("%s: refusing to read: writable by group or others (run chmod go-w %s)\n", p, p);
+        expect_file_errors(p, expected);
+        free(expected);
+        ck_assert_int_eq(chmod(p, 0646), 0);
+        expected = strdup_printf("%s: refusing to read: writable by group or others (run chmod go-w %s)\n", p, p);
+        expect_file_errors(p, expected);
+        free(expected);
+        /* ... but config_load_string() makes no such checks. */
+        ck_assert_int_eq(config_load_string("[include]\nfiles = evd.conf\n", link, &c, NULL), 0);
+        ck_assert_uint_eq(c->n_jobs, 1);
+        config_free(c);
+        ck_assert_int_eq(chmod(p, 0600), 0);
+
+        /* A symbolic link, and an include that is one. */
+        ck_assert_int_eq(symlink(p, link), 0);
+        expected = strdup_printf("%s: refusing to read: a symbolic link\n", link);
+        expect_file_errors(link, expected);
+        free(expected);
+        write_text(inc, "[include]\nfiles = link.conf\n");
+        expect_file_errors(inc, expected = strdup_printf("%s: refusing to read: a symbolic link\n", link));
+        free(expected);
+
+        /* Not a regular file: a directory, a FIFO (which must not block). */
+        expected = strdup_printf("%s: refusing to read: not a regular file\n", dir);
+        expect_file_errors(dir, expected);
+        free(expected);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        expected = strdup_printf("%s: refusing to read: not a regular file\n", fifo);
+        expect_file_errors(fifo, expected);
+        free(expected);
+
+        /* Owned by someone else (needs root to chown). */
+        if (geteuid() == 0) {
+                ck_assert_int_eq(chown(p, 65534, 65534), 0);
+                expected = strdup_printf("%s: refusing to read: owned by uid 65534, not by root\n", p);
+                expect_file_errors(p, expected);
+                free(expected);
+                ck_assert_int_eq(chmod(p, 0666), 0);
+                expected = strdup_printf("%s: refusing to read: owned by uid 65534, not by root\n"
+                                         "%s: refusing to read: writable by group or others (run chmod go-w %s)\n",
+                                         p, p, p);
+                expect_file_errors(p, expected);
+                free(expected);
+                /* The same for an included file. */
+                write_text(inc, "[include]\nfiles = evd.conf\n");
+                expected = strdup_printf("%s: refusing to read: owned by uid 65534, not by root\n"
+                                         "%s: refusing to read: writable by group or others (run chmod go-w %s)\n",
+                                         p, p, p);
+                expect_file_errors(inc, expected);
+                free(expected);
+        } else
+                fprintf(stderr, "test_permissions: not root, owner checks not tested\n");
+
+        rm_rf(dir);
+        free(dir);
+        free(p);
+        free(link);
+        free(inc);
+        free(fifo);
+}
+END_TEST
+
+START_TEST(test_long_lines_and_nul) {
+        char *dir = make_dir(), *p = path_in(dir, "evd.conf"), *expected;
+        size_t limit = 1024 * 1024;
+        char *text = malloc(2 * limit + 256);
+        ck_assert_ptr_nonnull(text);
+
+        /* A 64 KiB value, and a line of exactly the limit, are read whole. */
+        size_t n = (size_t)sprintf(text, "[job:a]\nevery = 1s\ncommand = /bin/echo ");
+        memset(text + n, 'x', 65536);
+        n += 65536;
+        n += (size_t)sprintf(text + n, "\n[job:b]\nevery = 1s\n");
+        size_t start = n;
+        n += (size_t)sprintf(text + n, "command = /bin/echo ");
+        memset(text + n, 'y', limit - (n - start));
+        n = start + limit;
+        n += (size_t)sprintf(text + n, "\n");
+        write_file(p, text, n, 0644);
+        struct config *c = NULL;
+        char *errs = NULL;
+        ck_assert_int_eq(load_file(p, &c, &errs), 0);
+        free(errs);
+        ck_assert_uint_eq(strlen(config_find_job(c, "a")->argv[1]), 65536);
+        ck_assert_uint_eq(strlen(config_find_job(c, "b")->command), limit - strlen("command = "));
+        config_free(c);
+
+        /* One byte more is an error at its line, and never split: the rest
+         * of the line is not taken for another line. The key counts as
+         * given, so there is no "missing command=" after it. */
+        text[n - 1] = 'y';
+        n += (size_t)sprintf(text + n, "\n[daemon]\nworkers = 0\n");
+        write_file(p, text, n, 0644);
+        expected = strdup_printf("%s:6: line too long (%zu bytes, at most %zu)\n"
+                                 "%s:8: invalid value \"0\" for workers= in [daemon] (must be 1..1024)\n",
+                                 p, limit + 1, limit, p);
+        expect_file_errors(p, expected);
+        free(expected);
+
+        /* A too long section header: its keys are not applied to the
+         * previous section. */
+        n = (size_t)sprintf(text, "[daemon]\n[job:");
+        memset(text + n, 'z', limit);
+        n += limit;
+        n += (size_t)sprintf(text + n, "]\nworkers = 1\ncommand = x\n");
+        write_file(p, text, n, 0644);
+        expected = strdup_printf("%s:2: line too long (%zu bytes, at most %zu)\n", p, limit + 6, limit);
+        expect_file_errors(p, expected);
+        free(expected);
+
+        /* NUL bytes, each reported at its line. */
+        static const char nul[] = "[job:a]\ncommand = /bin/true\0x\nevery = 1s\n\0\n";
+        write_file(p, nul, sizeof nul - 1, 0644);
+        expected = strdup_printf("%s:2: NUL byte in the line\n%s:4: NUL byte in the line\n", p, p);
+        expect_file_errors(p, expected);
+        free(expected);
+
+        /* A last line without a newline, and an empty file. */
+        write_text(p, "[job:a]\ncommand = /bin/true\nevery = 1s");
+        ck_assert_int_eq(load_file(p, &c, &errs), 0);
+        ck_assert_uint_eq(c->jobs[0]->every, USEC_PER_SEC);
+        config_free(c);
+        free(errs);
+        write_text(p, "");
+        ck_assert_int_eq(load_file(p, &c, &errs), 0);
+        ck_assert_uint_eq(c->n_jobs, 0);
+        config_free(c);
+        free(errs);
+
+        rm_rf(dir);
+        free(dir);
+        free(p);
+        free(text);
+}
+END_TEST
+
+/* ---- golden files, round trip, the shipped example -------------------------------- */
+
+/* The text config_format() gives for text, or its errors. */
+static char *golden_output(const char *text, const char *name) {
+        struct config *c = NULL;
+        char **errors = NULL, *out = NULL;
+        int r = config_load_string(text, name, &c, &errors);
+        if (r == -EINVAL)
+                out = join(errors);
+        else {
+                ck_assert_int_eq(r, 0);
+                ck_assert_int_eq(config_format(c, CONFIG_FORMAT_ORIGIN, &out), 0);
+        }
+        strv_free(errors);
+        config_free(c);
+        return out;
+}
+
+/* config_format() output parses back to a configuration that formats the
+ * same. */
+static void check_round_trip(const char *text, const char *name) {
+        struct config *c = NULL, *again = NULL;
+        char **errors = NULL, *out = NULL, *out2 = NULL;
+        if (config_load_string(text, name, &c, NULL) < 0)
+                return;
+        ck_assert_int_eq(config_format(c, 0, &out), 0);
+        int r = config_load_string(out, "formatted.conf", &again, &errors);
+        for (char **e = errors; e && *e; e++)
+                fprintf(stderr, "%s: formatted output: %s\n", name, *e);
+        ck_assert_int_eq(r, 0);
+        ck_assert_int_eq(config_format(again, 0, &out2), 0);
+        ck_assert_str_eq(out, out2);
+        free(out);
+        free(out2);
+        config_free(c);
+        config_free(again);
+}
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+START_TEST(test_golden) {
+        const char *data = EVD_TEST_DATA "/config";
+        DIR *d = opendir(data);
+        ck_assert_msg(d != NULL, "%s: %s", data, strerror(errno));
+        char **names = NULL;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                if (n > 5 && streq(de->d_name + n - 5, ".conf"))
+                        ck_assert_int_eq(strv_push(&names, de->d_name), 0);
+        }
+        closedir(d);
+        size_t n = strv_length(names);
+        ck_assert_uint_ge(n, 5);
+        qsort(names, n, sizeof(char *), name_cmp);
+
+        /* Names as given, includes relative to the data directory. */
+        ck_assert_int_eq(chdir(data), 0);
+        bool update = getenv("EVD_UPDATE_GOLDEN") && streq(getenv("EVD_UPDATE_GOLDEN"), "1");
+        int failed = 0;
+        for (size_t i = 0; i < n; i++) {
+                char *text = read_text(names[i]);
+                ck_assert_msg(text != NULL, "%s: %s", names[i], strerror(errno));
+                char *out = golden_output(text, names[i]);
+                char *exp_name = strdup_printf("%.*s.expected", (int)strlen(names[i]) - 5, names[i]);
+                if (update) {
+                        FILE *f = fopen(exp_name, "we");
+                        ck_assert_ptr_nonnull(f);
+                        fputs(out, f);
+                        fclose(f);
+                }
+                char *expected = read_text(exp_name);
+                if (!expected || !streq(expected, out)) {
+                        fprintf(stderr, "golden %s: mismatch\n--- %s:\n%s--- got:\n%s", names[i], exp_name,
+                                expected ? expected : "(missing)\n", out);
+                        failed++;
+                }
+                check_round_trip(text, names[i]);
+                free(expected);
+                free(exp_name);
+                free(out);
+                free(text);
+        }
+        strv_free(names);
+        ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
+START_TEST(test_shipped_example) {
+        const char *path = EVD_SOURCE_DIR "/conf/evd.conf";
+        char *text = read_text(path);
+        ck_assert_msg(text != NULL, "the shipped example %s cannot be read: %s", path, strerror(errno));
+        struct config *c = NULL;
+        char **errors = NULL;
+        int r = config_load_string(text, path, &c, &errors);
+        for (char **e = errors; e && *e; e++)
+                fprintf(stderr, "%s\n", *e);
+        ck_assert_msg(r == 0, "the shipped example %s does not parse (%d errors)", path, (int)strv_length(errors));
+        ck_assert_uint_ge(c->n_jobs, 1);
+        for (size_t i = 0; i < c->n_jobs; i++)
+                ck_assert_ptr_nonnull(c->jobs[i]->argv);
+        check_round_trip(text, path);
+        config_free(c);
+        free(text);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("config");
+        TCase *tc = tcase_create("core");
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_all_keys);
+        tcase_add_test(tc, test_command_split);
+        tcase_add_test(tc, test_environment);
+        tcase_add_test(tc, test_lexical);
+        tcase_add_loop_test(tc, test_errors, 0, (int)ELEMENTSOF(error_cases));
+        tcase_add_test(tc, test_too_many_errors);
+        tcase_add_test(tc, test_errors_appended);
+        tcase_add_test(tc, test_job_defs);
+        tcase_add_test(tc, test_many_jobs);
+        tcase_add_test(tc, test_includes);
+        tcase_add_test(tc, test_permissions);
+        tcase_add_test(tc, test_long_lines_and_nul);
+        tcase_add_test(tc, test_golden);
+        tcase_add_test(tc, test_shipped_example);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
