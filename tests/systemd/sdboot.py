@@ -22,7 +22,9 @@ Safety, in the order the boot script does it:
     root, so systemd's cgroups do not land in the machine's root cgroup and
     two tests can run at once;
   - unshare is killed when this process dies (PR_SET_PDEATHSIG), and kills
-    systemd in turn (--kill-child), which ends the whole PID namespace.
+    systemd in turn (--kill-child), which ends the whole PID namespace; the
+    empty cgroups and the staging directory such a killed run leaves are
+    removed by the next run (their names carry the dead test's pid).
 Every process is ended by PID, never by name.
 """
 import ctypes
@@ -111,6 +113,30 @@ def _cgroup2_dir_of_self():
                 rel = own[len(root):].lstrip("/")
                 return os.path.join(mnt, rel) if rel else mnt
     return None
+
+
+def _pid_alive(pid):
+    return os.path.exists(f"/proc/{pid}")
+
+
+def _sweep_stale(parent, prefix, remove):
+    """Removes what an earlier run that was killed (SIGKILL leaves no
+    chance to clean up) left in parent: entries named PREFIX<pid>-... or
+    PREFIX<pid> whose pid is gone."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            try:
+                remove(os.path.join(parent, name))
+                log(f"removed {os.path.join(parent, name)}, left by a killed earlier run")
+            except OSError:
+                pass
 
 
 def _rmdir_tree(path):
@@ -210,7 +236,9 @@ class PrivateSystemd:
         return False
 
     def _stage(self):
-        self.stage = tempfile.mkdtemp(prefix="evd-sdtest-")
+        tmp = tempfile.gettempdir()
+        _sweep_stale(tmp, "evd-sdtest-", lambda p: shutil.rmtree(p) if os.path.isdir(p) else None)
+        self.stage = tempfile.mkdtemp(prefix=f"evd-sdtest-{os.getpid()}-", dir=tmp)
         os.chmod(self.stage, 0o755)
         for rel, (content, mode) in self.files.items():
             dst = os.path.join(self.stage, rel)
@@ -232,6 +260,7 @@ class PrivateSystemd:
         parent = _cgroup2_dir_of_self()
         if not parent:
             return None
+        _sweep_stale(parent, "evd-sdtest-", _rmdir_tree)   # rmdir: only empty cgroups go
         path = os.path.join(parent, f"evd-sdtest-{os.getpid()}")
         try:
             os.mkdir(path)
