@@ -1355,19 +1355,30 @@ const struct job_def *config_find_job(const struct config *c, const char *name) 
 
 /* ---- formatting ------------------------------------------------------------ */
 
-/* A word as split_command() reads it back: characters that are not plainly
- * safe get a backslash. A ";" thus never follows white space, so inih never
- * takes it for a comment. */
+/* A word as split_command() reads it back: white space in single quotes
+ * (a backslash before a trailing blank would be cut off by inih with the
+ * blank), other characters that are not plainly safe after a backslash. A
+ * ";" thus never follows white space, so inih never takes it for a
+ * comment, and the line never ends in white space. */
 static void put_word(FILE *f, const char *w) {
-        if (!*w) {
-                fputs("''", f);
-                return;
+        if (!*w || !w[strcspn(w, "';\\")]) {
+                bool blank = false;
+                for (const char *c = w; *c; c++)
+                        blank = blank || isspace((unsigned char)*c);
+                if (blank || !*w) {
+                        fprintf(f, "'%s'", w); /* the readable form, when it is safe */
+                        return;
+                }
         }
         for (; *w; w++) {
                 unsigned char c = (unsigned char)*w;
-                if (!(isalnum(c) || c >= 0x80 || strchr("_=./:,+@%-", c)))
-                        fputc('\\', f);
-                fputc(c, f);
+                if (isspace(c))
+                        fprintf(f, "'%c'", c);
+                else {
+                        if (!(isalnum(c) || c >= 0x80 || strchr("_=./:,+@%-", c)))
+                                fputc('\\', f);
+                        fputc(c, f);
+                }
         }
 }
 

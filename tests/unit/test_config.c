@@ -924,6 +924,37 @@ static void check_round_trip(const char *text, const char *name) {
         config_free(again);
 }
 
+START_TEST(test_format_round_trip) {
+        /* Words that need care to be written back: trailing and inner
+         * blanks, a ";" after a blank (inih's comment), quotes, backslashes,
+         * an empty value, control characters. */
+        static const char text[] = "[job:j]\n"
+                                   "command = /bin/echo 'it''s' \"a;b\"\n"
+                                   "every = 1s\n"
+                                   "environment = \"A=x \" B=a\\ \\;b \"C=it's\" D='\\' E= F='\tx;' G=\"$`\"\n"
+                                   "environment = H=\x01\x7f\xc3\xa9 I=\\;\n";
+        struct config *c = load_ok(text);
+        char **env = c->jobs[0]->environment;
+        ck_assert_uint_eq(strv_length(env), 9);
+        ck_assert_str_eq(env[0], "A=x ");
+        ck_assert_str_eq(env[1], "B=a ;b");
+        ck_assert_str_eq(env[2], "C=it's");
+        ck_assert_str_eq(env[3], "D=\\");
+        ck_assert_str_eq(env[4], "E=");
+        ck_assert_str_eq(env[5], "F=\tx;");
+        ck_assert_str_eq(env[6], "G=$`");
+        ck_assert_str_eq(env[7], "H=\x01\x7f\xc3\xa9");
+        ck_assert_str_eq(env[8], "I=;");
+        char *out = NULL;
+        ck_assert_int_eq(config_format(c, 0, &out), 0);
+        ck_assert_ptr_nonnull(strstr(out, "\nenvironment = 'A=x ' B=a' '\\;b C=it\\'s D=\\\\ E= F='\t'x\\; "
+                                          "G=\\$\\` H=\\\x01\\\x7f\xc3\xa9 I=\\;\n"));
+        free(out);
+        config_free(c);
+        check_round_trip(text, "t.conf");
+}
+END_TEST
+
 static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -1012,6 +1043,7 @@ int main(void) {
         tcase_add_test(tc, test_includes);
         tcase_add_test(tc, test_permissions);
         tcase_add_test(tc, test_long_lines_and_nul);
+        tcase_add_test(tc, test_format_round_trip);
         tcase_add_test(tc, test_golden);
         tcase_add_test(tc, test_shipped_example);
         suite_add_tcase(s, tc);
