@@ -1031,11 +1031,13 @@ static int walk_next(struct walk *w) {
                 if (r == 0) /* normalised forward: resume from there */
                         continue;
 
-                /* mktime() took us back to (or before) where we started:
-                 * a DST change bounced the search. As systemd does, go on
-                 * one hour later, from then on keeping the DST flag that
-                 * mktime() computes instead of the expression's. */
-                if (tm_compare(&w->tm, w->usec, &start, start_usec) <= 0) {
+                /* mktime() took us back to before where we started: a DST
+                 * change bounced the search. As systemd does, go on one hour
+                 * later, from then on keeping the DST flag that mktime()
+                 * computes instead of the expression's. The start itself
+                 * (after + 1 us) is a valid elapse: "02:30:00" from a base
+                 * of 02:29:59.999999 is 02:30:00, not tomorrow's. */
+                if (tm_compare(&w->tm, w->usec, &start, start_usec) < 0) {
                         w->tm.tm_hour++;
                         keep_dst = true;
                         continue;

@@ -165,10 +165,15 @@ def to_epoch_utc(s):
 LINE = re.compile(r"^\s*(Original form|Normalized form|Next elapse|\(in UTC\)|From now|Iter\. #\d+|Iteration #\d+):\s?(.*)$")
 
 
+def base_arg(base):
+    """base: epoch seconds, or a string such as "@1774000799.999999"."""
+    return base if isinstance(base, str) else "@%d" % base
+
+
 def run_systemd(zone, base, exprs):
     env = dict(os.environ, TZ=zone, SYSTEMD_COLORS="0", LC_ALL="C", SYSTEMD_PAGER="")
     p = subprocess.run(["systemd-analyze", "calendar", "--iterations=%d" % ITERATIONS,
-                        "--base-time=@%d" % base, "--no-pager"] + exprs,
+                        "--base-time=" + base_arg(base), "--no-pager"] + exprs,
                        env=env, capture_output=True, text=True)
     blocks, cur = [], None
     for line in p.stdout.splitlines():
@@ -234,7 +239,7 @@ def iso_to_epoch(s):
 
 def run_evdctl(evdctl, zone, base, exprs, use_option):
     env = dict(os.environ, LC_ALL="C")
-    args = [evdctl, "calendar", "--json", "--iterations", str(ITERATIONS), "--base-time", "@%d" % base]
+    args = [evdctl, "calendar", "--json", "--iterations", str(ITERATIONS), "--base-time", base_arg(base)]
     if use_option:
         args += ["--timezone", zone]
         env.pop("TZ", None)
@@ -296,6 +301,10 @@ def main():
             if (zi + bi) % 3 != 0 and zone not in ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe"):
                 continue
             base = to_epoch_utc(b)
+            if bi % 3 == 2:
+                # 1 us before the whole second: an elapse exactly at base
+                # + 1 us must be found, not skipped (it once was)
+                base = "@%d.999999" % (base - 1)
             ref = run_systemd(zone, base, exprs)
             got = run_evdctl(evdctl, zone, base, exprs, use_option=(bi % 2 == 1))
             for e in exprs:
