@@ -271,6 +271,17 @@ void state_writer_submit(struct state_writer *w, char *text, size_t len) {
                 free(text);
                 return;
         }
+        if (!text) {
+                /* An empty snapshot (no job paused or persistent any more)
+                 * must still replace the file: otherwise the last "paused"
+                 * would come back at the next start. */
+                text = strdup(STATE_MAGIC "\n");
+                if (!text) {
+                        log_warning("Out of memory while saving state");
+                        return;
+                }
+                len = strlen(text);
+        }
         pthread_mutex_lock(&w->lock);
         free(w->pending); /* superseded: only the newest snapshot matters */
         w->pending = text;

@@ -53,7 +53,8 @@ struct state_writer {
 };
 
 int state_writer_start(struct state_writer *w, const char *dir);
-/* Takes ownership of text. */
+/* Takes ownership of text; NULL is an empty state (the file keeps only its
+ * header line). */
 void state_writer_submit(struct state_writer *w, char *text, size_t len);
 /* Writes what is pending, then joins the thread. */
 void state_writer_stop(struct state_writer *w);

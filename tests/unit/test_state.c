@@ -139,12 +139,44 @@ START_TEST(test_write_failure_keeps_old) {
 }
 END_TEST
 
+/* Once no job is paused or persistent any more, the writer gets an empty
+ * snapshot: it must still replace the file, or the last "paused" would come
+ * back at the next start. */
+START_TEST(test_writer_empty_snapshot) {
+        char *dir = make_dir();
+        struct state_writer w;
+        struct state s;
+        char *path = NULL;
+
+        ck_assert_int_eq(state_writer_start(&w, dir), 0);
+        state_writer_submit(&w, strdup("evd-state 1\njob a 5 1\n"), 22);
+        state_writer_stop(&w);
+        ck_assert_int_eq(state_load(dir, &s, NULL), 0);
+        ck_assert_uint_eq(s.n, 1);
+        state_done(&s);
+
+        ck_assert_int_eq(state_writer_start(&w, dir), 0);
+        state_writer_submit(&w, NULL, 0);
+        state_writer_stop(&w);
+        ck_assert_int_eq(state_load(dir, &s, NULL), 0);
+        ck_assert_uint_eq(s.n, 0);
+        state_done(&s);
+
+        ck_assert_int_ge(asprintf(&path, "%s/state", dir), 0);
+        unlink(path);
+        rmdir(dir);
+        free(path);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("state");
         TCase *tc = tcase_create("core");
         tcase_add_test(tc, test_parse);
         tcase_add_test(tc, test_roundtrip_and_missing);
         tcase_add_test(tc, test_write_failure_keeps_old);
+        tcase_add_test(tc, test_writer_empty_snapshot);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
