@@ -5,6 +5,7 @@ as PID 1 of new PID, mount, UTS, IPC and cgroup namespaces, with nothing but
 journald, and the tests drive it through nsenter (systemctl, journalctl).
 
 Safety, in the order the boot script does it:
+  - it stops unless it runs in a mount namespace other than the test's;
   - private tmpfs over /tmp, /var/tmp, /var/log and /run, and an overlay
     (writes go to tmpfs) over /var/lib, before systemd starts: its boot-time
     clean-up must never see the machine's real /tmp, and StateDirectory=
@@ -154,7 +155,33 @@ def _rmdir_tree(path):
 BOOT_SCRIPT = r"""
 set -eu
 fd=$1
+cgmode=$2
+outer_mnt_ns=$3
+# Everything below mounts over the machine's directories: only ever in a
+# mount namespace of our own, not the test's ($3).
+own_mnt_ns=$(readlink /proc/self/ns/mnt)
+if [ -z "$outer_mnt_ns" ] || [ -z "$own_mnt_ns" ] || [ "$own_mnt_ns" = "$outer_mnt_ns" ]; then
+    echo "boot: not in a new mount namespace ($own_mnt_ns): stopping" >&2
+    exit 1
+fi
 mount -t proc -o nosuid,nodev,noexec proc /proc
+# A private /dev: systemd makes mount points there (/dev/mqueue,
+# /dev/hugepages) and journald the /dev/log link, which must not land in
+# the machine's /dev.
+mount -t tmpfs -o mode=0755,nosuid tmpfs /dev
+for node in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+    IFS=: read -r name major minor <<< "$node"
+    mknod -m 0666 "/dev/$name" c "$major" "$minor"
+done
+mkdir /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+ln -s pts/ptmx /dev/ptmx
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+: > /dev/console
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var/log
@@ -165,10 +192,10 @@ if ! mount -t overlay overlay \
     echo "boot: no overlayfs; a tmpfs hides /var/lib instead" >&2
     mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var/lib
 fi
-if [ "$2" = cgroupns ]; then
+if [ "$cgmode" = cgroupns ]; then
     mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 fi
-for d in /tmp /var/tmp /var/log /run; do
+for d in /tmp /var/tmp /var/log /run /dev; do
     t=$(stat -f -c %T "$d")
     if [ "$t" != tmpfs ]; then
         echo "boot: $d is $t, not a private tmpfs: not starting systemd" >&2
@@ -288,7 +315,7 @@ class PrivateSystemd:
         if cgroup:
             cmd.append("--cgroup")
         cmd += ["bash", "-c", BOOT_SCRIPT, "evdtest-boot", str(stage_fd),
-                "cgroupns" if cgroup else "shared"]
+                "cgroupns" if cgroup else "shared", os.readlink("/proc/self/ns/mnt")]
         try:
             self.proc = subprocess.Popen(cmd, pass_fds=(stage_fd,), stdin=subprocess.DEVNULL,
                                          stdout=self.boot_log, stderr=subprocess.STDOUT,
