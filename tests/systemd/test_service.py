@@ -178,6 +178,8 @@ def check_reload(sd, main_pid, config, how):
     text = f"added by {how}"
     config += job_config(name, text)
     sd.write_file(CONFIG, config)
+    cursor = sd.cursor()
+    sd.systemctl("log-level", "debug")   # systemd logs each sd_notify message at debug
     log(f"reload with {how}")
     if how == "systemctl reload":
         sd.systemctl("reload", UNIT)
@@ -186,6 +188,14 @@ def check_reload(sd, main_pid, config, how):
     e = wait_entry(sd, name, f"output of the job added before the {how}",
                    lambda e: e.get("MESSAGE") == text and e.get("EVD_STREAM") == "stdout")
     log(f"  {name}: EVD_RUN={e.get('EVD_RUN')} {e.get('MESSAGE')!r}")
+    msgs = notifications(sd, cursor, main_pid)
+    sd.systemctl("log-level", "info")
+    reloading = [i for i, m in enumerate(msgs) if "RELOADING=1" in m]
+    require(reloading, f"evd sent no RELOADING=1 for the {how}; it sent: {msgs}")
+    require("MONOTONIC_USEC=" in msgs[reloading[0]], f"RELOADING=1 without MONOTONIC_USEC=: {msgs[reloading[0]]}")
+    require(any("READY=1" in m for m in msgs[reloading[0] + 1:]),
+            f"evd sent no READY=1 after RELOADING=1; it sent: {msgs}")
+    log(f"  sd_notify: {msgs[reloading[0]]} ... READY=1")
 
     def settled():
         p = sd.show(UNIT, "ActiveState", "SubState", "MainPID", "NRestarts", "StatusText")
@@ -198,12 +208,25 @@ def check_reload(sd, main_pid, config, how):
     return config
 
 
+def notifications(sd, cursor, pid):
+    """The sd_notify messages systemd received from pid since cursor (it
+    logs each at debug level: "Got notification message from PID N (...)")."""
+    prefix = f"Got notification message from PID {pid} ("
+    out = []
+    for e in sd.journal("-u", UNIT, f"--after-cursor={cursor}"):
+        m = str(e.get("MESSAGE", ""))
+        i = m.find(prefix)
+        if e.get("_PID") == "1" and i >= 0:
+            out.append(m[i + len(prefix):].rstrip(")"))
+    return out
+
+
 def job_processes(sd):
     return [(pid, cmd) for pid, comm, cmd in sd.pids_in_namespace()
             if any(m in cmd for m in JOB_MARKERS)]
 
 
-def check_stop(sd):
+def check_stop(sd, main_pid):
     require(len(job_processes(sd)) >= 3,
             f"expected the three long-lived job processes before the stop, found {job_processes(sd)}")
     # An inactive unit may be unloaded (garbage-collected) as soon as it
@@ -223,6 +246,8 @@ def check_stop(sd):
     def pid1(pred):
         return [e for e in sd.journal("-u", UNIT, f"--after-cursor={cursor}")
                 if e.get("_PID") == "1" and pred(e)]
+    msgs = notifications(sd, cursor, main_pid)
+    require(any("STOPPING=1" in m for m in msgs), f"evd sent no STOPPING=1; it sent: {msgs}")
     exited = poll("systemd's record of evd's exit", lambda: pid1(lambda e: "EXIT_CODE" in e), 10)[0]
     log(f"  {exited.get('MESSAGE')!r}")
     require(exited.get("EXIT_CODE") == "exited" and exited.get("EXIT_STATUS") == "0",
@@ -276,7 +301,7 @@ def main():
             check_job_output(sd)
             config = check_reload(sd, main_pid, BASE_CONFIG, "systemctl reload")
             check_reload(sd, main_pid, config, "kill -HUP")
-            check_stop(sd)
+            check_stop(sd, main_pid)
         except Failure as e:
             print(f"FAIL: {e}", flush=True)
             sd.dump(UNIT)
