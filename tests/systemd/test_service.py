@@ -11,6 +11,9 @@ checks what an administrator relies on:
     EVD_DURATION_USEC=, a failed run at priority err;
   - a job with user = nobody runs under the hardened unit;
   - `systemctl reload evd` and `kill -HUP` both reload: a new job runs;
+    evd sent RELOADING=1 (with MONOTONIC_USEC=) and then READY=1;
+  - a reload with an invalid configuration logs the error at priority err
+    and keeps evd running the old configuration;
   - `systemctl stop evd` ends cleanly (inactive, not failed, exit status
     0) and leaves no job process behind: not a job that ignores SIGTERM,
     not one that left its process group.
@@ -208,6 +211,32 @@ def check_reload(sd, main_pid, config, how):
     return config
 
 
+def check_bad_reload(sd, main_pid, config):
+    """An invalid configuration is refused and the running one kept."""
+    bad = config + "\n[job:broken]\ncomand = /bin/true\nevery = 1s\n"
+    sd.write_file(CONFIG, bad)
+    cursor = sd.cursor()
+    log("systemctl reload with an invalid configuration")
+    sd.systemctl("reload", UNIT)
+
+    def errors():
+        return [e for e in sd.journal("-u", UNIT, f"--after-cursor={cursor}", "-p", "err")
+                if e.get("_PID") != "1" and "comand" in str(e.get("MESSAGE"))]
+    e = poll("evd to log the configuration error at priority err", errors, 20)[0]
+    log(f"  {e.get('MESSAGE')!r}")
+    p = poll("evd to be running again after the failed reload",
+             lambda: (lambda q: q if q["SubState"] == "running" else None)(
+                 sd.show(UNIT, "ActiveState", "SubState", "MainPID")), 20)
+    require(p["ActiveState"] == "active" and int(p["MainPID"]) == main_pid,
+            f"after a failed reload: {p} (MainPID was {main_pid})")
+    cursor = sd.cursor()
+    poll("job hello to run on under the old configuration",
+         lambda: [e for e in sd.journal("-u", UNIT, "EVD_JOB=hello", f"--after-cursor={cursor}")
+                  if e.get("EVD_STREAM") == "stdout"], 20, 0.3)
+    log("  the old configuration runs on")
+    sd.write_file(CONFIG, config)
+
+
 def notifications(sd, cursor, pid):
     """The sd_notify messages systemd received from pid since cursor (it
     logs each at debug level: "Got notification message from PID N (...)")."""
@@ -300,7 +329,8 @@ def main():
             check_evdctl(sd)
             check_job_output(sd)
             config = check_reload(sd, main_pid, BASE_CONFIG, "systemctl reload")
-            check_reload(sd, main_pid, config, "kill -HUP")
+            config = check_reload(sd, main_pid, config, "kill -HUP")
+            check_bad_reload(sd, main_pid, config)
             check_stop(sd, main_pid)
         except Failure as e:
             print(f"FAIL: {e}", flush=True)
