@@ -224,18 +224,23 @@ static void error_add(struct parser *p, const char *path, unsigned file_seq, uns
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
         va_end(ap);
-        if (!msg)
-                { oom(p); return; }
+        if (!msg) {
+                oom(p);
+                return;
+        }
         full = line > 0 ? strdup_printf("%s:%u: %s", path, line, msg) : strdup_printf("%s: %s", path, msg);
         free(msg);
-        if (!full)
-                { oom(p); return; }
+        if (!full) {
+                oom(p);
+                return;
+        }
         if (p->n_errors == p->n_alloc_errors) {
                 size_t n = p->n_alloc_errors ? p->n_alloc_errors * 2 : 8;
                 struct error *e = realloc(p->errors, n * sizeof(*e));
                 if (!e) {
                         free(full);
-                        { oom(p); return; }
+                        oom(p);
+                        return;
                 }
                 p->errors = e;
                 p->n_alloc_errors = n;
@@ -247,11 +252,12 @@ static void error_add(struct parser *p, const char *path, unsigned file_seq, uns
 /* An error at a line of the file being read. */
 #define lerror(p, line, ...) error_add((p), (p)->path, (p)->file_seq, (line), __VA_ARGS__)
 
-/* Quotes s for a message: in double quotes, control characters, quotes and
- * backslashes escaped, cut after QUOTE_MAX characters. */
-static const char *quote(char buf[static QBUF_SIZE], const char *s) {
+/* Quotes s for a message: control characters, quotes and backslashes
+ * escaped, cut after QUOTE_MAX characters, in double quotes if marks. */
+static const char *quote_marks(char buf[static QBUF_SIZE], const char *s, bool marks) {
         size_t n = 0, i;
-        buf[n++] = '"';
+        if (marks)
+                buf[n++] = '"';
         for (i = 0; s[i] && i < QUOTE_MAX; i++) {
                 unsigned char c = (unsigned char)s[i];
                 if (c == '"' || c == '\\') {
@@ -266,9 +272,14 @@ static const char *quote(char buf[static QBUF_SIZE], const char *s) {
                 memcpy(buf + n, "...", 3);
                 n += 3;
         }
-        buf[n++] = '"';
+        if (marks)
+                buf[n++] = '"';
         buf[n] = 0;
         return buf;
+}
+
+static const char *quote(char buf[static QBUF_SIZE], const char *s) {
+        return quote_marks(buf, s, true);
 }
 
 /* ---- job definitions ---------------------------------------------------- */
@@ -404,13 +415,17 @@ static void job_finish(struct parser *p) {
                 if (d->shell) {
                         char *argv[] = { (char *)"/bin/sh", (char *)"-c", d->command, NULL };
                         d->argv = strv_copy(argv);
-                        if (!d->argv)
-                                { oom(p); return; }
+                        if (!d->argv) {
+                                oom(p);
+                                return;
+                        }
                 } else {
                         const char *why = NULL;
                         int r = split_command(d->command, &d->argv, &why);
-                        if (r == -ENOMEM)
-                                { oom(p); return; }
+                        if (r == -ENOMEM) {
+                                oom(p);
+                                return;
+                        }
                         if (r < 0)
                                 lerror(p, seen[K_COMMAND], "invalid command %s for command= in [job:%s]: %s",
                                        quote(q, d->command), d->name, why ? why : "cannot split");
@@ -446,8 +461,10 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
 
         section_end(p);
         p->section_name = strndup(name, len);
-        if (!p->section_name)
-                { oom(p); return; }
+        if (!p->section_name) {
+                oom(p);
+                return;
+        }
         p->section_line = p->line;
         p->section = SEC_IGNORED;
 
@@ -467,7 +484,7 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
         }
         if (!startswith(p->section_name, "job:")) {
                 lerror(p, p->line, "unknown section [%s] (expected [daemon], [include] or [job:NAME])",
-                       p->section_name);
+                       quote_marks(q, p->section_name, false));
                 return;
         }
 
@@ -495,8 +512,10 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
         }
 
         struct job_def *d = calloc(1, sizeof(*d));
-        if (!d)
-                { oom(p); return; }
+        if (!d) {
+                oom(p);
+                return;
+        }
         *d = (struct job_def){
                 .refcount = 1,
                 .line = p->line,
@@ -510,7 +529,8 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
         d->file = strdup(p->path);
         if (!d->name || !d->file || jobs_add(p, d) < 0) {
                 job_def_unref(d);
-                { oom(p); return; }
+                oom(p);
+                return;
         }
         p->job = d;
         p->section = SEC_JOB;
@@ -671,7 +691,8 @@ static void include_add(struct parser *p, const char *value) {
                 p->includes = n;
         if (!file) {
                 free(pattern);
-                { oom(p); return; }
+                oom(p);
+                return;
         }
         p->includes[p->n_includes++] = (struct include){ pattern, file, p->line, p->file_seq };
 }
@@ -1149,8 +1170,10 @@ static void load_file(struct parser *p, const char *path, bool included) {
                 if (p->files[i].dev == st.st_dev && p->files[i].ino == st.st_ino)
                         return; /* read already */
         struct file_id *f = realloc(p->files, (p->n_files + 1) * sizeof(*f));
-        if (!f)
-                { oom(p); return; }
+        if (!f) {
+                oom(p);
+                return;
+        }
         p->files = f;
         p->files[p->n_files++] = (struct file_id){ st.st_dev, st.st_ino };
 
@@ -1173,8 +1196,10 @@ static void load_file(struct parser *p, const char *path, bool included) {
         char *data = NULL;
         size_t size = 0;
         int r = read_all(fd, st.st_size > 0 && st.st_size < (1 << 30) ? (size_t)st.st_size : 4096, &data, &size);
-        if (r == -ENOMEM)
-                { oom(p); return; }
+        if (r == -ENOMEM) {
+                oom(p);
+                return;
+        }
         if (r < 0) {
                 error_add(p, path, seq, 0, "cannot read: %s", strerror(-r));
                 return;
@@ -1214,7 +1239,8 @@ static void load_includes(struct parser *p) {
                 glob_failure = NULL;
                 if (r == GLOB_NOSPACE) {
                         globfree(&g);
-                        { oom(p); return; }
+                        oom(p);
+                        return;
                 }
                 if (gf.error)
                         error_add(p, inc->file, inc->file_seq, inc->line, "cannot read %s for files=: %s",

@@ -77,7 +77,9 @@ struct config {
         size_t n_jobs;
 };
 
-/* Loads path (and its includes). On success returns 0 and *ret. On a
+/* Loads path (and its includes). Main thread only: loading sets inih's
+ * process-wide options and calls getpwnam()/getgrnam(), so two loads must
+ * never run at once. On success returns 0 and *ret. On a
  * configuration error returns -EINVAL and appends one "PATH:LINE: message"
  * string per error to *errors (a strv the caller frees), in file order.
  * Other failures (out of memory) return another negative errno. */

@@ -429,6 +429,7 @@ static const struct {
         { "[daemon];x\n", "t.conf:1: syntax error: text after the section header\n" },
         { "[daemon] # x\n", "t.conf:1: syntax error: text after the section header\n" },
         { "[ daemon ]\n", "t.conf:1: unknown section [ daemon ] (expected [daemon], [include] or [job:NAME])\n" },
+        { "[a\tb\"]\n", "t.conf:1: unknown section [a\\x09b\\\"] (expected [daemon], [include] or [job:NAME])\n" },
         /* a job's keys */
         { "[job:j]\nevery = 1s\n\n[job:k]\ncommand = x\nevery = 1s\n", "t.conf:1: missing command= in [job:j]\n" },
         { "[job:j]\ncommand = x\n", "t.conf:1: no schedule in [job:j]: set one of every=, calendar=, cron=\n" },
