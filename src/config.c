@@ -436,12 +436,28 @@ static void job_finish(struct parser *p) {
                 lerror(p, p->section_line, "no schedule in [job:%s]: set one of every=, calendar=, cron=", d->name);
         else if (seen[K_TIMEZONE] && seen[K_EVERY] && !seen[K_CALENDAR] && !seen[K_CRON])
                 lerror(p, seen[K_TIMEZONE], "timezone= needs calendar= or cron= in [job:%s], not every=", d->name);
-        else if (d->timezone && d->calendar && calendar_timezone(d->calendar) &&
-                 !streq(d->timezone, calendar_timezone(d->calendar))) {
-                char q2[QBUF_SIZE];
-                lerror(p, seen[K_TIMEZONE], "timezone= %s conflicts with the zone %s named in %s= in [job:%s]",
-                       quote(q, d->timezone), quote(q2, calendar_timezone(d->calendar)),
-                       d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->name);
+        else if (d->timezone && d->calendar) {
+                /* The expression's own zone would win: say so rather than
+                 * ignore timezone=. calendar keeps "UTC" as a flag, which
+                 * only its normalised form shows. */
+                const char *zone = calendar_timezone(d->calendar);
+                char *norm = NULL;
+                if (!zone) {
+                        if (calendar_normalize(d->calendar, &norm) < 0) {
+                                oom(p);
+                                return;
+                        }
+                        size_t n = strlen(norm);
+                        if (n >= 4 && streq(norm + n - 4, " UTC"))
+                                zone = "UTC";
+                }
+                if (zone && !streq(d->timezone, zone)) {
+                        char q2[QBUF_SIZE];
+                        lerror(p, seen[K_TIMEZONE], "timezone= %s conflicts with the zone %s named in %s= in [job:%s]",
+                               quote(q, d->timezone), quote(q2, zone),
+                               d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->name);
+                }
+                free(norm);
         }
 }
 

@@ -451,6 +451,8 @@ static const struct {
         { "[job:j]\ncommand = x\ncalendar = daily Europe/Berlin\ntimezone = Asia/Tokyo\n",
           "t.conf:4: timezone= \"Asia/Tokyo\" conflicts with the zone \"Europe/Berlin\" named in calendar= in "
           "[job:j]\n" },
+        { "[job:j]\ncommand = x\ncalendar = *-*-* 02:00 UTC\ntimezone = Europe/Berlin\n",
+          "t.conf:4: timezone= \"Europe/Berlin\" conflicts with the zone \"UTC\" named in calendar= in [job:j]\n" },
         { "[job:x]\ncommand = x\nevery = 5 parsecs\n",
           "t.conf:3: invalid time span \"5 parsecs\" for every= in [job:x]\n" },
         { "[job:x]\ncommand = x\nevery = 0\n",
