@@ -720,6 +720,23 @@ START_TEST(test_includes) {
         ck_assert_uint_eq(c->n_jobs, 1);
         config_free(c);
 
+        /* Glob characters in the including file's directory are not a
+         * pattern. */
+        char *weird = path_in(dir, "we[ir]d*"), *weird_main = path_in(weird, "evd.conf"),
+             *weird_inc = path_in(weird, "inc.conf");
+        ck_assert_int_eq(mkdir(weird, 0755), 0);
+        write_text(weird_main, "[include]\nfiles = *.conf\nfiles = i?c.conf\n");
+        write_text(weird_inc, "[job:weird]\ncommand = /bin/true\nevery = 1s\n");
+        ck_assert_int_eq(load_file(weird_main, &c, &errs), 0);
+        ck_assert_str_eq(errs, "");
+        ck_assert_uint_eq(c->n_jobs, 1);
+        ck_assert_str_eq(c->jobs[0]->file, weird_inc);
+        config_free(c);
+        free(errs);
+        free(weird);
+        free(weird_main);
+        free(weird_inc);
+
         rm_rf(dir);
         free(dir);
         free(main_path);
