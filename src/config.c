@@ -14,9 +14,9 @@
  *
  * Thread: loading is main-thread only. inih is configured through process
  * globals (ini_max_line, ini_use_stack, ...) that this module sets on every
- * load, and getpwnam()/getgrnam() are not reentrant either: never load two
- * configurations at once. job_def_ref/unref are main-thread only as well
- * (plain counters).
+ * load, getpwnam()/getgrnam() are not reentrant, and glob()'s error callback
+ * reports through a static pointer: never load two configurations at once.
+ * job_def_ref/unref are main-thread only as well (plain counters).
  *
  * Design decisions:
  * - inih reads through our own reader (ini_parse_stream), which hands it one
@@ -47,10 +47,16 @@
  * - Spans that must be finite (every, jitter, retry_delay, kill_grace) and
  *   finite timeout/shutdown_timeout are at most SPAN_MAX (100 years), so the
  *   scheduler's arithmetic never overflows. timeout=0 and every=0 are errors.
+ * - timezone= with every= is an error, and so is a timezone= that differs
+ *   from a zone named inside the calendar expression (which would win).
+ * - The parse is linear in the number of jobs: a hash table finds a job
+ *   defined twice, one sort orders config->jobs at the end.
  * - user= and group= are resolved when the configuration is loaded; a user
  *   deleted later keeps the uid resolved here until the next reload.
  *   working_directory= is only checked to be absolute; whether it exists is
- *   found out when a run starts. */
+ *   found out when a run starts.
+ * - config_format() writes a configuration back as a file that parses to
+ *   the same configuration; golden tests and the fuzzer rely on it. */
 #include "config.h"
 
 #include <ctype.h>
