@@ -30,3 +30,10 @@ add_test(NAME systemd/security
          COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_security.py ${CMAKE_SOURCE_DIR}/systemd/evd.service)
 set_tests_properties(systemd/security PROPERTIES
                      LABELS "systemd" TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# evd's sd_notify protocol message by message, the test playing the service
+# manager (no root, no systemd needed).
+add_test(NAME systemd/notify
+         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_notify.py $<TARGET_FILE:evd>)
+set_tests_properties(systemd/notify PROPERTIES
+                     LABELS "systemd" TIMEOUT 120 SKIP_RETURN_CODE 77)

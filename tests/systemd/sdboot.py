@@ -222,6 +222,11 @@ Description=evd test boot: journald only
 DefaultDependencies=no
 Wants=systemd-journald.socket systemd-journald.service
 After=systemd-journald.socket systemd-journald.service
+# Orders nothing (evd.service is not started with the target), but the
+# reference keeps evd.service loaded once it is stopped: an unreferenced
+# inactive unit is garbage-collected at once, and `systemctl show` would
+# then report a fresh unit's defaults instead of how evd exited.
+After=evd.service
 """
 
 

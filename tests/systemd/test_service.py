@@ -194,11 +194,12 @@ def check_reload(sd, main_pid, config, how):
     msgs = notifications(sd, cursor, main_pid)
     sd.systemctl("log-level", "info")
     reloading = [i for i, m in enumerate(msgs) if "RELOADING=1" in m]
-    require(reloading, f"evd sent no RELOADING=1 for the {how}; it sent: {msgs}")
-    require("MONOTONIC_USEC=" in msgs[reloading[0]], f"RELOADING=1 without MONOTONIC_USEC=: {msgs[reloading[0]]}")
-    require(any("READY=1" in m for m in msgs[reloading[0] + 1:]),
-            f"evd sent no READY=1 after RELOADING=1; it sent: {msgs}")
-    log(f"  sd_notify: {msgs[reloading[0]]} ... READY=1")
+    if reloading:
+        require("MONOTONIC_USEC=" in msgs[reloading[0]],
+                f"RELOADING=1 without MONOTONIC_USEC=: {msgs[reloading[0]]}")
+        require(any("READY=1" in m for m in msgs[reloading[0] + 1:]),
+                f"evd sent no READY=1 after RELOADING=1; it sent: {msgs}")
+    note_seen("RELOADING=1", [msgs[i] for i in reloading], msgs)
 
     def settled():
         p = sd.show(UNIT, "ActiveState", "SubState", "MainPID", "NRestarts", "StatusText")
@@ -237,6 +238,16 @@ def check_bad_reload(sd, main_pid, config):
     sd.write_file(CONFIG, config)
 
 
+def note_seen(what, found, msgs):
+    """systemd's debug log is best effort: PID 1 gives up on a log message
+    when journald is slow (a 10ms send timeout), so a message missing from
+    it proves nothing. test_notify.py checks the protocol exactly."""
+    if found:
+        log(f"  sd_notify: {found[0]}")
+    else:
+        log(f"  note: {what} not in systemd's debug log (may have been dropped); it logged: {msgs}")
+
+
 def notifications(sd, cursor, pid):
     """The sd_notify messages systemd received from pid since cursor (it
     logs each at debug level: "Got notification message from PID N (...)")."""
@@ -258,10 +269,8 @@ def job_processes(sd):
 def check_stop(sd, main_pid):
     require(len(job_processes(sd)) >= 3,
             f"expected the three long-lived job processes before the stop, found {job_processes(sd)}")
-    # An inactive unit may be unloaded (garbage-collected) as soon as it
-    # stops, and `systemctl show` would then report a fresh unit's
-    # defaults; systemd's own journal entries about the stop remain. Its
-    # "Main process exited, code=exited, status=0" is logged at debug.
+    # evd.service stays loaded after the stop (the test target refers to
+    # it), so `systemctl show` tells how evd exited.
     cursor = sd.cursor()
     sd.systemctl("log-level", "debug")
     log("systemctl stop evd")
@@ -269,23 +278,18 @@ def check_stop(sd, main_pid):
     sd.systemctl("stop", UNIT, timeout=120)
     log(f"stopped in {time.monotonic() - t0:.2f}s")
     sd.systemctl("log-level", "info")
-    state = sd.systemctl("is-active", UNIT, check=False).stdout.strip()
-    require(state == "inactive", f"after stop: {UNIT} is {state}, not inactive")
-
-    def pid1(pred):
-        return [e for e in sd.journal("-u", UNIT, f"--after-cursor={cursor}")
-                if e.get("_PID") == "1" and pred(e)]
+    p = sd.show(UNIT, "LoadState", "ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStatus",
+                "ExecMainPID")
+    log(f"  {p}")
+    require(p["LoadState"] == "loaded" and p["ExecMainPID"] == str(main_pid),
+            f"systemd no longer knows evd's exit (unit unloaded?): {p}")
+    require(p["ActiveState"] == "inactive", f"after stop: ActiveState={p['ActiveState']} Result={p['Result']}")
+    require(p["Result"] == "success", f"after stop: Result={p['Result']}")
+    require(p["ExecMainCode"] == "1" and p["ExecMainStatus"] == "0",
+            f"evd did not exit with status 0: ExecMainCode={p['ExecMainCode']} (1: exited, 2: killed, "
+            f"3: dumped) ExecMainStatus={p['ExecMainStatus']}")
     msgs = notifications(sd, cursor, main_pid)
-    require(any("STOPPING=1" in m for m in msgs), f"evd sent no STOPPING=1; it sent: {msgs}")
-    exited = poll("systemd's record of evd's exit", lambda: pid1(lambda e: "EXIT_CODE" in e), 10)[0]
-    log(f"  {exited.get('MESSAGE')!r}")
-    require(exited.get("EXIT_CODE") == "exited" and exited.get("EXIT_STATUS") == "0",
-            f"evd did not exit with status 0: {exited.get('MESSAGE')!r}")
-    bad = pid1(lambda e: "timed out" in str(e.get("MESSAGE")) or "Failed with result" in str(e.get("MESSAGE")))
-    require(not bad, f"the stop was not clean: {[e.get('MESSAGE') for e in bad]}")
-    ok = poll("systemd's 'Deactivated successfully'",
-              lambda: pid1(lambda e: e.get("MESSAGE_ID") == "7ad2d189f7e94e70a38c781354912448"), 10)
-    log(f"  {ok[0].get('MESSAGE')!r}")
+    note_seen("STOPPING=1", [m for m in msgs if "STOPPING=1" in m], msgs)
 
     poll("every job process to be gone", lambda: not job_processes(sd), 10)
 
