@@ -17,6 +17,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -202,19 +203,27 @@ struct child_args {
 
 /* Runs in the child, on a borrowed stack, sharing the parent's memory until
  * execve. Only raw system calls; on failure it records errno and the step
- * in *a (the parent reads it once the vfork suspension ends) and exits. */
+ * in *a (the parent reads it once the vfork suspension ends) and exits.
+ *
+ * Raw syscall() even where a libc function would do, and no sanitizer
+ * instrumentation: the child runs on the worker thread's TLS, so any
+ * sanitizer interceptor (TSan wraps dup2, _exit, sigemptyset, ...) or
+ * instrumented access would update that thread's race-detector state from
+ * another process. TSan then lost the worker's happens-before edges and
+ * reported every write the worker made before the spawn as a race. */
+__attribute__((no_sanitize("thread", "address", "undefined")))
 static int child_main(void *arg) {
         struct child_args *a = arg;
         const struct spawn_prep *p = a->prep;
         const char *step;
-        sigset_t empty;
+        uint64_t empty_mask[_NSIG / 64] = { 0 };
 
         step = "setsid";
-        if (setsid() < 0)
+        if (syscall(SYS_setsid) < 0)
                 goto fail;
         step = "dup2";
         for (int i = 0; i < 3; i++)
-                if (dup2(a->fds[i], i) < 0)
+                if (syscall(SYS_dup2, a->fds[i], i) < 0)
                         goto fail;
         step = "close_range";
         if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
@@ -230,15 +239,15 @@ static int child_main(void *arg) {
                 if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
                         goto fail;
         }
-        umask(022);
+        (void)syscall(SYS_umask, 022);
         step = "chdir";
-        if (chdir(p->working_directory) < 0) {
+        if (syscall(SYS_chdir, p->working_directory) < 0) {
                 /* A home directory that does not exist (nobody's is
                  * /nonexistent) is no reason to refuse the run: like a
                  * login without a home, start in "/". An explicit
                  * working_directory= must exist. */
                 if (!p->working_directory_is_home || (errno != ENOENT && errno != ENOTDIR && errno != EACCES) ||
-                    chdir("/") < 0)
+                    syscall(SYS_chdir, "/") < 0)
                         goto fail;
         }
         if (a->def->nice_set) {
@@ -247,16 +256,48 @@ static int child_main(void *arg) {
                         goto fail;
         }
         step = "sigprocmask";
-        sigemptyset(&empty);
-        if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, _NSIG / 8) < 0)
+        if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, empty_mask, NULL, sizeof empty_mask) < 0)
                 goto fail;
         step = "execve";
-        execve(p->path, a->def->argv, p->envp);
+        syscall(SYS_execve, p->path, a->def->argv, p->envp);
 fail:
         a->error = errno;
         a->step = step;
-        _exit(127);
+        syscall(SYS_exit_group, 127);
+        return 127;
 }
+
+/* ThreadSanitizer intercepts clone() and runs its fork bookkeeping in the
+ * child, which with CLONE_VM rewrites the parent's own detector state: it
+ * then saw every run's fields as racing. Under TSan, call glibc's clone
+ * directly; the child itself is not instrumented (child_main). */
+typedef int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
+#if defined(__SANITIZE_THREAD__)
+#define EVD_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EVD_TSAN 1
+#endif
+#endif
+#ifdef EVD_TSAN
+#include <dlfcn.h>
+static clone_fn real_clone(void) {
+        static _Atomic(clone_fn) fn;
+        clone_fn f = atomic_load(&fn);
+        if (!f) {
+                void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+                f = libc ? (clone_fn)dlsym(libc, "clone") : NULL;
+                if (!f)
+                        f = clone;
+                atomic_store(&fn, f);
+        }
+        return f;
+}
+#else
+static clone_fn real_clone(void) {
+        return clone;
+}
+#endif
 
 int spawn_start(const struct job_def *def, const struct spawn_prep *prep, int stdin_fd, int out_fd,
                 int err_fd, pid_t *ret_pid, int *ret_pidfd, const char **ret_step) {
@@ -276,8 +317,8 @@ int spawn_start(const struct job_def *def, const struct spawn_prep *prep, int st
         }
         (void)mprotect(stack, 4096, PROT_NONE);
 
-        pid_t pid = clone(child_main, stack + CHILD_STACK_SIZE,
-                          CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd, NULL, NULL);
+        pid_t pid = real_clone()(child_main, stack + CHILD_STACK_SIZE,
+                                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd, NULL, NULL);
         int saved = errno;
         munmap(stack, CHILD_STACK_SIZE);
         if (pid < 0) {
