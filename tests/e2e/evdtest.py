@@ -412,8 +412,16 @@ class Evd:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.cleanup()
+        # A failing test shows what evd said; a sanitizer report always.
+        log = self.log()
+        san = [i for i, l in enumerate(log) if re.search(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
+                                                         r"WARNING: ThreadSanitizer|runtime error:", l)]
+        if san:
+            print(f"--- sanitizer report from evd[{self.pid}] ---\n" + "\n".join(log[san[0]:san[0] + 120]))
+        elif exc_type is not None and not issubclass(exc_type, Skip):
+            print(self.log_tail(60))
         return False
 
 
