@@ -220,6 +220,7 @@ class Evd:
         self.socket = os.path.join(self.dir, "control.sock")
         self.notify = Notify(os.path.join(self.dir, "notify.sock"))
         self.proc = None
+        self.notify_start = 0
         self.lines = []         # every stderr line, in order
         self.line_times = []    # monotonic time each arrived
         self.lines_lock = threading.Lock()
@@ -284,6 +285,8 @@ class Evd:
         return env
 
     def start(self, wait_ready=True):
+        """Starts evd (again, after it exited: same directory and state)."""
+        self.notify_start = len(self.notify.all())
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env(), cwd=self.dir)
         self.pid = self.proc.pid
@@ -317,9 +320,13 @@ class Evd:
         def ready():
             if self.proc.poll() is not None:
                 raise TestFailure(f"evd exited with {self.proc.returncode} before READY=1:\n" + self.log_tail())
-            return self.notify.find("READY", "1") is not None
+            return self.notify.find("READY", "1", self.notify_start) is not None
         wait_for(ready, timeout, what="READY=1")
-        self.ready_time = self.notify.all()[self.notify.find("READY", "1")][0]
+        self.ready_time = self.notify.all()[self.notify.find("READY", "1", self.notify_start)][0]
+
+    def ready_realtime(self):
+        """READY=1 of the current process, as a wall-clock time."""
+        return time.time() - (time.monotonic() - self.ready_time)
 
     def signal(self, sig):
         check(self.proc.poll() is None, f"evd is not running (exit {self.proc.returncode}):\n" + self.log_tail())
