@@ -436,15 +436,18 @@ class PrivateSystemd:
         return out
 
     def cursor(self):
-        """The journal's current end, for --after-cursor=."""
-        p = self.run(["journalctl", "--no-pager", "-n", "0", "--show-cursor", "-q"], check=False)
-        for line in p.stdout.splitlines():
-            if line.startswith("-- cursor: "):
-                return line[len("-- cursor: "):].strip()
+        """The journal's current end, for journal_since()."""
         e = self.journal("-n", "1")
         if not e:
             raise Failure("the journal is empty")
         return e[-1]["__CURSOR"]
+
+    def journal_since(self, cursor, *args):
+        """The entries after cursor that match ARGS. Not --after-cursor:
+        with a filter that the cursor's own entry does not match, journalctl
+        (252) skips the first matching entry after it as if it were the
+        cursor's."""
+        return [e for e in self.journal(f"--cursor={cursor}", *args) if e.get("__CURSOR") != cursor]
 
     def write_file(self, path, text, mode=0o644):
         """Writes a file inside the namespaces (atomically, via a rename)."""

@@ -127,7 +127,7 @@ def run_test(sd):
         require(int(q["MainPID"]) != first_pid, f"MainPID {first_pid} was not replaced")
         require(q["StatusText"].strip(), "the new evd sent no STATUS=")
 
-        pid1 = [e for e in sd.journal("-u", UNIT, f"--after-cursor={cursor}") if e.get("_PID") == "1"]
+        pid1 = [e for e in sd.journal_since(cursor, "-u", UNIT) if e.get("_PID") == "1"]
         msgs = [str(e.get("MESSAGE")) for e in pid1]
         require(any("Watchdog timeout" in m for m in msgs),
                 f"systemd logged no watchdog timeout; it said: {msgs}")
