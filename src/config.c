@@ -1430,6 +1430,12 @@ static void put_word(FILE *f, const char *w) {
         }
 }
 
+/* "key = value", but "key =;value" for a value that starts with ";": after
+ * a blank, inih would take it for a comment. */
+static void put_string(FILE *f, const char *key, const char *value) {
+        fprintf(f, "%s =%s%s\n", key, value[0] == ';' ? "" : " ", value);
+}
+
 static void put_span(FILE *f, const char *key, usec_t u) {
         char buf[TIMESPAN_MAX];
         fprintf(f, "%s = %s\n", key, timespan_format(buf, sizeof buf, u));
@@ -1445,7 +1451,7 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
                 put_word(f, *a);
         }
         fputc('\n', f);
-        fprintf(f, "command = %s\n", d->command);
+        put_string(f, "command", d->command);
         fprintf(f, "shell = %s\n", d->shell ? "yes" : "no");
         switch (d->schedule) {
         case SCHEDULE_EVERY:
@@ -1457,26 +1463,28 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
                 if (d->calendar && calendar_normalize(d->calendar, &norm) >= 0)
                         fprintf(f, "# normalized: %s\n", norm);
                 free(norm);
-                fprintf(f, "%s = %s\n", d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->schedule_text);
+                put_string(f, d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->schedule_text);
                 break;
         }
         }
         if (d->timezone)
-                fprintf(f, "timezone = %s\n", d->timezone);
+                put_string(f, "timezone", d->timezone);
         put_span(f, "jitter", d->jitter);
         fprintf(f, "persistent = %s\n", d->persistent ? "yes" : "no");
         put_span(f, "timeout", d->timeout);
         fprintf(f, "overlap = %s\n", overlap_policy_to_string(d->overlap));
         fprintf(f, "retries = %u\n", d->retries);
         put_span(f, "retry_delay", d->retry_delay);
-        if (d->user)
-                fprintf(f, "# uid %u, home %s\nuser = %s\n", (unsigned)d->uid, d->home ? d->home : "", d->user);
+        if (d->user) {
+                fprintf(f, "# uid %u, home %s\n", (unsigned)d->uid, d->home ? d->home : "");
+                put_string(f, "user", d->user);
+        }
         if (d->group)
-                fprintf(f, "group = %s\n", d->group);
+                put_string(f, "group", d->group);
         if (d->user || d->group)
                 fprintf(f, "# gid %u\n", (unsigned)d->gid);
         if (d->working_directory)
-                fprintf(f, "working_directory = %s\n", d->working_directory);
+                put_string(f, "working_directory", d->working_directory);
         if (d->environment && *d->environment) {
                 fputs("environment =", f);
                 for (char **e = d->environment; *e; e++) {
@@ -1502,9 +1510,11 @@ int config_format(const struct config *c, unsigned flags, char **ret) {
         put_span(f, "shutdown_timeout", c->shutdown_timeout);
         put_span(f, "kill_grace", c->kill_grace);
         if (c->state_directory)
-                fprintf(f, "state_directory = %s\n", c->state_directory);
-        if (c->control_group)
-                fprintf(f, "# gid %u\ncontrol_group = %s\n", (unsigned)c->control_gid, c->control_group);
+                put_string(f, "state_directory", c->state_directory);
+        if (c->control_group) {
+                fprintf(f, "# gid %u\n", (unsigned)c->control_gid);
+                put_string(f, "control_group", c->control_group);
+        }
         for (size_t i = 0; i < c->n_jobs; i++)
                 put_job(f, c->jobs[i], flags);
         if (ferror(f)) {

@@ -949,7 +949,7 @@ START_TEST(test_format_round_trip) {
          * blanks, a ";" after a blank (inih's comment), quotes, backslashes,
          * an empty value, control characters. */
         static const char text[] = "[job:j]\n"
-                                   "command = /bin/echo 'it''s' \"a;b\"\n"
+                                   "command =;/bin/echo 'it''s' \"a;b\"\n"
                                    "every = 1s\n"
                                    "environment = \"A=x \" B=a\\ \\;b \"C=it's\" D='\\' E= F='\tx;' G=\"$`\"\n"
                                    "environment = H=\x01\x7f\xc3\xa9 I=\\;\n";
