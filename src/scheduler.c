@@ -577,6 +577,14 @@ int sched_reload(struct sched *s, char ***errors) {
         char **errs = NULL;
         char status[256];
 
+        if (s->shutting_down) {
+                /* Neither RELOADING=1 nor READY=1 may follow STOPPING=1,
+                 * and nothing new would run anyway. */
+                log_notice("Reload request ignored: shutting down");
+                if (errors)
+                        (void)strv_push(errors, "evd is shutting down: reload refused");
+                return -ESHUTDOWN;
+        }
         notify_reloading();
         s->stats.reloads++;
         log_info("Reloading configuration from %s", s->config_path);

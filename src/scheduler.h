@@ -114,7 +114,9 @@ void sched_use_state_directory(struct sched *s, const char *dir);
 /* Arms every job's timer and the watchdog; call once before the loop runs. */
 int sched_start(struct sched *s);
 /* Re-reads the configuration. On errors they are logged (and appended to
- * *errors when non-NULL) and nothing changes: returns -EINVAL. */
+ * *errors when non-NULL) and nothing changes: returns -EINVAL. While
+ * shutting down it does nothing and returns -ESHUTDOWN (with a message in
+ * *errors). */
 int sched_reload(struct sched *s, char ***errors);
 /* Graceful shutdown; a second call ends the running runs at once. The loop
  * quits when the last run is gone. */
