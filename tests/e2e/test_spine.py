@@ -210,6 +210,29 @@ def test_second_sigterm(evd_bin):
         check(not pid_exists(pid), "the run survived")
 
 
+def test_sighup_during_shutdown(evd_bin):
+    """A reload while shutting down is refused: no RELOADING=1 or READY=1
+    after STOPPING=1, and the shutdown goes on."""
+    conf = """
+    [job:slow]
+    command = sleep 1.5
+    cron = @reboot
+    [job:other]
+    command = /bin/true
+    every = 1s
+    """
+    with Evd(evd_bin, conf, "hup-stop") as e:
+        e.wait_log(r"slow\[\d+\]: started", 1)
+        e.signal(signal.SIGTERM)
+        i = e.notify.wait("STOPPING", "1")
+        e.signal(signal.SIGHUP)
+        e.wait_log(r"[Rr]eload.*(ignored|refused)", 1)
+        check(e.wait_exit(20) == 0, f"exit status {e.returncode}")
+        after = [m for _, m in e.notify.all()[i + 1:]]
+        check(not any("READY" in m or "RELOADING" in m for m in after), f"after STOPPING=1 evd sent {after}")
+        check(not e.grep(r"other\[\d+\]: started"), "a job started during shutdown")
+
+
 if __name__ == "__main__":
     run_tests([
         ("every_on_time", test_every_on_time),
@@ -218,4 +241,5 @@ if __name__ == "__main__":
         ("sigterm_waits_for_run", test_sigterm_waits_for_run),
         ("sigterm_past_shutdown_timeout", test_sigterm_past_shutdown_timeout),
         ("second_sigterm", test_second_sigterm),
+        ("sighup_during_shutdown", test_sighup_during_shutdown),
     ])
