@@ -86,8 +86,10 @@ struct config {
 int config_load(const char *path, struct config **ret, char ***errors);
 
 /* The same, from a string (for tests and fuzzing); `name` is used as the
- * file name in messages, includes are resolved relative to the filesystem,
- * and no permission checks are made on `name`. */
+ * file name in messages, includes are resolved relative to the filesystem
+ * (relative patterns against `name`'s directory), and no owner or mode
+ * checks are made, on `name` or on included files (symbolic links and
+ * non-regular included files are still refused). */
 int config_load_string(const char *text, const char *name, struct config **ret, char ***errors);
 
 struct config *config_free(struct config *c);
