@@ -13,7 +13,6 @@ checks what an administrator relies on:
   - `systemctl reload evd` and `kill -HUP` both reload: a new job runs;
     evd sent RELOADING=1 (with MONOTONIC_USEC=) and then READY=1 (as
     systemd's debug log shows), and STOPPING=1 on stop;
-    evd sent RELOADING=1 (with MONOTONIC_USEC=) and then READY=1;
   - a reload with an invalid configuration logs the error at priority err
     and keeps evd running the old configuration;
   - `systemctl stop evd` ends cleanly (inactive, not failed, exit status
