@@ -93,8 +93,12 @@ int main(int argc, char **argv) {
                         rev = list;
                         list = next;
                 }
-                for (; rev; rev = rev->next, done++)
+                /* Read the link before handing the item back: its
+                 * producer may push it again at once. */
+                for (struct item *next; rev; rev = next, done++) {
+                        next = rev->next;
                         atomic_store_explicit(&busy[rev - items], 0, memory_order_release);
+                }
         }
         double dt = now() - t0;
         for (int i = 0; i < producers; i++)
