@@ -28,7 +28,7 @@ foreach(script ${EVD_E2E_TESTS})
                        ENVIRONMENT "${EVD_E2E_ENV};PYTHONDONTWRITEBYTECODE=1")
 endforeach()
 # The longest tests first, so that ctest -j spreads them over the cores.
-foreach(t many_runs reload overlap spine)
+foreach(t spine reload many_runs limits overlap)
   if(TEST e2e/${t})
     set_tests_properties(e2e/${t} PROPERTIES COST 100)
   endif()
