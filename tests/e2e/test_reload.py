@@ -137,27 +137,44 @@ def test_reload(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
+def storm_config(gen):
+    """Generation `gen` of a configuration that keeps changing: jobs come
+    and go, change schedule, command, overlap policy and workers."""
+    text = f"[daemon]\nworkers = {2 + gen % 3}\nkill_grace = 200ms\nshutdown_timeout = 2s\n"
+    policies = ["skip", "queue", "parallel", "replace"]
+    for i in range(8):
+        if (i + gen) % 5 == 0:
+            continue  # removed in this generation
+        every = ["200ms", "300ms", "500ms"][(i + gen // 2) % 3]
+        text += (f"\n[job:s{i}]\ncommand = sleep 0.{(i * 3 + gen) % 7 + 1}\nevery = {every}\n"
+                 f"overlap = {policies[(i + gen) % 4]}\n")
+        if i % 3 == 0:
+            text += "retries = 2\nretry_delay = 100ms\ntimeout = 250ms\n"
+    return text
+
+
 def test_reload_storm(evd_bin):
-    """Many SIGHUPs in a row while runs go on: evd stays up and consistent."""
-    conf = """
-    [daemon]
-    workers = 4
-    [job:a]
-    command = /bin/true
-    every = 1s
-    [job:b]
-    command = sleep 0.3
-    every = 1s
-    """
-    with Evd(evd_bin, conf, "reload-storm") as e:
-        for _ in range(20):
+    """SIGHUPs and SIGUSR1s in quick succession while runs of every overlap
+    policy come and go, with jobs added and removed under them: evd stays
+    up, every run ends, it shuts down cleanly (the sanitizer builds watch
+    the memory and the threads)."""
+    with Evd(evd_bin, storm_config(0), "reload-storm") as e:
+        for gen in range(1, 25):
+            e.write_config(storm_config(gen))
             e.signal(signal.SIGHUP)
-            time.sleep(0.02)
-        e.wait_log(r"Configuration reloaded", 20, timeout=20)
+            if gen % 4 == 0:
+                e.signal(signal.SIGUSR1)
+            time.sleep(0.12)
+        e.wait_log(r"Configuration reloaded", 24, timeout=30)
+        e.write_config(storm_config(0))
+        e.reload()
         n = e.log_count()
-        e.wait_log(r"a\[\d+\]: finished", 1, start=n)
-        e.wait_log(r"b\[\d+\]: finished", 1, start=n)
+        e.wait_log(r"s\d\[\d+\]: (finished|failed)", 3, start=n)
         check(e.stop() == 0, f"exit status {e.returncode}")
+        started = len(e.grep(r"s\d\[\d+\]: started"))
+        ended = len(e.grep(r"s\d\[\d+\]: (finished|failed)"))
+        check(started == ended, f"{started} runs started but {ended} ended")
+        check(started >= 5, f"only {started} runs during the storm")
 
 
 if __name__ == "__main__":
