@@ -220,6 +220,7 @@ class Evd:
         self.socket = os.path.join(self.dir, "control.sock")
         self.notify = Notify(os.path.join(self.dir, "notify.sock"))
         self.proc = None
+        self.log_target = "console"
         self.notify_start = 0
         self.lines = []         # every stderr line, in order
         self.line_times = []    # monotonic time each arrived
@@ -269,7 +270,7 @@ class Evd:
     # -- the process
 
     def argv(self):
-        return [self.binary, "-c", self.conf, "--log-target", "console", "--state-directory",
+        return [self.binary, "-c", self.conf, "--log-target", self.log_target, "--state-directory",
                 self.state_dir, "--socket", self.socket]
 
     def env(self):

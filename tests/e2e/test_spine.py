@@ -233,6 +233,23 @@ def test_sighup_during_shutdown(evd_bin):
         check(not e.grep(r"other\[\d+\]: started"), "a job started during shutdown")
 
 
+def test_sigint_auto_log_target(evd_bin):
+    """--log-target auto without $JOURNAL_STREAM logs plain lines on stderr;
+    SIGINT is a graceful shutdown like SIGTERM."""
+    conf = """
+    [job:hello]
+    command = /bin/echo hello from a job
+    cron = @reboot
+    """
+    with Evd(evd_bin, conf, "sigint", start=False) as e:
+        e.log_target = "auto"
+        e.start()
+        e.wait_log(r"^info: hello\[\d+\]: hello from a job$", 1)
+        e.signal(signal.SIGINT)
+        check(e.wait_exit(20) == 0, f"exit status {e.returncode} after SIGINT")
+        check(e.notify.find("STOPPING", "1") is not None, "no STOPPING=1 on SIGINT")
+
+
 if __name__ == "__main__":
     run_tests([
         ("every_on_time", test_every_on_time),
@@ -242,4 +259,5 @@ if __name__ == "__main__":
         ("sigterm_past_shutdown_timeout", test_sigterm_past_shutdown_timeout),
         ("second_sigterm", test_second_sigterm),
         ("sighup_during_shutdown", test_sighup_during_shutdown),
+        ("sigint_auto_log_target", test_sigint_auto_log_target),
     ])
