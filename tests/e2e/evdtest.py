@@ -221,6 +221,7 @@ class Evd:
         self.notify = Notify(os.path.join(self.dir, "notify.sock"))
         self.proc = None
         self.log_target = "console"
+        self.ignored_signals = []       # dispositions evd inherits as SIG_IGN
         self.notify_start = 0
         self.lines = []         # every stderr line, in order
         self.line_times = []    # monotonic time each arrived
@@ -288,8 +289,16 @@ class Evd:
     def start(self, wait_ready=True):
         """Starts evd (again, after it exited: same directory and state)."""
         self.notify_start = len(self.notify.all())
+        ignored = self.ignored_signals
+
+        def preexec():
+            # As under nohup: evd must not pass these on to its jobs, and
+            # must still receive SIGHUP.
+            for sig in ignored:
+                signal.signal(sig, signal.SIG_IGN)
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=self.env(), cwd=self.dir)
+                                     stderr=subprocess.PIPE, env=self.env(), cwd=self.dir,
+                                     preexec_fn=preexec if ignored else None)
         self.pid = self.proc.pid
         self.stdout = []
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)

@@ -97,7 +97,9 @@ def test_child_fds_and_zombies(evd_bin):
     mv {OUT}/pid.$EVD_RUN.tmp {OUT}/pid.$EVD_RUN
     exec sleep 3
     """
-    with Evd(evd_bin, conf, "fds", scripts={"fds.sh": script}) as e:
+    with Evd(evd_bin, conf, "fds", scripts={"fds.sh": script}, start=False) as e:
+        e.ignored_signals = [signal.SIGHUP, signal.SIGPIPE, signal.SIGINT, signal.SIGUSR2, signal.SIGQUIT]
+        e.start()
         base_fds = fd_table(e.pid)
 
         def sleeping_pid():
@@ -125,6 +127,8 @@ def test_child_fds_and_zombies(evd_bin):
         for key in ("SigBlk", "SigIgn"):
             v = [l for l in status.splitlines() if l.startswith(key + ":")][0].split()[1]
             check(int(v, 16) == 0, f"job has {key}: {v}")
+        # Started as under nohup, evd still reloads on SIGHUP.
+        e.reload()
         e.wait_log(r"quick\[\d+\]: finished", 4)
         e.wait_log(r"fds\[\d+\]: finished", 1)
         # No zombies: every child of evd is a live run (or being reaped).
