@@ -886,6 +886,14 @@ static void job_key(struct parser *p, enum key_id k, const char *value, const ch
                 }
                 for (char **w = words; *w; w++) {
                         const char *eq = strchr(*w, '=');
+                        /* Each assignment searches the list for its key:
+                         * bounded, so a huge value cannot make a reload
+                         * quadratic. Far more than any job needs. */
+                        if (strv_length(d->environment) >= CONFIG_ENVIRONMENT_MAX) {
+                                lerror(p, p->line, "too many environment variables in %s (at most %u)", sec,
+                                       CONFIG_ENVIRONMENT_MAX);
+                                break;
+                        }
                         if (!eq || !env_key_valid(*w, (size_t)(eq - *w)))
                                 lerror(p, p->line,
                                        "invalid assignment %s for environment= in %s (expected KEY=VALUE, KEY "

@@ -27,6 +27,9 @@ enum schedule_kind {
         SCHEDULE_CRON,
 };
 
+/* At most this many environment= variables per job. */
+#define CONFIG_ENVIRONMENT_MAX 4096u
+
 struct job_def {
         unsigned refcount;
 

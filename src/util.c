@@ -110,8 +110,29 @@ int parse_boolean(const char *s) {
 /* A small state machine over the characters: outside a word, in a bare word,
  * in single quotes (everything literal), in double quotes (backslash escapes
  * only \ " $ ` and newline, as sh does). */
+/* Appends a copy of word to argv (n entries, room for cap), growing it
+ * geometrically: strv_push() is O(n) a call, and a 1 MiB command line of
+ * short words made the split quadratic (minutes of a stalled reload). */
+static int argv_append(char ***argv, size_t *n, size_t *cap, const char *word) {
+        if (*n + 2 > *cap) {
+                size_t nc = MAX(*cap * 2, (size_t)8);
+                char **nv = realloc(*argv, nc * sizeof(char *));
+                if (!nv)
+                        return -ENOMEM;
+                *argv = nv;
+                *cap = nc;
+        }
+        char *copy = strdup(word);
+        if (!copy)
+                return -ENOMEM;
+        (*argv)[(*n)++] = copy;
+        (*argv)[*n] = NULL;
+        return 0;
+}
+
 int split_command(const char *s, char ***ret, const char **ret_error) {
         char **argv = NULL;
+        size_t argc = 0, cap = 0;
         size_t len = strlen(s);
         char *word = malloc(len + 1);
         size_t wn = 0;
@@ -150,7 +171,7 @@ int split_command(const char *s, char ***ret, const char **ret_error) {
                 if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
                         if (in_word) {
                                 word[wn] = '\0';
-                                if (strv_push(&argv, word) < 0)
+                                if (argv_append(&argv, &argc, &cap, word) < 0)
                                         goto oom;
                                 wn = 0;
                                 in_word = false;
@@ -173,7 +194,7 @@ int split_command(const char *s, char ***ret, const char **ret_error) {
         }
         if (in_word) {
                 word[wn] = '\0';
-                if (strv_push(&argv, word) < 0)
+                if (argv_append(&argv, &argc, &cap, word) < 0)
                         goto oom;
         }
         free(word);

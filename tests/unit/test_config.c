@@ -330,6 +330,29 @@ START_TEST(test_environment) {
 }
 END_TEST
 
+/* A job's environment is bounded (CONFIG_ENVIRONMENT_MAX): each assignment
+ * searches the list, and a 1 MiB value must not make loading quadratic. */
+START_TEST(test_environment_limit) {
+        for (unsigned extra = 0; extra <= 1; extra++) {
+                unsigned n = CONFIG_ENVIRONMENT_MAX + extra;
+                size_t size = 64 + (size_t)n * 16;
+                char *text = malloc(size), *p = text;
+                ck_assert_ptr_nonnull(text);
+                p += sprintf(p, "[job:j]\ncommand = x\nevery = 1s\nenvironment =");
+                for (unsigned i = 0; i < n; i++)
+                        p += sprintf(p, " V%u=%u", i, i);
+                strcpy(p, "\n");
+                if (extra == 0) {
+                        struct config *c = load_ok(text);
+                        ck_assert_uint_eq(strv_length(c->jobs[0]->environment), CONFIG_ENVIRONMENT_MAX);
+                        config_free(c);
+                } else
+                        expect_errors(text, "t.conf:4: too many environment variables in [job:j] (at most 4096)\n");
+                free(text);
+        }
+}
+END_TEST
+
 START_TEST(test_lexical) {
         /* Comments, inline comments, blank and indented lines, CRLF, a BOM,
          * a job name longer than inih's 50-byte section buffer. */
@@ -1054,6 +1077,7 @@ int main(void) {
         tcase_add_test(tc, test_all_keys);
         tcase_add_test(tc, test_command_split);
         tcase_add_test(tc, test_environment);
+        tcase_add_test(tc, test_environment_limit);
         tcase_add_test(tc, test_lexical);
         tcase_add_loop_test(tc, test_errors, 0, (int)ELEMENTSOF(error_cases));
         tcase_add_test(tc, test_too_many_errors);

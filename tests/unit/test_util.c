@@ -1,5 +1,6 @@
 /* Unit tests for util.c: shell-like command splitting, booleans, strv. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "util.h"
@@ -68,11 +69,30 @@ START_TEST(test_strv) {
 }
 END_TEST
 
+/* Many words: every one kept, in order (the vector grows geometrically). */
+START_TEST(test_split_many) {
+        enum { N = 200000 };
+        char *line = malloc((size_t)N * 8 + 1), *p = line;
+        char **argv = NULL;
+        const char *err = NULL;
+        ck_assert_ptr_nonnull(line);
+        for (int i = 0; i < N; i++)
+                p += sprintf(p, "w%d ", i);
+        ck_assert_int_eq(split_command(line, &argv, &err), 0);
+        ck_assert_uint_eq(strv_length(argv), N);
+        ck_assert_str_eq(argv[0], "w0");
+        ck_assert_str_eq(argv[N - 1], "w199999");
+        strv_free(argv);
+        free(line);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("util");
         TCase *tc = tcase_create("core");
         tcase_add_test(tc, test_split);
         tcase_add_test(tc, test_split_errors);
+        tcase_add_test(tc, test_split_many);
         tcase_add_test(tc, test_boolean);
         tcase_add_test(tc, test_strv);
         suite_add_tcase(s, tc);
