@@ -254,6 +254,23 @@ def test_sigint_auto_log_target(evd_bin):
         check(e.notify.find("STOPPING", "1") is not None, "no STOPPING=1 on SIGINT")
 
 
+def test_watchdog(evd_bin):
+    """With $WATCHDOG_USEC set, WATCHDOG=1 comes from the main loop at about
+    half that interval, idle or busy."""
+    conf = """
+    [job:busy]
+    command = /bin/true
+    every = 300ms
+    """
+    with Evd(evd_bin, conf, "watchdog", extra_env={"WATCHDOG_USEC": "600000"}) as e:
+        wait_for(lambda: len([m for _, m in e.notify.all() if m.get("WATCHDOG") == "1"]) >= 6, 10,
+                 what="six WATCHDOG=1 messages")
+        times = [t for t, m in e.notify.all() if m.get("WATCHDOG") == "1"]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        check(max(gaps) < 0.6 * 1.5, f"WATCHDOG=1 gaps {gaps}: not kept within WATCHDOG_USEC")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 if __name__ == "__main__":
     run_tests([
         ("every_on_time", test_every_on_time),
@@ -264,4 +281,5 @@ if __name__ == "__main__":
         ("second_sigterm", test_second_sigterm),
         ("sighup_during_shutdown", test_sighup_during_shutdown),
         ("sigint_auto_log_target", test_sigint_auto_log_target),
+        ("watchdog", test_watchdog),
     ])
