@@ -113,7 +113,7 @@ def test_fds_do_not_grow_with_jobs(evd_bin):
         return "[daemon]\nworkers = 2\n" + "".join(
             f"\n[job:j{i:05d}]\ncommand = /bin/true\n{'every = 1h' if i % 2 else 'calendar = *-*-* 03:00:00'}\n"
             for i in range(n))
-    n_many = 2000
+    n_many = 20000
     with Evd(evd_bin, conf(1), "fds-1") as one:
         fds_one = len(fd_table(one.pid))
         check(one.stop() == 0, f"exit status {one.returncode}")
