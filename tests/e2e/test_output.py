@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Job output: a 200 MB flood leaves evd's memory where it was (lines are
+"""Job output: a 200 MB flood (plus 50 MB of binary on stderr) leaves evd's memory where it was (lines are
 cut and rate-limited, never buffered); a 1 MB line without a newline is
 logged in bounded pieces, all of it; a run's end entry follows its output."""
 
@@ -12,7 +12,7 @@ LINE_MAX = 8192
 
 
 def test_flood(evd_bin):
-    mb = 50 if SLOW else 200
+    mb = 200
     conf = f"""
     [daemon]
     shutdown_timeout = 1s
@@ -45,7 +45,7 @@ def test_flood(evd_bin):
         took = time.monotonic() - t0
         after = rss_kb(e.pid)
         print(f"  {mb} MB + {mb // 4} MB binary in {took:.1f}s; RSS {before} kB -> peak {peak} kB -> {after} kB")
-        limit = 8 * 1024 if not SLOW else 24 * 1024
+        limit = 4 * 1024 if not SLOW else 24 * 1024  # TSan shadows the 64 KiB read buffers
         check(peak - before < limit, f"evd's RSS grew from {before} kB to {peak} kB during a {mb} MB flood")
         # Rate limited and said so.
         dropped = e.grep(r"flood\[\d+\]: \d+ lines \(\d+ bytes\) of output dropped: rate limit")
