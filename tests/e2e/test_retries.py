@@ -49,5 +49,24 @@ def test_backoff(evd_bin):
         check(len(read_floats(e.o("fails"))) == 4, "a retry ran after the last one")
 
 
+def test_schedule_supersedes_retry(evd_bin):
+    conf = """
+    [job:flaky]
+    command = /bin/false
+    every = 1s
+    retries = 2
+    retry_delay = 1h
+    """
+    with Evd(evd_bin, conf, "supersede") as e:
+        e.wait_log(r"flaky\[\d+\]: retry 1 of 2 in 1h", 1)
+        e.wait_log(r"flaky: pending retry dropped: a scheduled run is due", 1)
+        e.wait_log(r"flaky\[\d+\]: failed: exit status 1", 2)
+        check(not e.grep(r"flaky\[\d+\]: started \(pid \d+, attempt 2"), "the dropped retry ran")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 if __name__ == "__main__":
-    run_tests([("backoff", test_backoff)])
+    run_tests([
+        ("backoff", test_backoff),
+        ("schedule_supersedes_retry", test_schedule_supersedes_retry),
+    ])
