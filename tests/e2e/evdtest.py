@@ -222,6 +222,7 @@ class Evd:
         self.proc = None
         self.log_target = "console"
         self.ignored_signals = []       # dispositions evd inherits as SIG_IGN
+        self.closed_stdio = False       # start evd with descriptors 0 and 1 closed
         self.notify_start = 0
         self.lines = []         # every stderr line, in order
         self.line_times = []    # monotonic time each arrived
@@ -289,22 +290,29 @@ class Evd:
     def start(self, wait_ready=True):
         """Starts evd (again, after it exited: same directory and state)."""
         self.notify_start = len(self.notify.all())
-        ignored = self.ignored_signals
+        ignored, closed = self.ignored_signals, self.closed_stdio
 
         def preexec():
             # As under nohup: evd must not pass these on to its jobs, and
             # must still receive SIGHUP.
             for sig in ignored:
                 signal.signal(sig, signal.SIG_IGN)
-        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            # Started with stdin and stdout closed: evd must not let its
+            # own descriptors land on 0 and 1.
+            if closed:
+                os.close(0)
+                os.close(1)
+        self.proc = subprocess.Popen(self.argv(), stdin=None if closed else subprocess.DEVNULL,
+                                     stdout=None if closed else subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env(), cwd=self.dir,
-                                     preexec_fn=preexec if ignored else None)
+                                     preexec_fn=preexec if ignored or closed else None)
         self.pid = self.proc.pid
         self.stdout = []
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
-        self.out_reader = threading.Thread(target=self._read_stdout, daemon=True)
-        self.out_reader.start()
+        if self.proc.stdout:
+            self.out_reader = threading.Thread(target=self._read_stdout, daemon=True)
+            self.out_reader.start()
         if wait_ready:
             self.wait_ready()
         return self

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The spine of evd: jobs run on time, sd_notify, SIGUSR1, SIGTERM with and
-without runs in flight, descriptors and zombies."""
+"""The spine of evd: jobs run on time, sd_notify (READY, RELOADING, STOPPING,
+STATUS, WATCHDOG), SIGUSR1, descriptors and zombies, a hostile start (signals
+ignored, stdio closed). Shutdown: test_shutdown.py."""
 
 import os
 import signal
@@ -140,120 +141,6 @@ def test_child_fds_and_zombies(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
-def test_sigterm_waits_for_run(evd_bin):
-    conf = """
-    [daemon]
-    shutdown_timeout = 1min
-    [job:slow]
-    command = sleep 2 && echo done > {OUT}/done
-    shell = yes
-    cron = @reboot
-    """
-    with Evd(evd_bin, conf, "term-wait") as e:
-        e.wait_log(r"slow\[\d+\]: started", 1)
-        t0 = time.monotonic()
-        e.signal(signal.SIGTERM)
-        e.notify.wait("STOPPING", "1")
-        st = e.wait_exit(30)
-        check(st == 0, f"evd exited with {st}")
-        check(read_file(e.o("done"), "").strip() == "done", "evd exited before its running job finished")
-        check(time.monotonic() - t0 >= 1.0, "evd did not wait for the run")
-        check(e.grep(r"slow\[\d+\]: finished: exit status 0"), "the run's end was not logged")
-
-
-def test_sigterm_past_shutdown_timeout(evd_bin):
-    conf = """
-    [daemon]
-    shutdown_timeout = 1s
-    kill_grace = 1s
-    [job:sleeper]
-    command = echo $$ > {OUT}/sleeper && exec sleep 100
-    shell = yes
-    cron = @reboot
-    [job:stubborn]
-    command = trap '' TERM; echo $$ > {OUT}/stubborn; while :; do sleep 0.2; done
-    shell = yes
-    cron = @reboot
-    """
-    with Evd(evd_bin, conf, "term-timeout") as e:
-        wait_for(lambda: read_file(e.o("sleeper")) and read_file(e.o("stubborn")), 10, what="both jobs to start")
-        p1 = int(read_file(e.o("sleeper")))
-        p2 = int(read_file(e.o("stubborn")))
-        t0 = time.monotonic()
-        e.signal(signal.SIGTERM)
-        time.sleep(0.5)
-        check(pid_alive(p1) and pid_alive(p2), "runs were ended before shutdown_timeout")
-        st = e.wait_exit(30)
-        took = time.monotonic() - t0
-        check(st == 0, f"evd exited with {st}")
-        check(took >= 1.9, f"evd exited {took:.2f}s after SIGTERM: before shutdown_timeout + kill_grace")
-        check(not pid_exists(p1), f"job process {p1} survived evd")
-        check(not pid_exists(p2), f"job process {p2} (ignores SIGTERM) survived evd")
-        check(e.grep(r"sleeper\[\d+\]: failed: killed by signal TERM"), "sleeper's end not logged as SIGTERM")
-        check(e.grep(r"stubborn\[\d+\]: failed: killed by signal KILL"), "stubborn's end not logged as SIGKILL")
-
-
-def test_second_sigterm(evd_bin):
-    conf = """
-    [daemon]
-    shutdown_timeout = 1min
-    kill_grace = 1s
-    [job:sleeper]
-    command = echo $$ > {OUT}/sleeper && exec sleep 100
-    shell = yes
-    cron = @reboot
-    """
-    with Evd(evd_bin, conf, "term-twice") as e:
-        wait_for(lambda: read_file(e.o("sleeper")), 10, what="the job to start")
-        pid = int(read_file(e.o("sleeper")))
-        e.signal(signal.SIGTERM)
-        e.wait_log(r"Shutting down", 1)
-        check(pid_alive(pid), "the run was ended at the first SIGTERM")
-        e.signal(signal.SIGTERM)
-        check(e.wait_exit(20) == 0, f"evd exited with {e.returncode}")
-        check(not pid_exists(pid), "the run survived")
-
-
-def test_sighup_during_shutdown(evd_bin):
-    """A reload while shutting down is refused: no RELOADING=1 or READY=1
-    after STOPPING=1, and the shutdown goes on."""
-    conf = """
-    [job:slow]
-    command = sleep 1.5
-    cron = @reboot
-    [job:other]
-    command = /bin/true
-    every = 1s
-    """
-    with Evd(evd_bin, conf, "hup-stop") as e:
-        e.wait_log(r"slow\[\d+\]: started", 1)
-        e.signal(signal.SIGTERM)
-        i = e.notify.wait("STOPPING", "1")
-        e.signal(signal.SIGHUP)
-        e.wait_log(r"[Rr]eload.*(ignored|refused)", 1)
-        check(e.wait_exit(20) == 0, f"exit status {e.returncode}")
-        after = [m for _, m in e.notify.all()[i + 1:]]
-        check(not any("READY" in m or "RELOADING" in m for m in after), f"after STOPPING=1 evd sent {after}")
-        check(not e.grep(r"other\[\d+\]: started"), "a job started during shutdown")
-
-
-def test_sigint_auto_log_target(evd_bin):
-    """--log-target auto without $JOURNAL_STREAM logs plain lines on stderr;
-    SIGINT is a graceful shutdown like SIGTERM."""
-    conf = """
-    [job:hello]
-    command = /bin/echo hello from a job
-    cron = @reboot
-    """
-    with Evd(evd_bin, conf, "sigint", start=False) as e:
-        e.log_target = "auto"
-        e.start()
-        e.wait_log(r"^info: hello\[\d+\]: hello from a job$", 1)
-        e.signal(signal.SIGINT)
-        check(e.wait_exit(20) == 0, f"exit status {e.returncode} after SIGINT")
-        check(e.notify.find("STOPPING", "1") is not None, "no STOPPING=1 on SIGINT")
-
-
 def test_watchdog(evd_bin):
     """With $WATCHDOG_USEC set, WATCHDOG=1 comes from the main loop at about
     half that interval, idle or busy."""
@@ -271,15 +158,40 @@ def test_watchdog(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
+def test_closed_stdio(evd_bin):
+    """evd started with stdin and stdout closed: its jobs still get
+    /dev/null and two pipes, and their output still reaches the log."""
+    script = """
+    echo $$ > {OUT}/pid.tmp
+    mv {OUT}/pid.tmp {OUT}/pid
+    echo out-line
+    echo err-line >&2
+    exec sleep 1
+    """
+    conf = """
+    [job:hi]
+    command = {DIR}/hi.sh
+    cron = @reboot
+    """
+    with Evd(evd_bin, conf, "closed-stdio", start=False, scripts={"hi.sh": script}) as e:
+        e.closed_stdio = True
+        e.start()
+        pid = int(wait_for(lambda: read_file(e.o("pid")), 10, what="the job to start"))
+        wait_for(lambda: os.path.exists(f"/proc/{pid}/exe") and os.readlink(f"/proc/{pid}/exe").endswith("/sleep"),
+                 10, what="the job to exec sleep")
+        fds = fd_table(pid)
+        check(sorted(fds) == [0, 1, 2] and fds[0] == "/dev/null" and fds[1].startswith("pipe:")
+              and fds[2].startswith("pipe:"), f"job descriptors {fds}")
+        e.wait_log(r"^info: hi\[\d+\]: out-line$", 1)
+        e.wait_log(r"^warning: hi\[\d+\]: err-line$", 1)
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 if __name__ == "__main__":
     run_tests([
         ("every_on_time", test_every_on_time),
         ("notify_reload_usr1", test_notify),
         ("child_fds_and_zombies", test_child_fds_and_zombies),
-        ("sigterm_waits_for_run", test_sigterm_waits_for_run),
-        ("sigterm_past_shutdown_timeout", test_sigterm_past_shutdown_timeout),
-        ("second_sigterm", test_second_sigterm),
-        ("sighup_during_shutdown", test_sighup_during_shutdown),
-        ("sigint_auto_log_target", test_sigint_auto_log_target),
         ("watchdog", test_watchdog),
+        ("closed_stdio", test_closed_stdio),
     ])
