@@ -290,6 +290,9 @@ class Evd:
     def start(self, wait_ready=True):
         """Starts evd (again, after it exited: same directory and state)."""
         self.notify_start = len(self.notify.all())
+        # Wall clock before evd exists: every deadline evd computes from
+        # its start lies after this (a sound base for "not too early").
+        self.launch_rt = time.time()
         ignored, closed = self.ignored_signals, self.closed_stdio
 
         def preexec():
@@ -343,7 +346,8 @@ class Evd:
         self.ready_time = self.notify.all()[self.notify.find("READY", "1", self.notify_start)][0]
 
     def ready_realtime(self):
-        """READY=1 of the current process, as a wall-clock time."""
+        """READY=1 of the current process as received, as a wall-clock time:
+        later than evd's own start, a sound base for "not too late"."""
         return time.time() - (time.monotonic() - self.ready_time)
 
     def signal(self, sig):
