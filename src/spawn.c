@@ -206,11 +206,11 @@ struct child_args {
  * in *a (the parent reads it once the vfork suspension ends) and exits.
  *
  * Raw syscall() even where a libc function would do, and no sanitizer
- * instrumentation: the child runs on the worker thread's TLS, so any
- * sanitizer interceptor (TSan wraps dup2, _exit, sigemptyset, ...) or
- * instrumented access would update that thread's race-detector state from
- * another process. TSan then lost the worker's happens-before edges and
- * reported every write the worker made before the spawn as a race. */
+ * instrumentation: the child runs on the worker thread's TLS, so a
+ * sanitizer interceptor (TSan wraps dup2, _exit, sigemptyset, ...) or an
+ * instrumented access would update that thread's detector state from
+ * another process. (The race reports TSan gave came from its clone()
+ * interceptor, see real_clone(); this keeps the child out of its way too.) */
 __attribute__((no_sanitize("thread", "address", "undefined")))
 static int child_main(void *arg) {
         struct child_args *a = arg;
@@ -269,8 +269,9 @@ fail:
 
 /* ThreadSanitizer intercepts clone() and runs its fork bookkeeping in the
  * child, which with CLONE_VM rewrites the parent's own detector state: it
- * then saw every run's fields as racing. Under TSan, call glibc's clone
- * directly; the child itself is not instrumented (child_main). */
+ * lost the worker's happens-before edges and reported every field a worker
+ * wrote into a run before the spawn as racing with the main thread. Under
+ * TSan, call glibc's clone itself. Other builds call clone() directly. */
 typedef int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
 #if defined(__SANITIZE_THREAD__)
 #define EVD_TSAN 1
