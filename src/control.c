@@ -504,6 +504,21 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
                 strbuf_puts(&b, "stalled\n");
+        } else if (streq(cmd, "test-clock-step") && n == 2 && test_hooks_enabled()) {
+                /* Test hook: a step of the wall clock by SECONDS (may be
+                 * negative), seen only by this evd and handled on the path
+                 * of a real one (timer_clock_test_step()). */
+                char *end;
+                errno = 0;
+                long long sec = strtoll(words[1], &end, 10);
+                if (errno || end == words[1] || *end || sec < -86400LL * 366 || sec > 86400LL * 366) {
+                        code = 2;
+                        strbuf_printf(&b, "test-clock-step: bad number of seconds \"%s\"\n", words[1]);
+                } else {
+                        log_warning("test-clock-step: stepping evd's wall clock by %llds", sec);
+                        timer_clock_test_step(&s->wall, (int64_t)sec * (int64_t)USEC_PER_SEC);
+                        strbuf_printf(&b, "stepped %llds\n", sec);
+                }
 #endif
         } else {
                 code = 2;

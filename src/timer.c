@@ -49,8 +49,18 @@ int timer_clock_flush(struct timer_clock *tc) {
         }
         if (want == tc->armed && !tc->force_rearm)
                 return 0;
-        if (want != USEC_INFINITY)
-                timespec_from_usec(&its.it_value, want);
+        if (want != USEC_INFINITY) {
+                usec_t kernel = want;
+#ifdef EVD_TEST_HOOKS
+                /* Deadlines are in evd's (possibly shifted) view of the wall
+                 * clock; the kernel counts the real one. */
+                if (tc->clock == CLOCK_REALTIME) {
+                        int64_t off = util_test_realtime_offset();
+                        kernel = off >= 0 ? (want > (usec_t)off ? want - (usec_t)off : 1) : want - (usec_t)off;
+                }
+#endif
+                timespec_from_usec(&its.it_value, kernel);
+        }
         if (tc->clock == CLOCK_REALTIME)
                 flags |= TFD_TIMER_CANCEL_ON_SET;
         if (timerfd_settime(tc->source.fd, flags, &its, NULL) < 0) {
@@ -86,7 +96,14 @@ static void timer_clock_dispatch(struct loop_source *s, uint32_t events) {
         uint64_t expirations;
 
         tc->wakeups++;
-        if (read(s->fd, &expirations, sizeof expirations) < 0 && errno == ECANCELED) {
+        bool cancelled = read(s->fd, &expirations, sizeof expirations) < 0 && errno == ECANCELED;
+#ifdef EVD_TEST_HOOKS
+        if (tc->test_step_pending) {
+                tc->test_step_pending = false;
+                cancelled = true;
+        }
+#endif
+        if (cancelled) {
                 /* The wall clock was set: the timerfd is disarmed until
                  * re-armed, and every calendar deadline must be recomputed. */
                 tc->clock_changes++;
@@ -113,3 +130,17 @@ static void timer_clock_dispatch(struct loop_source *s, uint32_t events) {
         tc->armed = USEC_INFINITY;
         timer_clock_flush(tc);
 }
+
+#ifdef EVD_TEST_HOOKS
+void timer_clock_test_step(struct timer_clock *tc, int64_t delta_usec) {
+        struct itimerspec its = { .it_value = { .tv_sec = 0, .tv_nsec = 1 } };
+
+        util_test_shift_realtime(delta_usec);
+        tc->test_step_pending = true;
+        /* Relative 1 ns: readable at once, like a timerfd whose clock was
+         * set; the dispatch then re-arms it from the heap as usual. */
+        if (timerfd_settime(tc->source.fd, 0, &its, NULL) < 0)
+                log_warning_errno(errno, "test clock step: cannot wake the timer");
+        tc->armed = USEC_INFINITY;
+}
+#endif

@@ -33,12 +33,25 @@ struct timer_clock {
         uint64_t wakeups, fired, clock_changes;
         /* Realtime only: called after the wall clock was set. */
         void (*on_clock_change)(struct timer_clock *tc);
+#ifdef EVD_TEST_HOOKS
+        bool test_step_pending; /* the next dispatch takes the clock-set path */
+#endif
 };
 
 int timer_clock_init(struct timer_clock *tc, struct loop *l, clockid_t clock, const char *name);
 void timer_clock_done(struct timer_clock *tc);
 /* Re-arms the timerfd if the earliest deadline changed. */
 int timer_clock_flush(struct timer_clock *tc);
+
+#ifdef EVD_TEST_HOOKS
+/* Test hook: a step of the wall clock by delta, without touching the
+ * machine's clock. now_usec(CLOCK_REALTIME) shifts by delta at once, and
+ * the timerfd is made to fire now so that the loop handles the step where
+ * it handles a real one (read() of the timerfd failing with ECANCELED): the
+ * same dispatch, the same on_clock_change(), the same re-arm. Realtime
+ * clock only. */
+void timer_clock_test_step(struct timer_clock *tc, int64_t delta_usec);
+#endif
 
 static inline void timer_init(struct timer *t, timer_callback cb) {
         heap_node_init(&t->node);

@@ -2,13 +2,34 @@
  * No state; safe from any thread. */
 #include "util.h"
 
+#include <stdatomic.h>
+
 #include <stdarg.h>
 #include <stdio.h>
+
+#ifdef EVD_TEST_HOOKS
+/* Test hook: evd's view of CLOCK_REALTIME, shifted as if the clock had been
+ * set (see util_test_shift_realtime()). Atomic: workers read it too. */
+static _Atomic int64_t test_realtime_offset;
+
+void util_test_shift_realtime(int64_t delta_usec) {
+        atomic_fetch_add(&test_realtime_offset, delta_usec);
+}
+
+int64_t util_test_realtime_offset(void) {
+        return atomic_load(&test_realtime_offset);
+}
+#endif
 
 usec_t now_usec(clockid_t clock) {
         struct timespec ts;
         if (clock_gettime(clock, &ts) < 0)
                 abort(); /* only with an invalid clock id: a programming error */
+#ifdef EVD_TEST_HOOKS
+        if (clock == CLOCK_REALTIME)
+                return usec_from_timespec(&ts) + (usec_t)atomic_load_explicit(&test_realtime_offset,
+                                                                              memory_order_relaxed);
+#endif
         return usec_from_timespec(&ts);
 }
 

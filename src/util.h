@@ -34,6 +34,16 @@ typedef uint64_t usec_t;
 
 /* Current time of the given clock, in microseconds. */
 usec_t now_usec(clockid_t clock);
+
+#ifdef EVD_TEST_HOOKS
+/* Test hook (builds with EVD_TEST_HOOKS only): shifts what now_usec()
+ * reports for CLOCK_REALTIME, as a step of the wall clock would. The
+ * realtime timer clock arms the kernel with the shift taken out again
+ * (timer_clock_test_step() in timer.h), so the machine's clock is never
+ * touched. */
+void util_test_shift_realtime(int64_t delta_usec);
+int64_t util_test_realtime_offset(void);
+#endif
 struct timespec *timespec_from_usec(struct timespec *ts, usec_t u);
 usec_t usec_from_timespec(const struct timespec *ts);
 
