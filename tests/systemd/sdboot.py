@@ -10,6 +10,9 @@ Safety, in the order the boot script does it:
     (writes go to tmpfs) over /var/lib, before systemd starts: its boot-time
     clean-up must never see the machine's real /tmp, and StateDirectory=
     must not litter (or clobber) the machine's /var/lib;
+  - on request (overlays=), overlays over /usr, /etc or /var, their upper
+    directories in the private /run, for a test that installs a package:
+    the boot stops if one cannot be mounted, there is no fallback;
   - the script checks that each of them really is private before it execs
     systemd, and exits otherwise;
   - the tmpfiles units are masked anyway;
@@ -90,6 +93,36 @@ def check_environment():
         skip(f"cannot create namespaces here: unshare: {p.stderr.strip()}")
 
 
+OVERLAY_PROBE = r"""
+set -eu
+own=$(readlink /proc/self/ns/mnt)
+if [ -z "$2" ] || [ "$own" = "$2" ]; then
+    echo "probe: not in a new mount namespace: stopping" >&2
+    exit 1
+fi
+mount -t tmpfs -o mode=0700 tmpfs "$1"
+mkdir "$1/lower" "$1/upper" "$1/work" "$1/merged"
+mount -t overlay overlay -o "lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work" "$1/merged"
+"""
+
+
+def check_overlayfs():
+    """Exits 77 with the reason when no overlay can be mounted here (tried
+    in a mount namespace of its own, on a tmpfs, like the boot does)."""
+    probe = tempfile.mkdtemp(prefix=f"evd-sdtest-{os.getpid()}-probe-")
+    try:
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                            "bash", "-c", OVERLAY_PROBE, "evdtest-probe", probe,
+                            os.readlink("/proc/self/ns/mnt")],
+                           capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        skip("the overlayfs probe did not return")
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    if p.returncode != 0:
+        skip(f"cannot mount overlayfs here: {p.stderr.strip()}")
+
+
 # --- cgroups -------------------------------------------------------------
 
 def _cgroup2_dir_of_self():
@@ -157,6 +190,7 @@ set -eu
 fd=$1
 cgmode=$2
 outer_mnt_ns=$3
+overlays=${4:-}
 # Everything below mounts over the machine's directories: only ever in a
 # mount namespace of our own, not the test's ($3).
 own_mnt_ns=$(readlink /proc/self/ns/mnt)
@@ -182,10 +216,27 @@ ln -s /proc/self/fd/0 /dev/stdin
 ln -s /proc/self/fd/1 /dev/stdout
 ln -s /proc/self/fd/2 /dev/stderr
 : > /dev/console
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+# Optional overlays ($4: e.g. "/usr /etc /var"), writes going to the private
+# /run: before the tmpfs mounts below, which must stay on top of them. No
+# fallback: a test that asks for them writes there (dpkg -i).
+for d in $overlays; do
+    case "$d" in /usr|/etc|/var|/opt|/srv) ;; *) echo "boot: no overlay over $d" >&2; exit 1;; esac
+    o=/run/evdtest-overlay$(echo "$d" | tr / -)
+    mkdir -p "$o/upper" "$o/work"
+    if ! mount -t overlay overlay -o "lowerdir=$d,upperdir=$o/upper,workdir=$o/work" "$d"; then
+        echo "boot: cannot mount an overlay over $d: not starting systemd" >&2
+        exit 3
+    fi
+    t=$(stat -f -c %T "$d")
+    if [ "$t" != overlayfs ]; then
+        echo "boot: $d is $t, not an overlay: not starting systemd" >&2
+        exit 1
+    fi
+done
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var/log
-mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 mkdir -p /run/evdtest-varlib/upper /run/evdtest-varlib/work
 if ! mount -t overlay overlay \
         -o lowerdir=/var/lib,upperdir=/run/evdtest-varlib/upper,workdir=/run/evdtest-varlib/work /var/lib; then
@@ -241,10 +292,15 @@ class PrivateSystemd:
     """A systemd booted as PID 1 of new namespaces. Use as a context
     manager; files maps a relative path (under /run/evdtest inside) to
     (bytes or a host path, mode). units maps unit file names (drop-ins as
-    "evd.service.d/x.conf") to their text."""
+    "evd.service.d/x.conf") to their text. overlays names directories
+    (of /usr, /etc, /var, /opt, /srv) to hide under an overlay whose
+    writes go to the private /run: the boot fails rather than start
+    systemd without one (check_overlayfs() skips a test where overlayfs
+    is missing)."""
 
-    def __init__(self, files, units):
+    def __init__(self, files, units, overlays=()):
         self.files = files
+        self.overlays = tuple(overlays)
         self.units = dict(units)
         self.units[TARGET] = TARGET_UNIT
         self.proc = None
@@ -320,7 +376,8 @@ class PrivateSystemd:
         if cgroup:
             cmd.append("--cgroup")
         cmd += ["bash", "-c", BOOT_SCRIPT, "evdtest-boot", str(stage_fd),
-                "cgroupns" if cgroup else "shared", os.readlink("/proc/self/ns/mnt")]
+                "cgroupns" if cgroup else "shared", os.readlink("/proc/self/ns/mnt"),
+                " ".join(self.overlays)]
         try:
             self.proc = subprocess.Popen(cmd, pass_fds=(stage_fd,), stdin=subprocess.DEVNULL,
                                          stdout=self.boot_log, stderr=subprocess.STDOUT,
