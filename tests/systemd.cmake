@@ -37,3 +37,14 @@ add_test(NAME systemd/notify
          COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_notify.py $<TARGET_FILE:evd>)
 set_tests_properties(systemd/notify PROPERTIES
                      LABELS "systemd" TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# The Debian package (built by the test in a Release tree of its own under
+# the build tree, without test hooks or sanitizers) installs with dpkg, runs
+# under `systemctl enable --now`, reloads, upgrades, and removes and purges
+# cleanly, in a private systemd with overlays over /usr, /etc and /var.
+add_test(NAME systemd/package
+         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_package.py ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_BINARY_DIR}/package-deb)
+set_tests_properties(systemd/package PROPERTIES
+                     LABELS "systemd;package" TIMEOUT 1200 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
