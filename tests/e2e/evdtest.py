@@ -239,7 +239,12 @@ class Evd:
             self.write(rel, "#!/bin/sh\n" + textwrap.dedent(text).lstrip("\n"), mode=0o755)
         self.write_config(config)
         if start:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                # No `with` body runs, so no __exit__: clean up here.
+                self.__exit__(*sys.exc_info())
+                raise
 
     # -- files
 
