@@ -164,15 +164,71 @@ static void job_timer_fired(struct timer *t, usec_t now) {
         request_start(j, 1, "scheduled");
 }
 
+/* A persistent job whose elapse the step jumped over runs once, now, as
+ * if that elapse had just come (its timer fires at once with that elapse;
+ * job_timer_fired() then arms the next one after now). The reference is
+ * the last elapse handled, or evd's start for a job that has not had one.
+ * Returns true if it armed the catch-up. */
+static bool catch_up_after_step(struct job *j, usec_t now) {
+        const struct job_def *d = j->def;
+        usec_t ref = j->last_elapse ? j->last_elapse : j->sched->started_realtime;
+        usec_t missed;
+
+        if (!d->persistent || j->paused || calendar_is_reboot(d->calendar))
+                return false;
+        if (calendar_next(d->calendar, d->timezone, ref, &missed) < 0 || missed > now)
+                return false;
+        log_job(LOG_INFO, d->name, 0, NULL, "the clock step skipped a run: running it now (persistent)");
+        j->next_elapse = missed;
+        timer_start(job_clock(j), &j->timer, now);
+        return true;
+}
+
+/* After a step back over the job's last elapse handled: true if the job
+ * is frequent compared with the stretch the clock went back (two of its
+ * elapses from now are closer together than now is to that last elapse).
+ * Such a job simply goes on from the new time, as wildcard jobs do in
+ * cron; holding it until the clock catches up would stop a `*:0/5` job for
+ * as long as the step. A sparser job would repeat an elapse it has run. */
+static bool resume_from_now(const struct job *j, usec_t now) {
+        const struct job_def *d = j->def;
+        usec_t a, b;
+
+        if (calendar_next(d->calendar, d->timezone, now, &a) < 0 ||
+            calendar_next(d->calendar, d->timezone, a, &b) < 0)
+                return false;
+        return b - a < j->last_elapse - now;
+}
+
+/* The wall clock was set. Each calendar and cron deadline is recomputed:
+ *   - forwards: from the new time; the elapses jumped over do not run,
+ *     but a persistent job runs once to catch up;
+ *   - backwards past the last elapse handled: a job does not run again an
+ *     elapse it has run (its next deadline is the one after that elapse),
+ *     unless it is frequent compared with the step (resume_from_now()).
+ * Elapses skipped by a step forward are not "handled": if the clock is
+ * stepped back again (a bad time source, corrected), they still come. */
 static void wall_clock_changed(struct timer_clock *tc) {
         struct sched *s = container_of(tc, struct sched, wall);
+        usec_t now = now_usec(CLOCK_REALTIME);
+
         log_notice("System clock was set; recomputing calendar deadlines");
         for (size_t i = 0; i < s->n_jobs; i++) {
                 struct job *j = s->jobs[i];
                 if (j->def->schedule == SCHEDULE_EVERY || !timer_active(&j->timer))
                         continue;
-                job_arm(j, j->last_elapse ? j->last_elapse : USEC_INFINITY, false);
+                if (catch_up_after_step(j, now))
+                        continue;
+                if (j->last_elapse > now && !resume_from_now(j, now))
+                        job_arm(j, j->last_elapse, false);
+                else
+                        job_arm(j, USEC_INFINITY, false);
         }
+}
+
+void sched_wall_clock_changed(struct sched *s) {
+        wall_clock_changed(&s->wall);
+        timer_clock_flush(&s->wall);
 }
 
 /* ---- runs ---- */

@@ -124,6 +124,9 @@ void sched_shutdown(struct sched *s);
 /* After the loop has quit: joins the workers and frees everything. */
 void sched_done(struct sched *s);
 /* Reaps exited orphans (SIGCHLD). */
+/* The system time zone changed (tzwatch): recompute every calendar and
+ * cron deadline as after a step of the wall clock. */
+void sched_wall_clock_changed(struct sched *s);
 void sched_reap_orphans(struct sched *s);
 /* Starts a run now (evdctl run), honouring overlap. -ENOENT: no such job,
  * -ESHUTDOWN: shutting down. */

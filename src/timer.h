@@ -46,10 +46,10 @@ int timer_clock_flush(struct timer_clock *tc);
 #ifdef EVD_TEST_HOOKS
 /* Test hook: a step of the wall clock by delta, without touching the
  * machine's clock. now_usec(CLOCK_REALTIME) shifts by delta at once, and
- * the timerfd is made to fire now so that the loop handles the step where
- * it handles a real one (read() of the timerfd failing with ECANCELED): the
- * same dispatch, the same on_clock_change(), the same re-arm. Realtime
- * clock only. */
+ * the step is handled by the dispatch function that handles a real one
+ * (read() of the timerfd failing with ECANCELED): the same
+ * on_clock_change(), the same firing of due timers, the same re-arm.
+ * Realtime clock only; from the main loop. */
 void timer_clock_test_step(struct timer_clock *tc, int64_t delta_usec);
 #endif
 
