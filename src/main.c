@@ -22,6 +22,7 @@
 #include "scheduler.h"
 #include "signals.h"
 #include "spawn.h"
+#include "tzwatch.h"
 
 struct options {
         const char *config_path;
@@ -33,6 +34,7 @@ struct options {
 };
 
 static struct sched sched;
+static struct tzwatch tzwatch = { .source.fd = -1 };
 static struct control control = { .listen.fd = -1, .lock_fd = -1 };
 
 static void help(void) {
@@ -202,6 +204,10 @@ static const char *socket_path(const struct options *o) {
         return "/run/evd/control.sock";
 }
 
+static void on_zone_change(void *userdata) {
+        sched_wall_clock_changed(userdata);
+}
+
 static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
         switch (si->ssi_signo) {
         case SIGTERM:
@@ -251,6 +257,9 @@ int main(int argc, char **argv) {
         }
         log_setup(o.log_target);
         log_set_max_level(o.log_level);
+        /* Before any thread: the zone is read once, not stat()ed by every
+         * mktime() (see tzwatch.h). */
+        (void)tzwatch_setup();
 
         r = config_load(o.config_path, &config, &errors);
         if (r < 0) {
@@ -299,6 +308,9 @@ int main(int argc, char **argv) {
                         log_error("Cannot serve the control socket %s; use --socket PATH to put it elsewhere", sock);
                 return 1;
         }
+        r = tzwatch_init(&tzwatch, &loop, on_zone_change, &sched);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch /etc/localtime; a change of the time zone needs a restart");
         sched_use_state_directory(&sched, state_directory(&o, sched.config));
         sched_start(&sched);
         log_info("evd %s started: %zu job%s from %s, %u worker%s", EVD_VERSION, sched.n_jobs,
@@ -312,6 +324,7 @@ int main(int argc, char **argv) {
                 return 1;
         }
         control_close(&control);
+        tzwatch_done(&tzwatch);
         sched_done(&sched);
         signals_done(&signals);
         loop_done(&loop);
