@@ -228,6 +228,13 @@ static int child_main(void *arg) {
         step = "close_range";
         if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
                 goto fail;
+        /* Before dropping privileges: only root may raise priority, and a
+         * job as another user may ask for a negative nice. */
+        if (a->def->nice_set) {
+                step = "setpriority";
+                if (syscall(SYS_setpriority, PRIO_PROCESS, 0, a->def->nice) < 0)
+                        goto fail;
+        }
         if (p->set_credentials) {
                 step = "setgroups";
                 if (syscall(SYS_setgroups, (size_t)p->n_groups, p->groups) < 0)
@@ -248,11 +255,6 @@ static int child_main(void *arg) {
                  * working_directory= must exist. */
                 if (!p->working_directory_is_home || (errno != ENOENT && errno != ENOTDIR && errno != EACCES) ||
                     syscall(SYS_chdir, "/") < 0)
-                        goto fail;
-        }
-        if (a->def->nice_set) {
-                step = "setpriority";
-                if (syscall(SYS_setpriority, PRIO_PROCESS, 0, a->def->nice) < 0)
                         goto fail;
         }
         step = "sigprocmask";
