@@ -151,7 +151,11 @@ static int check_config(const char *path) {
                 size_t n = strv_length(errors);
                 if (n == 0)
                         fprintf(stderr, "%s: %s\n", path, strerror(-r));
-                printf("%s: invalid: %zu error%s\n", path, n ? n : 1, n == 1 ? "" : "s");
+                /* The loader's last line says when it stopped counting. */
+                if (n > 1 && strstr(errors[n - 1], ": too many errors"))
+                        printf("%s: invalid: more than %zu errors\n", path, n - 1);
+                else
+                        printf("%s: invalid: %zu error%s\n", path, n ? n : 1, n == 1 ? "" : "s");
                 strv_free(errors);
                 return 1;
         }
