@@ -555,6 +555,9 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         if (getrandom(&s->rng, sizeof s->rng, 0) != sizeof s->rng || s->rng == 0)
                 s->rng = now_usec(CLOCK_REALTIME) | 1;
         s->started_realtime = now_usec(CLOCK_REALTIME);
+        /* Run ids unique across restarts, so a journal query for one run
+         * never mixes two: the start second times 10^6, plus a counter. */
+        s->next_run_id = s->started_realtime / USEC_PER_SEC * 1000000;
         timer_init(&s->shutdown_timer, shutdown_timer_fired);
         timer_init(&s->watchdog_timer, watchdog_fired);
         timer_init(&s->status_timer, status_timer_fired);
