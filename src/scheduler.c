@@ -444,8 +444,12 @@ static void log_run_end(struct job *j, struct run *r) {
         char *fields[] = { f_status, f_dur, f_cpu_u, f_cpu_s, f_rss, f_attempt, NULL };
 
         timespan_format(dur, sizeof dur, duration - duration % (duration >= USEC_PER_SEC ? USEC_PER_MSEC : 1));
-        log_job(ok ? LOG_INFO : LOG_ERR, j->def->name, r->id, fields, "%s: %s%s after %s", ok ? "finished" : "failed",
-                result, r->timed_out ? " (timed out)" : r->cancelled ? " (cancelled)" : "", dur);
+        /* A run evd itself ended (shutdown, overlap = replace) did not
+         * fail: a warning, not an error, so a plain stop logs no errors. */
+        bool stopped = !ok && r->cancelled && !r->timed_out;
+        log_job(ok ? LOG_INFO : stopped ? LOG_WARNING : LOG_ERR, j->def->name, r->id, fields, "%s: %s%s after %s",
+                ok ? "finished" : stopped ? "stopped" : "failed", result,
+                r->timed_out ? " (timed out)" : r->cancelled ? " (cancelled)" : "", dur);
 
         j->n_runs++;
         j->last_start = r->start_realtime;

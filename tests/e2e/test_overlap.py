@@ -73,9 +73,9 @@ def test_overlap(evd_bin):
             check(a[1] is None, f"overlap=replace: a run was allowed to finish: {a}")
         check(e.grep(r"replace: scheduled run replaces run \d+ \(overlap=replace\)"),
               "overlap=replace: the replacement was not logged")
-        killed = e.grep(r"replace\[\d+\]: failed: killed by signal TERM \(cancelled\)")
+        killed = e.grep(r"replace\[\d+\]: stopped: killed by signal TERM \(cancelled\)")
         check(len(killed) >= 1, "overlap=replace: no run was terminated")
-        starts = [l for l in e.log() if re.search(r"replace\[\d+\]: (started|failed)", l)]
+        starts = [l for l in e.log() if re.search(r"replace\[\d+\]: (started|failed|stopped)", l)]
         depth = 0
         for l in starts:
             depth += 1 if "started" in l else -1

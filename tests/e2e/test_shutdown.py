@@ -60,8 +60,8 @@ def test_sigterm_past_shutdown_timeout(evd_bin):
         check(took >= 1.9, f"evd exited {took:.2f}s after SIGTERM: before shutdown_timeout + kill_grace")
         check(not pid_exists(p1), f"job process {p1} survived evd")
         check(not pid_exists(p2), f"job process {p2} (ignores SIGTERM) survived evd")
-        check(e.grep(r"sleeper\[\d+\]: failed: killed by signal TERM"), "sleeper's end not logged as SIGTERM")
-        check(e.grep(r"stubborn\[\d+\]: failed: killed by signal KILL"), "stubborn's end not logged as SIGKILL")
+        check(e.grep(r"sleeper\[\d+\]: stopped: killed by signal TERM \(cancelled\)"), "sleeper's end not logged as SIGTERM")
+        check(e.grep(r"stubborn\[\d+\]: stopped: killed by signal KILL \(cancelled\)"), "stubborn's end not logged as SIGKILL")
 
 
 
