@@ -32,6 +32,10 @@ void notify_stopping(void) {
         remember(NULL);
 }
 
+void notify_extend_timeout(usec_t usec) {
+        sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
+}
+
 void notify_status(const char *status) {
         if (last_status && streq(last_status, status))
                 return;

@@ -8,6 +8,9 @@
 void notify_ready(const char *status);
 void notify_reloading(void);
 void notify_stopping(void);
+/* Asks the service manager for usec more time in the current state (the
+ * stop timeout, while runs finish). */
+void notify_extend_timeout(usec_t usec);
 /* Sends STATUS= only when the text changed since the last call. */
 void notify_status(const char *status);
 /* The watchdog interval from $WATCHDOG_USEC (for this pid), or 0. */

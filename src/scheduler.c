@@ -769,8 +769,13 @@ void sched_shutdown(struct sched *s) {
         char buf[TIMESPAN_MAX];
         log_info("Shutting down: waiting up to %s for %zu active run(s)",
                  timespan_format(buf, sizeof buf, s->config->shutdown_timeout), s->n_running);
-        if (s->config->shutdown_timeout != USEC_INFINITY)
+        if (s->config->shutdown_timeout != USEC_INFINITY) {
                 timer_start(&s->mono, &s->shutdown_timer, now_usec(CLOCK_BOOTTIME) + s->config->shutdown_timeout);
+                /* A shutdown_timeout longer than the unit's TimeoutStopSec=
+                 * must not get evd killed half way: ask for the time the
+                 * runs may take, SIGTERM to SIGKILL, and a margin. */
+                notify_extend_timeout(s->config->shutdown_timeout + s->config->kill_grace + 10 * USEC_PER_SEC);
+        }
 }
 
 void sched_done(struct sched *s) {

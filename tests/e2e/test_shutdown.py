@@ -26,6 +26,10 @@ def test_sigterm_waits_for_run(evd_bin):
         e.notify.wait("STOPPING", "1")
         st = e.wait_exit(30)
         check(st == 0, f"evd exited with {st}")
+        # The stop timeout is extended by shutdown_timeout + kill_grace + 10 s
+        # (1min + 5s + 10s), so a unit's TimeoutStopSec= cannot cut it short.
+        check(e.notify.find("EXTEND_TIMEOUT_USEC", "75000000") is not None,
+              f"no EXTEND_TIMEOUT_USEC=75000000 while runs finish: {e.notify.all()}")
         check(read_file(e.o("done"), "").strip() == "done", "evd exited before its running job finished")
         check(time.monotonic() - t0 >= 0.3, "evd did not wait for the run")
         check(e.grep(r"slow\[\d+\]: finished: exit status 0"), "the run's end was not logged")
