@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""Fault: evd runs out of file descriptors (RLIMIT_NOFILE).
+
+The soft limit of the running daemon is lowered with prlimit(2) to just
+above the highest descriptor it holds, so a run cannot get its pipes and
+pidfd and the control socket cannot accept a client; later the limit is
+put back.
+
+Expected:
+  * each due run fails with a clear error ("failed to start: pipe: Too many
+    open files" or similar), no crash;
+  * a client connecting to the control socket meanwhile gets no answer
+    (or an error), but evd does not spin: over a few seconds it uses well
+    under half a CPU, and it does not flood its log;
+  * once the limit is back, runs succeed, evdctl answers, and evd holds no
+    more descriptors than before the fault.
+Needs root only for nothing: prlimit on one's own child is allowed."""
+
+import os
+import subprocess
+import time
+
+from faultlib import FaultEvd, check, cpu_seconds, n_fds, prlimit_pid, require_tool, wait_for
+from evdtest import read_lines, run_tests
+
+
+def test_nofile(evd_bin):
+    require_tool("prlimit")
+    conf = """
+    [daemon]
+    workers = 2
+    [job:tick]
+    command = {DIR}/tick.sh
+    every = 1s
+    """
+    script = """
+    date +%s.%N >> {OUT}/ticks
+    """
+    with FaultEvd(evd_bin, conf, "nofile", scripts={"tick.sh": script}) as e:
+        wait_for(lambda: len(read_lines(e.o("ticks"))) >= 2, 20, what="two runs before the limit")
+        # A quiet moment: no run in flight, so the count is evd's own.
+        base = min(n_fds(e.pid) for _ in range(5) if not time.sleep(0.1))
+        soft = open(f"/proc/{e.pid}/limits").read().split("Max open files")[1].split()[0]
+        top = max(int(x) for x in os.listdir(f"/proc/{e.pid}/fd"))
+        prlimit_pid(e.pid, "nofile", top + 1)
+        start = e.log_count()
+        fails = e.wait_log(r"tick\[.*failed", count=3, start=start, timeout=30)
+        check(any("Too many open files" in l for l in fails), f"the failure does not say why: {fails}")
+
+        # Clients knocking while no descriptor is left: no busy loop.
+        clients = [subprocess.Popen([os.path.join(os.path.dirname(e.binary), "evdctl"), "--socket", e.socket,
+                                     "status"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for _ in range(3)]
+        time.sleep(0.5)
+        lines0, cpu0, t0 = e.log_count(), cpu_seconds(e.pid), time.monotonic()
+        time.sleep(3)
+        cpu1, t1, lines1 = cpu_seconds(e.pid), time.monotonic(), e.log_count()
+        e.check_alive("out of descriptors ")
+        check((cpu1 - cpu0) < 0.5 * (t1 - t0),
+              f"evd used {cpu1 - cpu0:.2f}s of CPU in {t1 - t0:.2f}s out of descriptors: a busy loop")
+        check(lines1 - lines0 < 200, f"{lines1 - lines0} log lines in 3 s out of descriptors: a log flood\n"
+              + "\n".join(e.log()[lines0:lines0 + 10]))
+
+        prlimit_pid(e.pid, "nofile", soft)
+        for c in clients:
+            try:
+                c.wait(60)
+            except subprocess.TimeoutExpired:
+                c.kill()
+                c.wait()
+        after = e.log_count()
+        e.wait_log(r"tick\[.*finished", count=2, start=after, timeout=30)
+        rc, out, err = e.ctl("status", "tick")
+        check(rc == 0, f"evdctl after the fault: exit {rc}: {out} {err}")
+        wait_for(lambda: n_fds(e.pid) <= base + 1, 20,
+                 what=f"evd's descriptors back to {base} (has {n_fds(e.pid)}: {sorted(os.listdir(f'/proc/{e.pid}/fd'))})")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
+if __name__ == "__main__":
+    run_tests([("nofile", test_nofile)])
