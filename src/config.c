@@ -195,6 +195,7 @@ struct parser {
         unsigned section_line;
         unsigned seen[_K_MAX]; /* line of each key's first occurrence in this section */
         struct job_def *job;   /* SEC_JOB */
+        bool job_scratch;      /* job is checked, then discarded: its header was an error */
         unsigned daemon_line;  /* first [daemon], 0: none yet */
 
         struct job_def **jobs;
@@ -410,12 +411,52 @@ static bool job_name_valid_char(char c) {
                c == '-';
 }
 
+/* A new definition with the defaults, or NULL (out of memory, noted). */
+static struct job_def *job_def_new(struct parser *p, const char *name) {
+        struct job_def *d = calloc(1, sizeof(*d));
+        if (!d) {
+                oom(p);
+                return NULL;
+        }
+        *d = (struct job_def){
+                .refcount = 1,
+                .line = p->line,
+                .schedule = SCHEDULE_EVERY,
+                .timeout = USEC_INFINITY,
+                .overlap = OVERLAP_SKIP,
+                .retry_delay = 30 * USEC_PER_SEC,
+                .enabled = true,
+        };
+        d->name = strdup(name);
+        d->file = strdup(p->path);
+        if (!d->name || !d->file) {
+                job_def_unref(d);
+                oom(p);
+                return NULL;
+        }
+        return d;
+}
+
+/* The header of a job section was an error (bad or duplicate name): its
+ * keys are still checked, into a definition that is then dropped, so one
+ * run of evd -t shows every error in the file. */
+static void job_scratch(struct parser *p, const char *name) {
+        struct job_def *d = job_def_new(p, name);
+        if (!d)
+                return;
+        p->job = d;
+        p->job_scratch = true;
+        p->section = SEC_JOB;
+}
+
 static void job_finish(struct parser *p) {
         struct job_def *d = p->job;
         const unsigned *seen = p->seen;
         char q[QBUF_SIZE];
 
-        if (!seen[K_COMMAND])
+        /* A section whose header was an error has been reported once: no
+         * "missing" errors for it, only those of the keys it has. */
+        if (!seen[K_COMMAND] && !p->job_scratch)
                 lerror(p, p->section_line, "missing command= in [job:%s]", d->name);
         else if (d->command && !d->argv) {
                 if (d->shell) {
@@ -438,8 +479,11 @@ static void job_finish(struct parser *p) {
                 }
         }
 
-        if (!seen[K_EVERY] && !seen[K_CALENDAR] && !seen[K_CRON])
-                lerror(p, p->section_line, "no schedule in [job:%s]: set one of every=, calendar=, cron=", d->name);
+        if (!seen[K_EVERY] && !seen[K_CALENDAR] && !seen[K_CRON]) {
+                if (!p->job_scratch)
+                        lerror(p, p->section_line, "no schedule in [job:%s]: set one of every=, calendar=, cron=",
+                               d->name);
+        }
         else if (seen[K_TIMEZONE] && seen[K_EVERY] && !seen[K_CALENDAR] && !seen[K_CRON])
                 lerror(p, seen[K_TIMEZONE], "timezone= needs calendar= or cron= in [job:%s], not every=", d->name);
         else if (d->timezone && d->calendar) {
@@ -471,6 +515,9 @@ static void job_finish(struct parser *p) {
 static void section_end(struct parser *p) {
         if (p->section == SEC_JOB && p->job)
                 job_finish(p);
+        if (p->job_scratch)
+                job_def_unref(p->job);
+        p->job_scratch = false;
         p->job = NULL;
         free(p->section_name);
         p->section_name = NULL;
@@ -514,10 +561,12 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
         size_t n = strlen(job);
         if (n == 0) {
                 lerror(p, p->line, "missing job name in [job:]");
+                job_scratch(p, job);
                 return;
         }
         if (n > JOB_NAME_MAX) {
                 lerror(p, p->line, "job name too long (%zu characters, at most %d)", n, JOB_NAME_MAX);
+                job_scratch(p, job);
                 return;
         }
         for (size_t i = 0; i < n; i++)
@@ -525,31 +574,20 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
                         lerror(p, p->line,
                                "invalid job name %s: use only letters, digits, \"_\", \".\" and \"-\"",
                                quote(q, job));
+                        job_scratch(p, job);
                         return;
                 }
         const struct job_def *other = table_find(p, job);
         if (other) {
                 lerror(p, p->line, "job \"%s\" is already defined at %s:%u", job, other->file, other->line);
+                job_scratch(p, job);
                 return;
         }
 
-        struct job_def *d = calloc(1, sizeof(*d));
-        if (!d) {
-                oom(p);
+        struct job_def *d = job_def_new(p, job);
+        if (!d)
                 return;
-        }
-        *d = (struct job_def){
-                .refcount = 1,
-                .line = p->line,
-                .schedule = SCHEDULE_EVERY,
-                .timeout = USEC_INFINITY,
-                .overlap = OVERLAP_SKIP,
-                .retry_delay = 30 * USEC_PER_SEC,
-                .enabled = true,
-        };
-        d->name = strdup(job);
-        d->file = strdup(p->path);
-        if (!d->name || !d->file || jobs_add(p, d) < 0) {
+        if (jobs_add(p, d) < 0) {
                 job_def_unref(d);
                 oom(p);
                 return;

@@ -554,7 +554,13 @@ static const struct {
         /* the keys of a section whose header is an error are not checked */
         { "[job:a b]\ncomand = x\n[foo]\nbar = 1\n[daemon]\nworkers = 2\n",
           "t.conf:1: invalid job name \"a b\": use only letters, digits, \"_\", \".\" and \"-\"\n"
+          "t.conf:2: unknown key \"comand\" in [job:a b]\n"
           "t.conf:3: unknown section [foo] (expected [daemon], [include] or [job:NAME])\n" },
+        /* a section with a bad header still has its values checked */
+        { "[job:x y]\ncommand = \"open\nevery = 5 parsecs\n",
+          "t.conf:1: invalid job name \"x y\": use only letters, digits, \"_\", \".\" and \"-\"\n"
+          "t.conf:2: invalid command \"\\\"open\" for command= in [job:x y]: unbalanced double quote\n"
+          "t.conf:3: invalid time span \"5 parsecs\" for every= in [job:x y]\n" },
         /* errors come in line order, also those found at the end of a section */
         { "[job:j]\nfoo = 1\n[job:k]\nbar = 2\nevery = 1s\n",
           "t.conf:1: missing command= in [job:j]\n"
@@ -715,12 +721,14 @@ START_TEST(test_includes) {
         write_text(c1, "[job:one]\ncommand = /bin/one\nevery = 1 parsec\n");
         char *expected = strdup_printf(
                 "%s:1: job \"j\" is already defined at %s:9\n"
+                "%s:2: unknown key \"comand\" in [job:j]\n"
                 "%s:1: job \"a\" is already defined at %s:4\n"
                 "%s:4: [daemon] is not allowed in an included file, only [job:NAME]\n"
                 "%s:6: [include] is not allowed in an included file, only [job:NAME]\n"
                 "%s:3: invalid time span \"1 parsec\" for every= in [job:one]\n",
-                a, main_path, b, a, b, b, c1);
-        /* a.conf's job "j" is a duplicate: its keys are not looked at. */
+                a, main_path, a, b, a, b, b, c1);
+        /* a.conf's job "j" is a duplicate: its keys are still checked (one
+         * run of evd -t shows every error), but it is not "missing" any. */
         expect_file_errors(main_path, expected);
         free(expected);
 
