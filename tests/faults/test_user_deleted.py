@@ -17,7 +17,7 @@ Expected:
     listed).
 Needs root (useradd/userdel, user= switching)."""
 
-import os
+import pwd
 import re
 import time
 
@@ -55,7 +55,6 @@ def test_user_deleted(evd_bin):
                 u.deleted = False
                 u.delete()
                 try:
-                    import pwd
                     pwd.getpwnam(u.name)
                 except KeyError:
                     deleted_at = time.time()
