@@ -22,7 +22,7 @@ def config(enabled):
 def test_many_runs(evd_bin):
     with Evd(evd_bin, config(True), "many") as e:
         base = fd_table(e.pid)
-        ends = lambda: e.grep(r"j\d\d\[\d+\]: (finished|failed)")
+        ends = lambda: e.grep(r"j\d\d\[\d+\]: (finished|failed|stopped)")
         wait_for(lambda: len(ends()) >= RUNS, 120, interval=0.2, what=f"{RUNS} runs")
         # Stop scheduling, let the runs in flight end.
         e.write_config(config(False))

@@ -169,10 +169,10 @@ def test_reload_storm(evd_bin):
         e.write_config(storm_config(0))
         e.reload()
         n = e.log_count()
-        e.wait_log(r"s\d\[\d+\]: (finished|failed)", 3, start=n)
+        e.wait_log(r"s\d\[\d+\]: (finished|failed|stopped)", 3, start=n)
         check(e.stop() == 0, f"exit status {e.returncode}")
         started = len(e.grep(r"s\d\[\d+\]: started"))
-        ended = len(e.grep(r"s\d\[\d+\]: (finished|failed)"))
+        ended = len(e.grep(r"s\d\[\d+\]: (finished|failed|stopped)"))
         check(started == ended, f"{started} runs started but {ended} ended")
         check(started >= 5, f"only {started} runs during the storm")
 
