@@ -564,7 +564,8 @@ static void client_free(struct control_client *cl) {
         free(cl);
         if (ctl->accept_paused && ctl->n_clients < CONTROL_MAX_CLIENTS) {
                 ctl->accept_paused = false;
-                loop_modify(ctl->loop, &ctl->listen, EPOLLIN);
+                if (!ctl->accept_backoff)
+                        loop_modify(ctl->loop, &ctl->listen, EPOLLIN);
         }
 }
 
@@ -653,6 +654,13 @@ static void client_dispatch(struct loop_source *src, uint32_t events) {
         free(body);
 }
 
+static void accept_retry_fired(struct timer *t, usec_t now) {
+        struct control *ctl = container_of(t, struct control, accept_retry);
+        ctl->accept_backoff = false;
+        if (!ctl->accept_paused)
+                loop_modify(ctl->loop, &ctl->listen, EPOLLIN);
+}
+
 static void client_timeout(struct timer *t, usec_t now) {
         struct control_client *cl = container_of(t, struct control_client, deadline);
         cl->ctl->timeouts++;
@@ -691,11 +699,28 @@ static void listen_dispatch(struct loop_source *src, uint32_t events) {
                 }
                 int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
-                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                                log_warning_errno(errno, "Control socket: accept failed");
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                                return;
+                        /* Out of descriptors or memory: the client stays in
+                         * the backlog, the listener stays readable. Stop
+                         * watching it for a while instead of spinning, and
+                         * say so once per episode. */
+                        if (!ctl->accept_failing)
+                                log_warning_errno(errno, "Control socket: accept failed; trying again every %llums",
+                                                  (unsigned long long)(CONTROL_ACCEPT_RETRY / USEC_PER_MSEC));
+                        ctl->accept_failures++;
+                        ctl->accept_failing = true;
+                        ctl->accept_backoff = true;
+                        loop_modify(ctl->loop, &ctl->listen, 0);
+                        timer_start(&ctl->sched->mono, &ctl->accept_retry,
+                                    now_usec(CLOCK_BOOTTIME) + CONTROL_ACCEPT_RETRY);
                         return;
                 }
                 ctl->accepted++;
+                if (ctl->accept_failing) {
+                        log_info("Control socket: accepting clients again");
+                        ctl->accept_failing = false;
+                }
                 struct control_client *cl = calloc(1, sizeof(*cl));
                 if (!cl) {
                         safe_close(fd);
@@ -778,6 +803,7 @@ int control_open(struct control *c, struct loop *l, struct sched *s, const char 
                 return log_error_errno(errno, "Cannot listen on %s", path);
         c->listen.name = "control";
         c->listen.callback = listen_dispatch;
+        timer_init(&c->accept_retry, accept_retry_fired);
         r = loop_add(l, &c->listen, EPOLLIN);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch the control socket");
@@ -785,6 +811,7 @@ int control_open(struct control *c, struct loop *l, struct sched *s, const char 
 }
 
 void control_close(struct control *c) {
+        timer_stop(&c->accept_retry);
         while (c->clients)
                 client_free(c->clients);
         if (c->listen.fd >= 0) {

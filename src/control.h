@@ -32,6 +32,7 @@
 #define CONTROL_REQUEST_MAX 4096
 #define CONTROL_MAX_CLIENTS 64
 #define CONTROL_CLIENT_TIMEOUT (5 * USEC_PER_SEC)
+#define CONTROL_ACCEPT_RETRY (250 * USEC_PER_MSEC)
 
 struct sched;
 struct control_client;
@@ -45,7 +46,13 @@ struct control {
         struct control_client *clients;
         size_t n_clients;
         bool accept_paused;
-        uint64_t accepted, refused, requests, bad_requests, timeouts;
+        /* accept() ran out of descriptors (or memory): the listener is
+         * left alone until accept_retry fires, so a readable listener
+         * cannot spin the loop. */
+        bool accept_backoff;
+        bool accept_failing;    /* since the last accept that worked (logged once) */
+        struct timer accept_retry;
+        uint64_t accepted, refused, requests, bad_requests, timeouts, accept_failures;
 };
 
 /* Binds the socket. -EADDRINUSE when another evd holds it (logged). */
