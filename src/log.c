@@ -8,10 +8,11 @@
  * A message the journal refuses (sd_journal_sendv() fails: no buffer space,
  * a message journald cannot take) is written to stderr as a console line
  * instead: under systemd that is the journal's stream, so the text still
- * arrives, without the fields, rather than vanishing. (With no journald at
- * all, sd_journal_sendv() drops messages and reports success; that is what
- * --log-target=auto avoids.) Errors carry ERRNO= as systemd's own messages
- * do. */
+ * arrives, without the fields, rather than vanishing. With no journald at
+ * all, sd_journal_sendv() drops messages and reports success: so
+ * --log-target=journal checks for journald's socket at start and uses
+ * stderr without it (auto only picks the journal under systemd). Errors
+ * carry ERRNO= as systemd's own messages do. */
 #include "log.h"
 
 #include <stdatomic.h>
@@ -39,10 +40,23 @@ static bool stderr_is_journal(void) {
         return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/* libsystemd sends to this socket and, when it does not exist, drops
+ * messages and reports success ("fail silently if the journal is not
+ * available"): so look before choosing the journal. */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+static bool journal_reachable(void) {
+        struct stat st;
+        return stat(JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 void log_setup(enum log_target target) {
         switch (target) {
         case LOG_TARGET_JOURNAL:
-                use_journal = true;
+                use_journal = journal_reachable();
+                if (!use_journal)
+                        fprintf(stderr, "warning: the journal is not reachable (no socket %s); "
+                                        "logging to stderr instead\n", JOURNAL_SOCKET);
                 break;
         case LOG_TARGET_CONSOLE:
                 use_journal = false;
