@@ -9,9 +9,11 @@ put back.
 Expected:
   * each due run fails with a clear error ("failed to start: pipe: Too many
     open files" or similar), no crash;
-  * a client connecting to the control socket meanwhile gets no answer
-    (or an error), but evd does not spin: over a few seconds it uses well
-    under half a CPU, and it does not flood its log;
+  * a client connecting to the control socket meanwhile waits (or gets an
+    error), but evd does not spin: it stops watching the listener, says so
+    once ("accept failed; trying again every 250ms: Too many open files"),
+    uses well under half a CPU over a few seconds, does not flood its log,
+    and says "accepting clients again" when it can;
   * once the limit is back, runs succeed, evdctl answers, and evd holds no
     more descriptors than before the fault.
 Needs root only for nothing: prlimit on one's own child is allowed."""
@@ -58,6 +60,8 @@ def test_nofile(evd_bin):
         e.check_alive("out of descriptors ")
         check((cpu1 - cpu0) < 0.5 * (t1 - t0),
               f"evd used {cpu1 - cpu0:.2f}s of CPU in {t1 - t0:.2f}s out of descriptors: a busy loop")
+        acc = e.grep(r"(?i)accept", start)
+        check(len(acc) <= 2, f"the accept failure is logged {len(acc)} times, not once per episode: {acc[:3]}")
         check(lines1 - lines0 < 200, f"{lines1 - lines0} log lines in 3 s out of descriptors: a log flood\n"
               + "\n".join(e.log()[lines0:lines0 + 10]))
 
@@ -71,6 +75,7 @@ def test_nofile(evd_bin):
         after = e.log_count()
         e.wait_log(r"tick\[.*finished", count=2, start=after, timeout=30)
         rc, out, err = e.ctl("status", "tick")
+        check(e.grep(r"(?i)accepting clients again", start), "no line saying the control socket works again")
         check(rc == 0, f"evdctl after the fault: exit {rc}: {out} {err}")
         wait_for(lambda: n_fds(e.pid) <= base + 1, 20,
                  what=f"evd's descriptors back to {base} (has {n_fds(e.pid)}: {sorted(os.listdir(f'/proc/{e.pid}/fd'))})")
