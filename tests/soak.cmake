@@ -2,7 +2,7 @@
 # frequent jobs, reloads, outside kills and evdctl traffic, and fails on
 # growth of descriptors, threads, RSS or zombies, or on a lost run. ctest
 # runs two minutes of it (soak/2min); by hand: tests/soak/soak.py build/evd
-# --minutes 10. Sanitizer builds get EVD_E2E_SLOW=1 (a looser RSS bound).
+# --minutes 10. Sanitizer builds get EVD_E2E_SLOW=1: RSS is not checked there.
 # Included by tests/CMakeLists.txt.
 if(NOT EVD_E2E_PYTHON)
   if(EXISTS /usr/bin/python3)

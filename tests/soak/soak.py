@@ -23,8 +23,8 @@ its children. After the warm-up (default: a fifth of the run, at least 20 s)
 it fails if
   * descriptors exceed the warm-up maximum by more than 4,
   * threads exceed the warm-up maximum,
-  * RSS exceeds the warm-up maximum by more than 8 MiB (32 MiB in a
-    sanitizer build),
+  * RSS exceeds the warm-up maximum by more than 8 MiB (not checked in a
+    sanitizer build, EVD_E2E_SLOW=1: its quarantine holds freed memory),
   * a child stays a zombie over two samples,
   * a run of `fast` or an elapse of `cal` is lost: the runs started (from
     evd's log) are compared with the schedule (every second from evd's
@@ -230,11 +230,13 @@ class Soak:
         if not warm or not late:
             self.fail(f"too few samples ({len(warm)} in warm-up, {len(late)} after)")
             return
-        rss_slack = 32768 if evdtest.SLOW else 8192
-        for idx, name, slack in ((1, "descriptors", 4), (2, "threads", 0), (3, "RSS (kB)", rss_slack)):
+        # A sanitizer's quarantine keeps freed memory for a while (ASan: up
+        # to 256 MB), so RSS says nothing there: reported, not checked.
+        for idx, name, slack in ((1, "descriptors", 4), (2, "threads", 0), (3, "RSS (kB)", 8192)):
             w, l = max(s[idx] for s in warm), max(s[idx] for s in late)
-            print(f"{name}: warm-up max {w}, after {l}")
-            if l > w + slack:
+            unchecked = idx == 3 and evdtest.SLOW
+            print(f"{name}: warm-up max {w}, after {l}" + (" (not checked in a sanitizer build)" if unchecked else ""))
+            if l > w + slack and not unchecked:
                 worst = max(late, key=lambda s: s[idx])
                 self.fail(f"{name} grew from {w} (warm-up) to {l} at {worst[0]:.0f}s (bound +{slack})")
 
