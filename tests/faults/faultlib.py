@@ -167,7 +167,13 @@ def prlimit_pid(pid, resource, soft, as_user=None):
 
 
 def require_ns_tools():
+    """Skips unless a private mount namespace with a tmpfs can be made here
+    (root without CAP_SYS_ADMIN, or a seccomp profile, cannot)."""
     require_tool("unshare", "nsenter", "mount")
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs", "-o",
+                        "size=4k", "evd-fault-probe", "/mnt"], capture_output=True, text=True)
+    if p.returncode != 0:
+        skip(f"cannot mount a tmpfs in a private mount namespace: {p.stderr.strip()}")
 
 
 def nsenter(pid, *cmd):
