@@ -51,8 +51,9 @@
  *   from a zone named inside the calendar expression (which would win).
  * - The parse is linear in the number of jobs: a hash table finds a job
  *   defined twice, one sort orders config->jobs at the end.
- * - user= and group= are resolved when the configuration is loaded; a user
- *   deleted later keeps the uid resolved here until the next reload.
+ * - user= and group= are resolved when the configuration is loaded; each
+ *   run looks the user up again (spawn.c) and fails if it was deleted or
+ *   its uid changed since, until a reload reports it here.
  *   working_directory= is only checked to be absolute; whether it exists is
  *   found out when a run starts.
  * - config_format() writes a configuration back as a file that parses to

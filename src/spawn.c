@@ -112,7 +112,24 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
         char pwbuf[4096];
         struct passwd pw, *pwp = NULL;
 
-        if (!user) {
+        if (user) {
+                /* user= was resolved when the configuration was loaded. A
+                 * user deleted since then must not run: its uid may belong
+                 * to nobody now, or to the next user useradd creates. So
+                 * the run fails until a reload (which reports the unknown
+                 * user with its file and line), as systemd and cron refuse
+                 * a user they cannot look up. */
+                int e = getpwnam_r(user, &pw, pwbuf, sizeof pwbuf, &pwp);
+                if (e != 0 || !pwp || pw.pw_uid != def->uid) {
+                        r = e != 0 ? -e : -ENOENT;
+                        /* Short: the result ("failed to start: STEP: ERROR")
+                         * is kept in 96 bytes. */
+                        *ret_step = e != 0 ? "user lookup"
+                                    : !pwp ? "user deleted after the configuration was loaded"
+                                           : "user has another uid than at load";
+                        goto fail_step;
+                }
+        } else {
                 /* Running as evd's own user: take its passwd entry. */
                 if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof pwbuf, &pwp) == 0 && pwp) {
                         user = pw.pw_name;
