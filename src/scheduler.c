@@ -421,7 +421,7 @@ static void forget_removed(struct sched *s, struct job *j) {
 }
 
 static void log_run_end(struct job *j, struct run *r) {
-        char result[96], dur[TIMESPAN_MAX], f_status[48], f_dur[48], f_cpu_u[48], f_cpu_s[48], f_rss[48],
+        char result[256], dur[TIMESPAN_MAX], f_status[48], f_dur[48], f_cpu_u[48], f_cpu_s[48], f_rss[48],
                 f_attempt[32];
         usec_t duration = r->end_monotonic - r->start_monotonic;
         bool ok = run_succeeded(r);
@@ -455,7 +455,9 @@ static void log_run_end(struct job *j, struct run *r) {
         j->last_start = r->start_realtime;
         j->last_duration = duration;
         j->last_ok = ok;
-        snprintf(j->last_result, sizeof j->last_result, "%s", result);
+        size_t rn = strnlen(result, sizeof j->last_result - 1); /* cut to fit, on purpose */
+        memcpy(j->last_result, result, rn);
+        j->last_result[rn] = '\0';
         if (!ok) {
                 j->n_failures++;
                 j->consecutive_failures++;

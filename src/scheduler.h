@@ -64,7 +64,7 @@ struct job {
         bool paused;
         usec_t last_duration;
         bool last_ok;
-        char last_result[96];
+        char last_result[160];         /* the end of the last run, as logged (cut to fit) */
 };
 
 struct sched_stats {
