@@ -781,17 +781,7 @@ int calendar_normalize(const struct calendar_spec *c, char **ret) {
                 if (tzname[c->dst] && *tzname[c->dst])
                         fprintf(f, " %s", tzname[c->dst]);
         }
-        if (ferror(f)) {
-                fclose(f);
-                free(buf);
-                return -ENOMEM;
-        }
-        if (fclose(f) != 0) {
-                free(buf);
-                return -ENOMEM;
-        }
-        *ret = buf;
-        return 0;
+        return memstream_finish(f, &buf, ret);
 }
 
 /* ---------- next elapse ---------- */

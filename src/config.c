@@ -1564,15 +1564,5 @@ int config_format(const struct config *c, unsigned flags, char **ret) {
         }
         for (size_t i = 0; i < c->n_jobs; i++)
                 put_job(f, c->jobs[i], flags);
-        if (ferror(f)) {
-                fclose(f);
-                free(buf);
-                return -ENOMEM;
-        }
-        if (fclose(f) != 0) {
-                free(buf);
-                return -ENOMEM;
-        }
-        *ret = buf;
-        return 0;
+        return memstream_finish(f, &buf, ret);
 }

@@ -238,6 +238,18 @@ oom:
         return -ENOMEM;
 }
 
+int memstream_finish(FILE *f, char **buf, char **ret) {
+        bool bad = ferror(f);
+        if (fclose(f) != 0 || bad) {
+                free(*buf);
+                *buf = NULL;
+                return -ENOMEM;
+        }
+        *ret = *buf;
+        *buf = NULL;
+        return 0;
+}
+
 int write_all(int fd, const void *buf, size_t n) {
         const char *p = buf;
         while (n > 0) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,11 @@ int parse_boolean(const char *s);
  * expansion). Returns 0 and a NULL-terminated vector, -EINVAL with a message
  * in *ret_error (static string) for unbalanced quotes or an empty command. */
 int split_command(const char *s, char ***ret, const char **ret_error);
+
+/* Closes an open_memstream() stream whose buffer is *buf. On success *ret
+ * takes the text (0); after any write error, or a failing close, the
+ * buffer is freed (-ENOMEM). *buf is NULL afterwards either way. */
+int memstream_finish(FILE *f, char **buf, char **ret);
 
 /* Write all of buf to fd, retrying on EINTR/partial writes. */
 int write_all(int fd, const void *buf, size_t n);
