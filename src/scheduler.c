@@ -227,8 +227,7 @@ static void wall_clock_changed(struct timer_clock *tc) {
 }
 
 void sched_wall_clock_changed(struct sched *s) {
-        wall_clock_changed(&s->wall);
-        timer_clock_flush(&s->wall);
+        wall_clock_changed(&s->wall); /* the loop re-arms the timerfd after dispatch */
 }
 
 /* ---- runs ---- */

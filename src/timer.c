@@ -55,8 +55,9 @@ int timer_clock_flush(struct timer_clock *tc) {
                 /* Deadlines are in evd's (possibly shifted) view of the wall
                  * clock; the kernel counts the real one. */
                 if (tc->clock == CLOCK_REALTIME) {
-                        int64_t off = util_test_realtime_offset();
-                        kernel = off >= 0 ? (want > (usec_t)off ? want - (usec_t)off : 1) : want - (usec_t)off;
+                        kernel = want - (usec_t)util_test_realtime_offset(); /* modular: either sign */
+                        if ((int64_t)kernel <= 0)
+                                kernel = 1; /* before the epoch: due now (0 would disarm) */
                 }
 #endif
                 timespec_from_usec(&its.it_value, kernel);
