@@ -5,7 +5,7 @@
  * normalises to a form that parses again and normalises to itself; next
  * elapses are strictly increasing and after the base; an unknown zone is
  * -EINVAL, never a crash. */
-#include "calendar.h"
+#include "schedule.h"
 #include "fuzz_common.h"
 
 #include <stdio.h>
@@ -16,7 +16,7 @@ static const char *const zones[] = { NULL, "UTC", "Europe/Berlin", "America/New_
                                      "Pacific/Chatham", "Asia/Kolkata" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        struct calendar_spec *spec = NULL, *again = NULL;
+        struct schedule *spec = NULL, *again = NULL;
         char *lines[3], *err = NULL, *norm = NULL, *norm2 = NULL;
         size_t n;
         int r;
@@ -36,20 +36,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         base = v * USEC_PER_SEC + (usec_t)(size % 1000);
         }
 
-        r = calendar_parse(lines[0], &spec, &err);
+        r = schedule_parse(SCHEDULE_SYNTAX_CALENDAR, lines[0], &spec, &err);
         if (r < 0) {
                 if (r == -EINVAL && !err)
                         abort(); /* every syntax error comes with a message */
                 goto out;
         }
-        if (calendar_normalize(spec, &norm) < 0)
+        if (schedule_normalize(spec, &norm) < 0)
                 goto out;
-        r = calendar_parse(norm, &again, NULL);
+        r = schedule_parse(SCHEDULE_SYNTAX_CALENDAR, norm, &again, NULL);
         if (r < 0) {
                 fprintf(stderr, "normalised form \"%s\" of \"%s\" does not parse\n", norm, lines[0]);
                 abort();
         }
-        if (calendar_normalize(again, &norm2) < 0)
+        if (schedule_normalize(again, &norm2) < 0)
                 goto out;
         if (strcmp(norm, norm2) != 0) {
                 fprintf(stderr, "\"%s\" normalises to \"%s\", that to \"%s\"\n", lines[0], norm, norm2);
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         usec_t t = base;
         for (int i = 0; i < 3; i++) {
                 usec_t next;
-                r = calendar_next(spec, zone, t, &next);
+                r = schedule_next(spec, zone, t, &next);
                 if (r < 0) {
                         if (r != -ENOENT && r != -EINVAL && r != -EDEADLK)
                                 abort();
@@ -76,8 +76,8 @@ out:
         free(norm);
         free(norm2);
         free(err);
-        calendar_free(spec);
-        calendar_free(again);
+        schedule_free(spec);
+        schedule_free(again);
         free(buf);
         return 0;
 }

@@ -4,7 +4,7 @@
  * since the epoch). Checks: parsing never crashes; the normalised form
  * parses again to itself; next elapses are minute-aligned, strictly
  * increasing and after the base; @reboot never elapses. */
-#include "calendar.h"
+#include "schedule.h"
 #include "fuzz_common.h"
 
 #include <stdio.h>
@@ -15,7 +15,7 @@ static const char *const zones[] = { NULL, "UTC", "Europe/Berlin", "America/New_
                                      "Pacific/Chatham" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        struct calendar_spec *spec = NULL, *again = NULL;
+        struct schedule *spec = NULL, *again = NULL;
         char *lines[3], *err = NULL, *norm = NULL, *norm2 = NULL;
         size_t n;
         int r;
@@ -35,33 +35,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         base = v * USEC_PER_SEC + (usec_t)(size % 1000);
         }
 
-        r = calendar_parse_cron(lines[0], &spec, &err);
+        r = schedule_parse(SCHEDULE_SYNTAX_CRON, lines[0], &spec, &err);
         if (r < 0) {
                 if (r == -EINVAL && !err)
                         abort();
                 goto out;
         }
-        if (calendar_normalize(spec, &norm) < 0)
+        if (schedule_normalize(spec, &norm) < 0)
                 goto out;
-        if (calendar_parse_cron(norm, &again, NULL) < 0) {
+        if (schedule_parse(SCHEDULE_SYNTAX_CRON, norm, &again, NULL) < 0) {
                 fprintf(stderr, "normalised form \"%s\" of \"%s\" does not parse\n", norm, lines[0]);
                 abort();
         }
-        if (calendar_normalize(again, &norm2) < 0)
+        if (schedule_normalize(again, &norm2) < 0)
                 goto out;
-        if (strcmp(norm, norm2) != 0 || calendar_is_reboot(spec) != calendar_is_reboot(again))
+        if (strcmp(norm, norm2) != 0 || schedule_is_reboot(spec) != schedule_is_reboot(again))
                 abort();
 
         usec_t t = base;
         for (int i = 0; i < 3; i++) {
                 usec_t next;
-                r = calendar_next(spec, zone, t, &next);
+                r = schedule_next(spec, zone, t, &next);
                 if (r < 0) {
                         if (r != -ENOENT && r != -EINVAL)
                                 abort();
                         break;
                 }
-                if (calendar_is_reboot(spec) || next <= t || next % USEC_PER_SEC != 0)
+                if (schedule_is_reboot(spec) || next <= t || next % USEC_PER_SEC != 0)
                         abort();
                 t = next;
         }
@@ -69,8 +69,8 @@ out:
         free(norm);
         free(norm2);
         free(err);
-        calendar_free(spec);
-        calendar_free(again);
+        schedule_free(spec);
+        schedule_free(again);
         free(buf);
         return 0;
 }

@@ -70,7 +70,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "calendar.h"
+#include "schedule.h"
 #include "timespan.h"
 
 #define LINE_LIMIT (1024 * 1024)
@@ -310,7 +310,7 @@ struct job_def *job_def_unref(struct job_def *d) {
         free(d->command);
         strv_free(d->argv);
         free(d->schedule_text);
-        calendar_free(d->calendar);
+        schedule_free(d->calendar);
         free(d->timezone);
         free(d->user);
         free(d->group);
@@ -491,10 +491,10 @@ static void job_finish(struct parser *p) {
                 /* The expression's own zone would win: say so rather than
                  * ignore timezone=. calendar keeps "UTC" as a flag, which
                  * only its normalised form shows. */
-                const char *zone = calendar_timezone(d->calendar);
+                const char *zone = schedule_timezone(d->calendar);
                 char *norm = NULL;
                 if (!zone) {
-                        if (calendar_normalize(d->calendar, &norm) < 0) {
+                        if (schedule_normalize(d->calendar, &norm) < 0) {
                                 oom(p);
                                 return;
                         }
@@ -825,8 +825,8 @@ static void job_key(struct parser *p, enum key_id k, const char *value, const ch
                                 d->schedule = SCHEDULE_EVERY;
                         break;
                 }
-                struct calendar_spec *spec = NULL;
-                r = k == K_CALENDAR ? calendar_parse(value, &spec, &why) : calendar_parse_cron(value, &spec, &why);
+                struct schedule *spec = NULL;
+                r = schedule_parse(k == K_CALENDAR ? SCHEDULE_SYNTAX_CALENDAR : SCHEDULE_SYNTAX_CRON, value, &spec, &why);
                 if (r == -ENOMEM) {
                         oom(p);
                         break;
@@ -843,7 +843,7 @@ static void job_key(struct parser *p, enum key_id k, const char *value, const ch
                         break;
                 }
                 if (!set_string(p, &d->schedule_text, value)) {
-                        calendar_free(spec);
+                        schedule_free(spec);
                         break;
                 }
                 d->calendar = spec;
@@ -851,7 +851,7 @@ static void job_key(struct parser *p, enum key_id k, const char *value, const ch
                 break;
         }
         case K_TIMEZONE:
-                if (!calendar_timezone_valid(value))
+                if (!schedule_timezone_valid(value))
                         lerror(p, p->line, "unknown time zone %s for timezone= in %s", quote(q, value), sec);
                 else
                         set_string(p, &d->timezone, value);
@@ -1507,7 +1507,7 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
         case SCHEDULE_CALENDAR:
         case SCHEDULE_CRON: {
                 char *norm = NULL;
-                if (d->calendar && calendar_normalize(d->calendar, &norm) >= 0)
+                if (d->calendar && schedule_normalize(d->calendar, &norm) >= 0)
                         fprintf(f, "# normalized: %s\n", norm);
                 free(norm);
                 put_string(f, d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->schedule_text);

@@ -12,7 +12,7 @@
 
 #include "util.h"
 
-struct calendar_spec;
+struct schedule;
 
 enum overlap_policy {
         OVERLAP_SKIP,
@@ -44,7 +44,7 @@ struct job_def {
         enum schedule_kind schedule;
         usec_t every;                    /* SCHEDULE_EVERY */
         char *schedule_text;             /* calendar/cron expression as written */
-        struct calendar_spec *calendar;  /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
+        struct schedule *calendar;       /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
         char *timezone;                  /* NULL: system zone */
 
         usec_t jitter;          /* 0: none */

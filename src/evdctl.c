@@ -12,7 +12,7 @@
  * command. Exit status: 0 success, 1 error, 2 usage, 3 no such job, 4 evd
  * not reachable (no socket, nobody listening, or no reply in time).
  * Single-threaded: it may set $TZ for --timezone. */
-#include "calendar.h"
+#include "schedule.h"
 #include "ctlclient.h"
 #include "strbuf.h"
 #include "util.h"
@@ -282,18 +282,18 @@ static bool in_utc(void) {
 }
 
 static int show_one(const char *expr, const char *tz, usec_t base, unsigned iterations, bool json) {
-        _cleanup_(calendar_freep) struct calendar_spec *spec = NULL;
+        _cleanup_(schedule_freep) struct schedule *spec = NULL;
         _cleanup_(freep) char *error = NULL, *norm = NULL;
         bool cron = startswith(expr, "cron:");
         usec_t now = now_usec(CLOCK_REALTIME), next = base;
         int r;
 
-        r = cron ? calendar_parse_cron(expr + 5, &spec, &error) : calendar_parse(expr, &spec, &error);
+        r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, cron ? expr + 5 : expr, &spec, &error);
         if (r < 0) {
                 fprintf(stderr, "evdctl: %s\n", error ? error : strerror(-r));
                 return r;
         }
-        r = calendar_normalize(spec, &norm);
+        r = schedule_normalize(spec, &norm);
         if (r < 0) {
                 fprintf(stderr, "evdctl: %s: %s\n", expr, strerror(-r));
                 return r;
@@ -310,7 +310,7 @@ static int show_one(const char *expr, const char *tz, usec_t base, unsigned iter
                         json_string(stdout, s);
                 } else
                         json_string(stdout, norm);
-                if (calendar_is_reboot(spec))
+                if (schedule_is_reboot(spec))
                         printf(", \"reboot\": true");
                 printf(", \"next\": [");
         } else {
@@ -320,11 +320,11 @@ static int show_one(const char *expr, const char *tz, usec_t base, unsigned iter
 
         for (unsigned i = 0; i < iterations; i++) {
                 char buf[256];
-                r = calendar_next(spec, tz, next, &next);
+                r = schedule_next(spec, tz, next, &next);
                 if (r == -ENOENT) {
                         if (i == 0 && !json)
                                 printf("%16s %s\n", "Next elapse:",
-                                       calendar_is_reboot(spec) ? "never (runs once when evd starts)" : "never");
+                                       schedule_is_reboot(spec) ? "never (runs once when evd starts)" : "never");
                         r = 0;
                         break;
                 }
@@ -424,7 +424,7 @@ static int cmd_calendar(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (tz) {
-                if (!calendar_timezone_valid(tz)) {
+                if (!schedule_timezone_valid(tz)) {
                         fprintf(stderr, "evdctl calendar: unknown time zone \"%s\"\n", tz);
                         return EXIT_USAGE;
                 }

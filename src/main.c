@@ -22,6 +22,7 @@
 #include "scheduler.h"
 #include "signals.h"
 #include "spawn.h"
+#include "tz.h"
 #include "tzwatch.h"
 
 struct options {
@@ -262,8 +263,8 @@ int main(int argc, char **argv) {
         log_setup(o.log_target);
         log_set_max_level(o.log_level);
         /* Before any thread: the zone is read once, not stat()ed by every
-         * mktime() (see tzwatch.h). */
-        (void)tzwatch_setup();
+         * mktime() (see tz.h). */
+        (void)tz_setup();
 
         r = config_load(o.config_path, &config, &errors);
         if (r < 0) {

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "calendar.h"
+#include "schedule.h"
 #include "config.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -254,7 +254,7 @@ START_TEST(test_all_keys) {
         ck_assert_int_eq(d->overlap, OVERLAP_QUEUE);
 
         d = config_find_job(c, "par");
-        ck_assert(calendar_is_reboot(d->calendar));
+        ck_assert(schedule_is_reboot(d->calendar));
         ck_assert_int_eq(d->overlap, OVERLAP_PARALLEL);
         ck_assert_ptr_null(d->user);
         ck_assert_str_eq(d->group, "root");
