@@ -579,6 +579,12 @@ out:
         return 0;
 }
 
+static void for_each_chain(struct calendar_spec *c, void (*fn)(struct cal_chain *)) {
+        struct cal_chain *all[] = { &c->year, &c->month, &c->day, &c->hour, &c->minute, &c->usec };
+        for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                fn(all[i]);
+}
+
 /* The parsed spec in its canonical shape; false if a value is out of range. */
 static bool spec_canonicalize(struct calendar_spec *c) {
         if (c->timezone && streq(c->timezone, "UTC")) {
@@ -591,12 +597,7 @@ static bool spec_canonicalize(struct calendar_spec *c) {
         if (c->end_of_month && c->day.n == 0)
                 c->end_of_month = false;
         fix_years(&c->year);
-        normalize_chain(&c->year);
-        normalize_chain(&c->month);
-        normalize_chain(&c->day);
-        normalize_chain(&c->hour);
-        normalize_chain(&c->minute);
-        normalize_chain(&c->usec);
+        for_each_chain(c, normalize_chain);
         return spec_valid(c);
 }
 
@@ -655,12 +656,7 @@ const char *calendar_timezone(const struct calendar_spec *spec) {
 struct calendar_spec *calendar_free(struct calendar_spec *c) {
         if (!c)
                 return NULL;
-        chain_done(&c->year);
-        chain_done(&c->month);
-        chain_done(&c->day);
-        chain_done(&c->hour);
-        chain_done(&c->minute);
-        chain_done(&c->usec);
+        for_each_chain(c, chain_done);
         free(c->timezone);
         free(c->dst_name);
         free(c);

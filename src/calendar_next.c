@@ -301,7 +301,9 @@ static int walk_next(struct walk *w) {
         return -EDEADLK;
 }
 
-static int calendar_next_here(const struct calendar_spec *spec, usec_t after, usec_t *ret) {
+/* In the zone tz_run() set up (or UTC); spec is a struct calendar_spec. */
+static int calendar_next_here(const void *userdata, usec_t after, usec_t *ret) {
+        const struct calendar_spec *spec = userdata;
         struct walk w = { .spec = spec };
         time_t t;
         int r;
@@ -324,22 +326,10 @@ static int calendar_next_here(const struct calendar_spec *spec, usec_t after, us
         return 0;
 }
 
-struct next_call {
-        const struct calendar_spec *spec;
-        usec_t after;
-        usec_t *ret;
-};
-
-static int next_in_zone(void *userdata) {
-        const struct next_call *c = userdata;
-        return calendar_next_here(c->spec, c->after, c->ret);
-}
-
 static int next_once(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret) {
         if (spec->utc) /* gmtime_r() and timegm(): no zone involved */
                 return calendar_next_here(spec, after, ret);
-        return tz_run(spec->timezone ? spec->timezone : tz, next_in_zone,
-                      &(struct next_call){ .spec = spec, .after = after, .ret = ret });
+        return tz_run(spec->timezone ? spec->timezone : tz, calendar_next_here, spec, after, ret);
 }
 
 int calendar_next(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret) {

@@ -382,7 +382,9 @@ static size_t local_instants(int64_t g, time_t out[2], time_t *ret_gap_end) {
         return n;
 }
 
-static int next_here(const struct cron_spec *f, usec_t after, usec_t *ret) {
+/* In the zone tz_run() set up; userdata is a struct cron_spec. */
+static int next_here(const void *userdata, usec_t after, usec_t *ret) {
+        const struct cron_spec *f = userdata;
         bool fixed = !f->minute_star && !f->hour_star;
         int64_t a = (int64_t)(after / USEC_PER_SEC);
         bool found = false;
@@ -444,21 +446,10 @@ done:
         return 0;
 }
 
-struct next_call {
-        const struct cron_spec *spec;
-        usec_t after;
-        usec_t *ret;
-};
-
-static int next_in_zone(void *userdata) {
-        const struct next_call *c = userdata;
-        return next_here(c->spec, c->after, c->ret);
-}
-
 int cron_next(const struct cron_spec *spec, const char *tz, usec_t after, usec_t *ret) {
         if (!spec || !ret)
                 return -EINVAL;
         if (spec->reboot)
                 return -ENOENT;
-        return tz_run(tz, next_in_zone, &(struct next_call){ .spec = spec, .after = after, .ret = ret });
+        return tz_run(tz, next_here, spec, after, ret);
 }

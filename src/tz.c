@@ -148,7 +148,18 @@ static bool zone_known_good(const char *zone) {
 }
 
 /* Under tz_lock: fn in zone, $TZ restored to old (NULL: unset) after. */
-static int run_switched(const char *zone, const char *old, int (*fn)(void *), void *userdata) {
+struct tz_call {
+        int (*fn)(const void *spec, usec_t after, usec_t *ret);
+        const void *spec;
+        usec_t after;
+        usec_t *ret;
+};
+
+static int call(const struct tz_call *c) {
+        return c->fn(c->spec, c->after, c->ret);
+}
+
+static int run_switched(const char *zone, const char *old, const struct tz_call *c) {
         _cleanup_(freep) char *saved = NULL, *colon = NULL;
         int r;
 
@@ -160,7 +171,7 @@ static int run_switched(const char *zone, const char *old, int (*fn)(void *), vo
         if (setenv("TZ", colon, 1) < 0)
                 return -errno;
         tzset();
-        r = fn(userdata);
+        r = call(c);
         if (saved)
                 (void)setenv("TZ", saved, 1);
         else
@@ -169,20 +180,22 @@ static int run_switched(const char *zone, const char *old, int (*fn)(void *), vo
         return r;
 }
 
-int tz_run(const char *zone, int (*fn)(void *userdata), void *userdata) {
+int tz_run(const char *zone, int (*fn)(const void *spec, usec_t after, usec_t *ret), const void *spec,
+           usec_t after, usec_t *ret) {
+        const struct tz_call c = { .fn = fn, .spec = spec, .after = after, .ret = ret };
         int r;
 
         pthread_mutex_lock(&tz_lock);
         if (!zone)
-                r = fn(userdata);
+                r = call(&c);
         else if (!zone_known_good(zone))
                 r = -EINVAL;
         else {
                 const char *old = getenv("TZ");
                 if (old && (streq(old, zone) || (old[0] == ':' && streq(old + 1, zone))))
-                        r = fn(userdata); /* already there */
+                        r = call(&c); /* already there */
                 else
-                        r = run_switched(zone, old, fn, userdata);
+                        r = run_switched(zone, old, &c);
         }
         pthread_mutex_unlock(&tz_lock);
         return r;

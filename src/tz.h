@@ -44,8 +44,10 @@ bool tz_zone_valid(const char *zone);
  * changes or tz_reload_zone(); any thread. */
 void tz_local_abbrevs(char ret[2][TZ_ABBREV_MAX]);
 
-/* Runs fn(userdata) with the process evaluating local time in zone (NULL:
- * the process's own zone), then restores $TZ as it was. Holds the mutex
- * throughout: fn must not call back into this module. Returns fn's result,
- * -EINVAL for an unknown zone, -ENOMEM. Any thread; meant for the main one. */
-int tz_run(const char *zone, int (*fn)(void *userdata), void *userdata);
+/* Computes fn(spec, after, ret) (a leaf's next elapse) with the process
+ * evaluating local time in zone (NULL: the process's own zone), then
+ * restores $TZ as it was. Holds the mutex throughout: fn must not call back
+ * into this module. Returns fn's result, -EINVAL for an unknown zone,
+ * -ENOMEM. Any thread; meant for the main one. */
+int tz_run(const char *zone, int (*fn)(const void *spec, usec_t after, usec_t *ret), const void *spec,
+           usec_t after, usec_t *ret);
