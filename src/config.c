@@ -826,7 +826,8 @@ static void job_key(struct parser *p, enum key_id k, const char *value, const ch
                         break;
                 }
                 struct schedule *spec = NULL;
-                r = schedule_parse(k == K_CALENDAR ? SCHEDULE_SYNTAX_CALENDAR : SCHEDULE_SYNTAX_CRON, value, &spec, &why);
+                r = schedule_parse(k == K_CALENDAR ? SCHEDULE_SYNTAX_CALENDAR : SCHEDULE_SYNTAX_CRON, value, &spec,
+                                   &why);
                 if (r == -ENOMEM) {
                         oom(p);
                         break;

@@ -288,7 +288,8 @@ static int show_one(const char *expr, const char *tz, usec_t base, unsigned iter
         usec_t now = now_usec(CLOCK_REALTIME), next = base;
         int r;
 
-        r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, cron ? expr + 5 : expr, &spec, &error);
+        r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, cron ? expr + 5 : expr, &spec,
+                           &error);
         if (r < 0) {
                 fprintf(stderr, "evdctl: %s\n", error ? error : strerror(-r));
                 return r;

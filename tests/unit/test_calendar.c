@@ -1,8 +1,9 @@
-/* test_calendar.c - unit tests of calendar.c/cron.c: parsing (valid and
- * invalid), normalisation (compared with systemd-analyze 252's "Normalized
- * form"), next elapses (leap years, "~", weekdays, DST changes in
- * Europe/Berlin, America/New_York and Australia/Lord_Howe, year rollover,
- * expressions that never match), cron (names, steps, the day OR rule,
+/* test_calendar.c - unit tests of the calendar and cron leaves through the
+ * schedule.h front end: parsing (valid and invalid), normalisation
+ * (compared with systemd-analyze 252's "Normalized form"), next elapses
+ * (leap years, "~", weekdays, DST changes in Europe/Berlin,
+ * America/New_York and Australia/Lord_Howe, year rollover, expressions that
+ * never match), cron (names, steps, the day OR rule,
  * macros, @reboot, DST policy), zones, and the fuzzers' regressions.
  *
  * Expected elapses of calendar expressions come from systemd-analyze
@@ -382,7 +383,8 @@ START_TEST(test_cron_parse) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(schedule_freep) struct schedule *spec = NULL;
                 _cleanup_(freep) char *err = NULL, *norm = NULL;
-                ck_assert_msg(schedule_parse(SCHEDULE_SYNTAX_CRON, cases[i][0], &spec, &err) == 0, "%s: %s", cases[i][0], err);
+                ck_assert_msg(schedule_parse(SCHEDULE_SYNTAX_CRON, cases[i][0], &spec, &err) == 0, "%s: %s",
+                              cases[i][0], err);
                 ck_assert_int_eq(schedule_normalize(spec, &norm), 0);
                 ck_assert_str_eq(norm, cases[i][1]);
                 ck_assert_ptr_null(schedule_timezone(spec));
@@ -398,7 +400,8 @@ START_TEST(test_cron_parse) {
         for (size_t i = 0; i < ELEMENTSOF(invalid); i++) {
                 struct schedule *spec = NULL;
                 _cleanup_(freep) char *err = NULL;
-                ck_assert_msg(schedule_parse(SCHEDULE_SYNTAX_CRON, invalid[i], &spec, &err) == -EINVAL, "\"%s\" parsed", invalid[i]);
+                ck_assert_msg(schedule_parse(SCHEDULE_SYNTAX_CRON, invalid[i], &spec, &err) == -EINVAL,
+                              "\"%s\" parsed", invalid[i]);
                 ck_assert_ptr_null(spec);
                 ck_assert_ptr_nonnull(err);
         }
