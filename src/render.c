@@ -37,24 +37,24 @@ static void json_time_or_null(struct strbuf *b, usec_t t) {
                 render_json_time(b, t);
 }
 
-static const char *fmt_short(usec_t t, char *buf, size_t size) {
+/* Realtime t in the local zone with strftime's fmt, or "-" for 0 (never)
+ * and USEC_INFINITY (none). */
+static const char *fmt_local(usec_t t, const char *fmt, char *buf, size_t size) {
         if (t == 0 || t == USEC_INFINITY)
                 return "-";
         time_t sec = (time_t)(t / USEC_PER_SEC);
         struct tm tm;
         localtime_r(&sec, &tm);
-        strftime(buf, size, "%m-%d %H:%M", &tm);
+        strftime(buf, size, fmt, &tm);
         return buf;
 }
 
+static const char *fmt_short(usec_t t, char *buf, size_t size) {
+        return fmt_local(t, "%m-%d %H:%M", buf, size);
+}
+
 const char *render_time_long(usec_t t, char *buf, size_t size) {
-        if (t == 0 || t == USEC_INFINITY)
-                return "-";
-        time_t sec = (time_t)(t / USEC_PER_SEC);
-        struct tm tm;
-        localtime_r(&sec, &tm);
-        strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
-        return buf;
+        return fmt_local(t, "%Y-%m-%d %H:%M:%S %Z", buf, size);
 }
 
 /* Milliseconds are enough for a run of a second or more; a shorter one
