@@ -7,7 +7,6 @@
 #include "control.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <libgen.h>
 #include <stddef.h>
 #include <stdio.h>
