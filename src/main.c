@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "sched_view.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -221,7 +222,9 @@ static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
                 sched_shutdown(&sched);
                 break;
         case SIGHUP:
-                sched_reload(&sched, NULL);
+                /* Through the request, so the control socket hears of it. */
+                if (sched_reload_request(&sched, NULL, NULL) < 0)
+                        sched_reload(&sched, NULL);
                 break;
         case SIGUSR1:
                 dump_status();
