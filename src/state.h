@@ -20,6 +20,7 @@ struct state_entry {
         char *name;
         usec_t last_start;      /* realtime; 0: never */
         bool paused;
+        size_t line;            /* where it was read, for the sort; 0 otherwise */
 };
 
 struct state {
@@ -27,9 +28,24 @@ struct state {
         size_t n;
 };
 
-/* Parses the text of a state file; never fails on bad input (bad lines are
- * reported through *warnings, a strv). -ENOMEM only. */
-int state_parse(const char *text, struct state *ret, char ***warnings);
+/* Makes DIR ready for evd, before anything in it is read or written:
+ *   - DIR and every directory above it must be owned by root or by evd's
+ *     user and writable by no one else (an ancestor may be a root-owned
+ *     sticky directory such as /tmp), and a symbolic link on the way must
+ *     be root's or evd's user's: otherwise -EPERM ("refuse to start");
+ *   - DIR is created (0755) when missing; its parent is checked first;
+ *   - DIR/lock is locked (a POSIX record lock, and our PID written in it):
+ *     -EBUSY when another process holds it ("refuse to start");
+ *   - any other -errno: DIR cannot be used (e.g. cannot be created).
+ * Returns the lock's descriptor (CLOEXEC; keep it open while evd runs).
+ * On failure *error is a message naming DIR, for the log (free() it; it
+ * may be NULL when out of memory). Main thread, at start-up. */
+int state_dir_acquire(const char *dir, char **error);
+
+/* Parses the SIZE bytes of a state file at TEXT; never fails on bad input
+ * (bad lines, e.g. one with a NUL byte, are reported through *warnings, a
+ * strv, and skipped). A name seen twice: the later line wins. -ENOMEM only. */
+int state_parse(const char *text, size_t size, struct state *ret, char ***warnings);
 /* Reads DIR/state; a missing file gives an empty state. */
 int state_load(const char *dir, struct state *ret, char ***warnings);
 const struct state_entry *state_find(const struct state *s, const char *name);
