@@ -10,14 +10,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "log.h"
 
 #define STATE_FILE "state"
 #define STATE_MAGIC "evd-state 1"
-#define STATE_LOCK "lock"
 
 static int cmp_entry(const void *a, const void *b) {
         return strcmp(((const struct state_entry *)a)->name, ((const struct state_entry *)b)->name);
@@ -333,47 +334,48 @@ static int check_links(const char *dir, char **error) {
         return 0;
 }
 
-static int lock_dir(const char *dir, const char *real, char **error) {
-        _cleanup_(freep) char *path = strdup_printf("%s/%s", real, STATE_LOCK);
-        if (!path)
-                return -ENOMEM;
-        _cleanup_(closep) int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
-        struct stat st;
-        if (fd < 0 && errno == ELOOP) {
-                *error = strdup_printf("Refusing state directory %s: %s is a symbolic link", dir, path);
-                return -EPERM;
+/* The PID holding a flock() on the file (dev, ino) per /proc/locks, or 0. */
+static pid_t lock_holder(dev_t dev, ino_t ino) {
+        FILE *f = fopen("/proc/locks", "re");
+        char line[256];
+        pid_t found = 0;
+        while (f && !found && fgets(line, sizeof line, f)) {
+                unsigned maj, min;
+                unsigned long long inode;
+                int pid;
+                if (sscanf(line, "%*d: FLOCK %*s WRITE %d %x:%x:%llu", &pid, &maj, &min, &inode) == 4 &&
+                    maj == major(dev) && min == minor(dev) && inode == (unsigned long long)ino)
+                        found = pid;
         }
+        if (f)
+                fclose(f);
+        return found;
+}
+
+/* A flock() on the directory itself: released when evd exits however it
+ * exits, and it needs no file in the directory (nor a descriptor open for
+ * writing, which would keep a read-only remount from happening). */
+static int lock_dir(const char *dir, const char *real, char **error) {
+        _cleanup_(closep) int fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0) {
                 int r = sys_error();
-                *error = strdup_printf("Cannot use state directory %s: %s: %s", dir, path, strerror(-r));
+                *error = strdup_printf("Cannot use state directory %s: %s", dir, strerror(-r));
                 return r;
         }
-        if (!S_ISREG(st.st_mode)) {
-                *error = strdup_printf("Refusing state directory %s: %s is not a regular file", dir, path);
-                return -EPERM;
-        }
-        /* A POSIX record lock: released when evd exits however it exits,
-         * and F_GETLK names the process that holds it. */
-        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-        if (fcntl(fd, F_SETLK, &fl) < 0) {
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int r = sys_error();
-                if (r != -EACCES && r != -EAGAIN) {
+                if (r != -EWOULDBLOCK) {
                         *error = strdup_printf("Cannot lock state directory %s: %s", dir, strerror(-r));
                         return r;
                 }
-                struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-                if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && q.l_pid > 0)
-                        *error = strdup_printf("State directory %s is in use by another evd (pid %d)", dir,
-                                               (int)q.l_pid);
+                pid_t pid = lock_holder(st.st_dev, st.st_ino);
+                if (pid > 0)
+                        *error = strdup_printf("State directory %s is in use by another evd (pid %d)", dir, (int)pid);
                 else
                         *error = strdup_printf("State directory %s is in use by another evd", dir);
                 return -EBUSY;
         }
-        /* For the administrator; the lock itself is what counts. */
-        char pid[32];
-        int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-        if (ftruncate(fd, 0) == 0)
-                (void)!pwrite(fd, pid, (size_t)n, 0);
         int ret = fd;
         fd = -EBADF;
         return ret;

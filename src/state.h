@@ -34,10 +34,12 @@ struct state {
  *     sticky directory such as /tmp), and a symbolic link on the way must
  *     be root's or evd's user's: otherwise -EPERM ("refuse to start");
  *   - DIR is created (0755) when missing; its parent is checked first;
- *   - DIR/lock is locked (a POSIX record lock, and our PID written in it):
- *     -EBUSY when another process holds it ("refuse to start");
+ *   - DIR itself is locked (flock): -EBUSY when another process holds
+ *     it ("refuse to start"; the message names its PID when /proc/locks
+ *     does);
  *   - any other -errno: DIR cannot be used (e.g. cannot be created).
- * Returns the lock's descriptor (CLOEXEC; keep it open while evd runs).
+ * Returns the locked descriptor of DIR (CLOEXEC; keep it open while evd
+ * runs).
  * On failure *error is a message naming DIR, for the log (free() it; it
  * may be NULL when out of memory). Main thread, at start-up. */
 int state_dir_acquire(const char *dir, char **error);
