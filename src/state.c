@@ -8,6 +8,7 @@
 #include "state.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -259,6 +260,16 @@ static int sys_error(void) {
         return errno == EPERM ? -EACCES : -errno;
 }
 
+/* Sets *error to the formatted message (%m: errno) and returns r. */
+_printf_(3, 4) static int fail(char **error, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(error, fmt, ap) < 0)
+                *error = NULL;
+        va_end(ap);
+        return r;
+}
+
 static bool trusted_owner(uid_t uid) {
         return uid == 0 || uid == geteuid();
 }
@@ -267,29 +278,20 @@ static bool trusted_owner(uid_t uid) {
  * one else; an ancestor may be a root-owned sticky directory (/tmp). */
 static int check_dir(const char *dir, const char *path, bool leaf, char **error) {
         struct stat st;
-        if (lstat(path, &st) < 0) {
-                int r = sys_error();
-                *error = strdup_printf("Cannot use state directory %s: %s: %s", dir, path, strerror(-r));
-                return r;
-        }
-        if (S_ISLNK(st.st_mode)) {
-                *error = strdup_printf("Refusing state directory %s: %s changed into a symbolic link", dir, path);
-                return -EPERM;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-                *error = strdup_printf("Cannot use state directory %s: %s is not a directory", dir, path);
-                return -ENOTDIR;
-        }
-        if (!trusted_owner(st.st_uid)) {
-                *error = strdup_printf("Refusing state directory %s: %s is owned by uid %u, not by root or evd's user",
-                                       dir, path, (unsigned)st.st_uid);
-                return -EPERM;
-        }
-        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (leaf || st.st_uid != 0 || !(st.st_mode & S_ISVTX))) {
-                *error = strdup_printf("Refusing state directory %s: %s is writable by group or others (run chmod go-w %s)",
-                                       dir, path, path);
-                return -EPERM;
-        }
+        if (lstat(path, &st) < 0)
+                return fail(error, sys_error(), "Cannot use state directory %s: %s: %m", dir, path);
+        if (S_ISLNK(st.st_mode))
+                return fail(error, -EPERM, "Refusing state directory %s: %s changed into a symbolic link", dir, path);
+        if (!S_ISDIR(st.st_mode))
+                return fail(error, -ENOTDIR, "Cannot use state directory %s: %s is not a directory", dir, path);
+        if (!trusted_owner(st.st_uid))
+                return fail(error, -EPERM,
+                            "Refusing state directory %s: %s is owned by uid %u, not by root or evd's user", dir,
+                            path, (unsigned)st.st_uid);
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (leaf || st.st_uid != 0 || !(st.st_mode & S_ISVTX)))
+                return fail(error, -EPERM,
+                            "Refusing state directory %s: %s is writable by group or others (run chmod go-w %s)",
+                            dir, path, path);
         return 0;
 }
 
@@ -322,11 +324,9 @@ static int check_links(const char *dir, char **error) {
                 char c = *slash;
                 struct stat st;
                 *slash = '\0';
-                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && !trusted_owner(st.st_uid)) {
-                        *error = strdup_printf("Refusing state directory %s: %s is a symbolic link owned by uid %u",
-                                               dir, p, (unsigned)st.st_uid);
-                        return -EPERM;
-                }
+                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && !trusted_owner(st.st_uid))
+                        return fail(error, -EPERM, "Refusing state directory %s: %s is a symbolic link owned by uid %u",
+                                    dir, p, (unsigned)st.st_uid);
                 *slash = c;
                 if (!c)
                         break;
@@ -358,23 +358,16 @@ static pid_t lock_holder(dev_t dev, ino_t ino) {
 static int lock_dir(const char *dir, const char *real, char **error) {
         _cleanup_(closep) int fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                int r = sys_error();
-                *error = strdup_printf("Cannot use state directory %s: %s", dir, strerror(-r));
-                return r;
-        }
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return fail(error, sys_error(), "Cannot use state directory %s: %m", dir);
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                int r = sys_error();
-                if (r != -EWOULDBLOCK) {
-                        *error = strdup_printf("Cannot lock state directory %s: %s", dir, strerror(-r));
-                        return r;
-                }
+                if (errno != EWOULDBLOCK)
+                        return fail(error, sys_error(), "Cannot lock state directory %s: %m", dir);
                 pid_t pid = lock_holder(st.st_dev, st.st_ino);
                 if (pid > 0)
-                        *error = strdup_printf("State directory %s is in use by another evd (pid %d)", dir, (int)pid);
-                else
-                        *error = strdup_printf("State directory %s is in use by another evd", dir);
-                return -EBUSY;
+                        return fail(error, -EBUSY, "State directory %s is in use by another evd (pid %d)", dir,
+                                    (int)pid);
+                return fail(error, -EBUSY, "State directory %s is in use by another evd", dir);
         }
         int ret = fd;
         fd = -EBADF;
@@ -396,28 +389,19 @@ int state_dir_acquire(const char *dir, char **error) {
         if (r < 0)
                 return r;
         parent = realpath(parent_path, NULL);
-        if (!parent) {
-                r = sys_error();
-                *error = strdup_printf("Cannot use state directory %s: %s: %s", dir, parent_path, strerror(-r));
-                return r;
-        }
+        if (!parent)
+                return fail(error, sys_error(), "Cannot use state directory %s: %s: %m", dir, parent_path);
         r = check_chain(dir, parent, false, error);
         if (r < 0)
                 return r;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                r = sys_error();
-                *error = strdup_printf("Cannot create state directory %s: %s", dir, strerror(-r));
-                return r;
-        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return fail(error, sys_error(), "Cannot create state directory %s: %m", dir);
         r = check_links(dir, error);
         if (r < 0)
                 return r;
         real = realpath(dir, NULL);
-        if (!real) {
-                r = sys_error();
-                *error = strdup_printf("Cannot use state directory %s: %s", dir, strerror(-r));
-                return r;
-        }
+        if (!real)
+                return fail(error, sys_error(), "Cannot use state directory %s: %m", dir);
         r = check_chain(dir, real, true, error);
         if (r < 0)
                 return r;
