@@ -3,9 +3,16 @@
  *
  * One text file, DIR/state, written atomically: a temporary file, fsync,
  * rename over the old one, fsync of the directory. A crash leaves either
- * the old or the new file, never a mix. Reading is forgiving: a damaged
- * line is skipped with a warning, a damaged or missing file means "no
- * history", never a failure to start.
+ * the old or the new file, never a mix. The temporary file is always
+ * created anew (O_EXCL), so nothing planted under its name is written
+ * through. Reading is forgiving: a damaged line is skipped with a
+ * warning, a damaged, missing or non-regular file means "no history",
+ * never a failure to start (and a FIFO never blocks: O_NONBLOCK).
+ *
+ * The directory is another matter: before evd uses it, state_dir_acquire
+ * checks that no one but root and evd's user could have prepared it, and
+ * locks it, so that a second evd cannot overwrite the first one's file;
+ * either failing stops start-up.
  *
  * Writes never block the main loop: the main thread hands a snapshot to a
  * writer thread (state_writer_submit); snapshots submitted while one is
