@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "notify.h"
 #include "scheduler.h"
+#include "state.h"
 #include "signals.h"
 #include "spawn.h"
 #include "tz.h"
@@ -309,6 +310,19 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to start");
                 return 1;
         }
+        /* Before the control socket: a second evd on the same state
+         * directory stops here, without touching the first one's socket. */
+        const char *state_dir = state_directory(&o, sched.config);
+        char *state_error = NULL;
+        int state_lock = state_dir_acquire(state_dir, &state_error);
+        if (state_lock == -EPERM || state_lock == -EBUSY) {
+                log_error("%s", state_error ? state_error : "Refusing the state directory");
+                free(state_error);
+                return 1;
+        }
+        if (state_lock < 0)
+                log_warning("%s; persistent= jobs have no history", state_error ? state_error : state_dir);
+        free(state_error);
         const char *sock = socket_path(&o);
         r = control_open(&control, &loop, &sched, sock);
         if (r < 0) {
@@ -319,7 +333,8 @@ int main(int argc, char **argv) {
         r = tzwatch_init(&tzwatch, &loop, on_zone_change, &sched);
         if (r < 0)
                 log_warning_errno(r, "Cannot watch /etc/localtime; a change of the time zone needs a restart");
-        sched_use_state_directory(&sched, state_directory(&o, sched.config));
+        if (state_lock >= 0)
+                sched_use_state_directory(&sched, state_dir);
         sched_start(&sched);
         log_info("evd %s started: %zu job%s from %s, %u worker%s", EVD_VERSION, sched.n_jobs,
                  sched.n_jobs == 1 ? "" : "s", o.config_path, sched.config->workers,
@@ -334,6 +349,7 @@ int main(int argc, char **argv) {
         control_close(&control);
         tzwatch_done(&tzwatch);
         sched_done(&sched);
+        safe_close(state_lock); /* after the last save */
         signals_done(&signals);
         loop_done(&loop);
         log_info("Stopped");
