@@ -60,7 +60,10 @@ bool run_succeeded(const struct run *r) {
 }
 
 char *run_describe_result(const struct run *r, char *buf, size_t size) {
-        if (r->spawn_error != 0)
+        if (r->spawn_error != 0 && r->killed_before_exec)
+                snprintf(buf, size, "failed to start: %s: %s before exec", r->spawn_step ? r->spawn_step : "spawn",
+                         r->timed_out ? "timed out" : "stopped");
+        else if (r->spawn_error != 0)
                 snprintf(buf, size, "failed to start: %s: %s", r->spawn_step ? r->spawn_step : "spawn",
                          strerror(r->spawn_error));
         else if (r->wait_code == CLD_EXITED)
@@ -97,9 +100,58 @@ static bool group_alive(pid_t pgid) {
         return kill(-pgid, 0) == 0 || errno == EPERM;
 }
 
+static int poll_timeout_ms(usec_t next, usec_t now) {
+        return next == USEC_INFINITY ? -1 : next <= now ? 0 : (int)MIN((next - now + 999) / 1000, (usec_t)INT32_MAX);
+}
+
+/* Waits until the child has exec'd, with timeout= and cancellation in
+ * force: a child stuck before execve (in chdir into a hung mount, say) is
+ * SIGKILLed at the deadline or at the first request to stop, and the run
+ * fails to start. SIGKILL at once, with no kill_grace: it is still evd's
+ * code, with nothing of the job's to clean up, and it blocks SIGTERM until
+ * its last step anyway. (A child that exec'd an instant before the kill is
+ * reported as killed before exec all the same.) */
+static int wait_exec(struct run *r, struct spawn_child *c, int wake_fd, usec_t term_at, const char **ret_step) {
+        for (;;) {
+                const char *step = NULL;
+                int k = spawn_child_result(c, &step);
+                if (k != -EAGAIN) {
+                        if (k < 0)
+                                *ret_step = step;
+                        return k;
+                }
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                int cancel = atomic_load(&r->cancel);
+                if (cancel != RUN_CANCEL_NONE || now >= term_at) {
+                        if (cancel != RUN_CANCEL_NONE)
+                                r->cancelled = true;
+                        else
+                                r->timed_out = true;
+                        r->killed_before_exec = true;
+                        step = spawn_child_kill(c, MAX(r->kill_grace, USEC_PER_SEC));
+                        if (!spawn_child_reaped(c))
+                                log_job(LOG_WARNING, r->def->name, r->id, NULL,
+                                        "process %d is stuck in the kernel (%s) and did not die on SIGKILL; "
+                                        "leaving it", (int)c->pid, step ? step : "before exec");
+                        *ret_step = step ? step : "spawn";
+                        return r->cancelled ? -ECANCELED : -ETIMEDOUT;
+                }
+                struct pollfd pfd[2] = {
+                        { .fd = wake_fd, .events = POLLIN },
+                        { .fd = c->status_fd, .events = POLLIN },
+                };
+                int n = poll(pfd, 2, poll_timeout_ms(term_at, now));
+                if (n > 0 && pfd[0].revents) {
+                        uint64_t v;
+                        (void)!read(wake_fd, &v, sizeof v);
+                }
+        }
+}
+
 void run_execute(struct run *r, int wake_fd) {
         const struct job_def *def = r->def;
         struct spawn_prep prep = { 0 };
+        struct spawn_child *child = NULL;
         struct output o;
         int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
         int pidfd = -1, r_;
@@ -109,6 +161,8 @@ void run_execute(struct run *r, int wake_fd) {
         atomic_store(&r->wake_fd, wake_fd);
         r->start_monotonic = now_usec(CLOCK_MONOTONIC);
         r->start_realtime = now_usec(CLOCK_REALTIME);
+        /* From here on: spawning counts against timeout= too. */
+        usec_t term_at = def->timeout == USEC_INFINITY ? USEC_INFINITY : r->start_monotonic + def->timeout;
         if (atomic_load(&r->cancel) != RUN_CANCEL_NONE) {
                 r->cancelled = true;
                 r->spawn_error = ECANCELED;
@@ -124,12 +178,19 @@ void run_execute(struct run *r, int wake_fd) {
                 step = "pipe";
                 goto spawn_failed;
         }
-        r_ = spawn_start(def, &prep, spawn_devnull(), outp[1], errp[1], &r->pid, &pidfd, &step);
+        r_ = spawn_start(def, &prep, spawn_devnull(), outp[1], errp[1], &child, &step);
         outp[1] = safe_close(outp[1]);
         errp[1] = safe_close(errp[1]);
-        spawn_prep_done(&prep);
         if (r_ < 0)
                 goto spawn_failed;
+        r_ = wait_exec(r, child, wake_fd, term_at, &step);
+        if (r_ < 0) {
+                child = spawn_child_free(child);
+                goto spawn_failed;
+        }
+        r->pid = child->pid;
+        pidfd = spawn_child_take_pidfd(child);
+        child = spawn_child_free(child);
         fcntl(outp[0], F_SETFL, O_NONBLOCK);
         fcntl(errp[0], F_SETFL, O_NONBLOCK);
 
@@ -142,8 +203,6 @@ void run_execute(struct run *r, int wake_fd) {
         output_init(&o, def->name, r->id);
         {
                 enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
-                usec_t term_at = def->timeout == USEC_INFINITY ? USEC_INFINITY
-                                                               : r->start_monotonic + def->timeout;
                 usec_t kill_at = USEC_INFINITY;
                 bool exited = false, checked_group = false;
                 pid_t pgid = r->pid;
@@ -213,9 +272,7 @@ void run_execute(struct run *r, int wake_fd) {
                                           phase == TERMINATING ? kill_at : USEC_INFINITY);
                         if (exited && alive)
                                 next = MIN(next, now + GROUP_POLL_USEC);
-                        int timeout_ms = next == USEC_INFINITY ? -1
-                                         : next <= now ? 0 : (int)MIN((next - now + 999) / 1000, (usec_t)INT32_MAX);
-                        int n = poll(pfd, 4, timeout_ms);
+                        int n = poll(pfd, 4, poll_timeout_ms(next, now));
                         if (n < 0 && errno != EINTR) {
                                 log_job(LOG_ERR, def->name, r->id, NULL, "poll failed: %m");
                                 break;
@@ -268,6 +325,7 @@ out:
         safe_close(errp[0]);
         safe_close(errp[1]);
         safe_close(pidfd);
+        spawn_child_free(child);
         if (r->end_monotonic == 0)
                 r->end_monotonic = now_usec(CLOCK_MONOTONIC);
         atomic_store(&r->wake_fd, -1);

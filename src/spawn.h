@@ -41,11 +41,37 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                   const char **ret_step);
 void spawn_prep_done(struct spawn_prep *p);
 
+/* A child between clone and execve. The caller waits for status_fd to
+ * become readable, with the run's deadlines already running, and then asks
+ * spawn_child_result() how it went; a child that does not get there in
+ * time (a working directory on a hung mount) is killed with
+ * spawn_child_kill(). Fields are read-only for the caller. */
+struct spawn_child {
+        pid_t pid;
+        int pidfd;              /* CLOEXEC; -EBADF once reaped or taken */
+        int status_fd;          /* non-blocking: a report if the child failed, EOF once it exec'd */
+};
+
 /* Starts the child with stdin from stdin_fd and stdout/stderr into out_fd
- * and err_fd. Returns 0 with the pid and a CLOEXEC pidfd, or -errno with
- * *ret_step naming the step that failed (in the child or before it). */
-int spawn_start(const struct job_def *def, const struct spawn_prep *prep, int stdin_fd, int out_fd,
-                int err_fd, pid_t *ret_pid, int *ret_pidfd, const char **ret_step);
+ * and err_fd, and returns at once (the worker is not suspended while the
+ * child works towards execve). Takes over *prep (the child reads it until
+ * execve; *prep is left empty). Returns 0 with the child, or -errno with
+ * *ret_step naming the step that failed before the child existed. */
+int spawn_start(const struct job_def *def, struct spawn_prep *prep, int stdin_fd, int out_fd, int err_fd,
+                struct spawn_child **ret, const char **ret_step);
+/* After status_fd polled readable: 0 once execve succeeded (or the child
+ * died before: its exit status tells); -EAGAIN if there is nothing yet;
+ * -errno with *ret_step when the child failed at that step (it is reaped). */
+int spawn_child_result(struct spawn_child *c, const char **ret_step);
+/* SIGKILLs a child that has not exec'd yet and reaps it if it dies within
+ * `wait`. Returns the step it was at ("chdir", ...), or NULL if unknown. */
+const char *spawn_child_kill(struct spawn_child *c, usec_t wait);
+bool spawn_child_reaped(const struct spawn_child *c);
+/* Moves the pidfd to the caller (once the child has exec'd). */
+int spawn_child_take_pidfd(struct spawn_child *c);
+/* Frees the child's stack and arguments; a child still before execve is
+ * killed first. Accepts NULL; returns NULL. */
+struct spawn_child *spawn_child_free(struct spawn_child *c);
 
 /* Set up once at start: an fd open on /dev/null, read-only, CLOEXEC. */
 int spawn_devnull(void);
