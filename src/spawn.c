@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
@@ -85,31 +86,6 @@ static const char *env_get(char *const *env, const char *key) {
         return NULL;
 }
 
-static int find_executable(const char *name, const char *path, char **ret) {
-        if (strchr(name, '/')) {
-                *ret = strdup(name);
-                return *ret ? 0 : -ENOMEM;
-        }
-        int last = -ENOENT;
-        for (const char *p = path; p && *p;) {
-                const char *colon = strchrnul(p, ':');
-                size_t dlen = (size_t)(colon - p);
-                char *cand = strdup_printf("%.*s/%s", (int)dlen, dlen ? p : ".", name);
-                if (!cand)
-                        return -ENOMEM;
-                struct stat st;
-                if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
-                        *ret = cand;
-                        return 0;
-                }
-                if (errno == EACCES)
-                        last = -EACCES;
-                free(cand);
-                p = *colon ? colon + 1 : colon;
-        }
-        return last;
-}
-
 int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep *ret,
                   const char **ret_step) {
         struct spawn_prep p = { 0 };
@@ -160,10 +136,16 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                 if (env_set(&p.envp, *e) < 0)
                         goto fail;
 
-        r = find_executable(def->argv[0], env_get(p.envp, "PATH"), &p.path);
-        if (r < 0) {
-                *ret_step = r == -ENOMEM ? "memory" : "executable lookup";
-                goto fail_step;
+        /* A name without a slash is looked up on PATH by the child, after
+         * its chdir and with its credentials (child_execve_path): relative
+         * entries are relative to the job's directory, and what the job's
+         * user cannot reach is not found, as in the job's own shell. */
+        p.path = strdup(def->argv[0]);
+        if (!p.path)
+                goto fail;
+        if (!strchr(p.path, '/')) {
+                const char *path = env_get(p.envp, "PATH");
+                p.search_path = path ? path : "";
         }
 
         if (def->user || def->group) {
@@ -273,6 +255,49 @@ struct spawn_child_priv {
         const char *volatile step;      /* written by a child that shares memory */
 };
 
+/* In the child: execve of prep->path, or of each PATH entry + "/" +
+ * prep->path in turn while the program is not there (an empty entry is
+ * the working directory, as in the shell). Returns -errno and the step. */
+__attribute__((no_sanitize("thread", "address", "undefined")))
+static long child_execve_path(const struct spawn_prep *p, char *const argv[], const char **ret_step) {
+        char buf[PATH_MAX];
+        size_t nlen = 0;
+        bool denied = false;
+
+        *ret_step = "execve";
+        if (!p->search_path)
+                return SC(execve, (long)p->path, (long)argv, (long)p->envp, 0);
+        while (p->path[nlen])
+                nlen++;
+        for (const char *s = p->search_path;;) {
+                const char *end = s;
+                while (*end && *end != ':')
+                        end++;
+                size_t k = 0, dlen = (size_t)(end - s);
+                if (dlen + nlen + 3 <= sizeof buf) {
+                        if (dlen == 0)
+                                buf[k++] = '.';
+                        for (size_t i = 0; i < dlen; i++)
+                                buf[k++] = s[i];
+                        buf[k++] = '/';
+                        for (size_t i = 0; i <= nlen; i++)
+                                buf[k++] = p->path[i];
+                        long e = SC(execve, (long)buf, (long)argv, (long)p->envp, 0);
+                        /* Not there (or not for this user): the next entry.
+                         * Anything else is this program's failure. */
+                        if (e == -EACCES || e == -EPERM)
+                                denied = true;
+                        else if (e != -ENOENT && e != -ENOTDIR && e != -ELOOP && e != -ENAMETOOLONG)
+                                return e;
+                }
+                if (!*end)
+                        break;
+                s = end + 1;
+        }
+        *ret_step = "executable lookup";
+        return denied ? -EACCES : -ENOENT;
+}
+
 /* Runs in the child, on its own stack. With CLONE_VM it shares the
  * daemon's memory and runs alongside the worker that cloned it: it writes
  * only its stack and c->step, reads the prepared arguments, which stay
@@ -322,8 +347,8 @@ static int child_main(void *arg) {
         if (e < 0)
                 goto fail;
         STEP("sigprocmask", SC(rt_sigprocmask, SIG_SETMASK, (long)empty_mask, 0, sizeof empty_mask));
-        c->step = step = "execve";
-        e = SC(execve, (long)p->path, (long)c->def->argv, (long)p->envp, 0);
+        c->step = "execve";
+        e = child_execve_path(p, c->def->argv, &step);
 #undef STEP
 fail:;
         struct child_report rep = { .error = (int)-e, .step = step };

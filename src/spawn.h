@@ -24,7 +24,8 @@
 struct job_def;
 
 struct spawn_prep {
-        char *path;             /* resolved executable */
+        char *path;             /* argv[0]: the executable, or the name to look up */
+        const char *search_path; /* PATH (in envp) to look path up on, NULL if it has a slash */
         char **envp;
         gid_t *groups;
         int n_groups;
@@ -35,8 +36,8 @@ struct spawn_prep {
         bool working_directory_is_home;  /* the default for user=: "/" if it does not exist */
 };
 
-/* Resolves argv[0] on the job's PATH and builds the environment and the
- * credentials. Returns 0 or -errno with *ret_step naming what failed. */
+/* Builds the environment and the credentials (argv[0] is looked up on
+ * the job's PATH later, by the child). Returns 0 or -errno with *ret_step naming what failed. */
 int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep *ret,
                   const char **ret_step);
 void spawn_prep_done(struct spawn_prep *p);
