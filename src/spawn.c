@@ -179,6 +179,14 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                         p.n_groups = 1;
                 }
         }
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                r = -errno;
+                *ret_step = "getrlimit";
+                goto fail_step;
+        }
+        p.nofile.rlim_max = rl.rlim_max;
+        p.nofile.rlim_cur = MIN((rlim_t)(def->limit_nofile ? def->limit_nofile : SPAWN_NOFILE_DEFAULT), rl.rlim_max);
         p.working_directory = def->working_directory ? def->working_directory
                               : (def->user && def->home) ? def->home : "/";
         p.working_directory_is_home = !def->working_directory && def->user && def->home;
@@ -327,6 +335,8 @@ static int child_main(void *arg) {
         if (w > 3)
                 STEP("close_range", SC(close_range, 3, w - 1, 0, 0));
         STEP("close_range", SC(close_range, (long)w + 1, ~0U, 0, 0));
+        /* Lowering the soft limit needs no privilege; evd's is the hard one. */
+        STEP("setrlimit", SC(prlimit64, 0, RLIMIT_NOFILE, (long)&p->nofile, 0));
         /* Before dropping privileges: only root may raise priority, and a
          * job as another user may ask for a negative nice. */
         if (c->def->nice_set)

@@ -1,12 +1,20 @@
 /* spawn.h - starting one run's process.
  *
- * Everything that allocates or may block (path search, environment,
- * supplementary groups) is prepared beforehand in the worker thread
- * (spawn_prepare). The child is created with clone(CLONE_VM | CLONE_VFORK |
- * CLONE_PIDFD): it borrows the daemon's memory instead of copying it, so
- * spawning costs the same whatever evd's size, and it makes only raw system
- * calls until execve: new session, stdio, close_range, groups/gid/uid,
- * umask, working directory, nice, an empty signal mask.
+ * Everything that allocates (environment, supplementary groups, the user
+ * lookup) is prepared beforehand in the worker thread (spawn_prepare). The
+ * child is created with clone(CLONE_VM | CLONE_PIDFD): it borrows the
+ * daemon's memory instead of copying it, so spawning costs the same
+ * whatever evd's size, and it makes only raw system calls until execve:
+ * new session, stdio, close_range, RLIMIT_NOFILE, nice, groups/gid/uid,
+ * umask, working directory, an empty signal mask, and the PATH search
+ * (in the job's directory, with its credentials).
+ *
+ * No CLONE_VFORK: any of those steps may block (chdir into a hung NFS or
+ * FUSE mount), and a worker suspended in vfork could neither enforce the
+ * run's timeout nor be joined at shutdown. The child is known (pid, pidfd)
+ * and killable from the moment clone returns; it reports a failure through
+ * a CLOEXEC pipe, whose EOF says execve succeeded. Its stack and arguments
+ * live in a struct spawn_child until then.
  *
  * Reaping: a run's main process is a child of the worker thread that
  * cloned it, and only that worker reaps it (waitid on its pidfd). The main
@@ -17,6 +25,7 @@
  * Called from worker threads; every function is thread-safe. */
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "util.h"
@@ -34,7 +43,13 @@ struct spawn_prep {
         gid_t gid;
         const char *working_directory;
         bool working_directory_is_home;  /* the default for user=: "/" if it does not exist */
+        struct rlimit nofile;   /* the run's RLIMIT_NOFILE: evd's hard limit, a soft one for the job */
 };
+
+/* The soft RLIMIT_NOFILE a run gets without limit_nofile=: evd raises its
+ * own to the hard limit, but programs that use select() break above
+ * FD_SETSIZE, so jobs get the conventional 1024 (as systemd gives services). */
+#define SPAWN_NOFILE_DEFAULT 1024
 
 /* Builds the environment and the credentials (argv[0] is looked up on
  * the job's PATH later, by the child). Returns 0 or -errno with *ret_step naming what failed. */
