@@ -37,15 +37,20 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define CHILD_STACK_SIZE (64 * 1024)
+#define CHILD_STACK_RESERVED 64 /* at the top: the step slot; the stack starts below, 16-aligned */
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
 
 static int devnull_fd = -EBADF;
+static atomic_bool clone_vm_refused; /* see spawn_start() */
 
 int spawn_devnull(void) {
         if (devnull_fd < 0) {
+                const char *preload = getenv("LD_PRELOAD");
+                if (preload && strstr(preload, "vgpreload"))
+                        atomic_store(&clone_vm_refused, true);
                 devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (devnull_fd < 0)
                         return -errno;
@@ -260,7 +265,7 @@ struct spawn_child_priv {
         bool shares_memory;
         bool taken_pidfd;
         bool gone;                      /* exec'd, reaped, or killed: the stack is no longer used */
-        const char *volatile step;      /* written by a child that shares memory */
+        const char *volatile *step;     /* the step the child is at: a slot at the top of its stack */
 };
 
 /* In the child: execve of prep->path, or of each PATH entry + "/" +
@@ -308,7 +313,7 @@ static long child_execve_path(const struct spawn_prep *p, char *const argv[], co
 
 /* Runs in the child, on its own stack. With CLONE_VM it shares the
  * daemon's memory and runs alongside the worker that cloned it: it writes
- * only its stack and c->step, reads the prepared arguments, which stay
+ * only its stack (and the step slot at its top), reads the prepared arguments, which stay
  * unchanged until it has exec'd or died, and makes only raw system calls.
  * On failure it writes errno and the step into the status pipe and exits;
  * the pipe's write end is CLOEXEC, so a successful execve closes it (EOF).
@@ -326,7 +331,7 @@ static int child_main(void *arg) {
         long e;
         int w = c->report_fd;
 
-#define STEP(name, call) do { c->step = step = (name); if ((e = (call)) < 0) goto fail; } while (0)
+#define STEP(name, call) do { *c->step = step = (name); if ((e = (call)) < 0) goto fail; } while (0)
         STEP("setsid", SC(setsid, 0, 0, 0, 0));
         for (int i = 0; i < 3; i++) /* dup3: aarch64 has no dup2; the fds are all > 2 */
                 STEP("dup2", SC(dup3, c->fds[i], i, 0, 0));
@@ -347,7 +352,7 @@ static int child_main(void *arg) {
                 STEP("setresuid", SC(setresuid, p->uid, p->uid, p->uid, 0));
         }
         (void)SC(umask, 022, 0, 0, 0);
-        c->step = step = "chdir";
+        *c->step = step = "chdir";
         e = SC(chdir, (long)p->working_directory, 0, 0, 0);
         /* A home directory that does not exist (nobody's is /nonexistent)
          * is no reason to refuse the run: like a login without a home,
@@ -357,7 +362,7 @@ static int child_main(void *arg) {
         if (e < 0)
                 goto fail;
         STEP("sigprocmask", SC(rt_sigprocmask, SIG_SETMASK, (long)empty_mask, 0, sizeof empty_mask));
-        c->step = "execve";
+        *c->step = "execve";
         e = child_execve_path(p, c->def->argv, &step);
 #undef STEP
 fail:;
@@ -400,12 +405,14 @@ static clone_fn real_clone(void) {
 }
 #endif
 
-/* Whether CLONE_VM works. valgrind supports clone() only as a thread, a
- * fork or a vfork, and refuses CLONE_VM alone with EINVAL (a kernel that
- * has CLONE_PIDFD never does): then, and on architectures without
- * child_syscall() in assembly, the child gets a copy of the memory, as
- * with fork. Slower for a big daemon, otherwise the same. */
-static atomic_bool clone_vm_refused;
+/* Whether CLONE_VM may be used. valgrind supports clone() only as a
+ * thread, a fork or a vfork, and ends the program on CLONE_VM alone; it is
+ * recognised by its preload library, once at start (spawn_devnull(),
+ * before any thread: getenv() is not safe against the TZ switch). A clone
+ * refused with EINVAL (which a kernel with CLONE_PIDFD never does) turns
+ * it off too. Then, and on architectures without child_syscall() in
+ * assembly, the child gets a copy of the memory, as with fork: slower for
+ * a big daemon, otherwise the same. */
 
 int spawn_start(const struct job_def *def, struct spawn_prep *prep, int stdin_fd, int out_fd, int err_fd,
                 struct spawn_child **ret, const char **ret_step) {
@@ -419,7 +426,9 @@ int spawn_start(const struct job_def *def, struct spawn_prep *prep, int stdin_fd
         /* A private stack per spawn, kept until the child has exec'd or
          * died. mmap rather than malloc keeps it page-aligned and lets a
          * guard page catch an overflow. */
-        c->stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        /* MAP_SHARED: the step slot at its top is seen by the parent also
+         * when the child is a copy (valgrind). */
+        c->stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (c->stack == MAP_FAILED) {
                 c->stack = NULL;
                 r = -errno;
@@ -427,6 +436,7 @@ int spawn_start(const struct job_def *def, struct spawn_prep *prep, int stdin_fd
                 goto fail;
         }
         (void)mprotect(c->stack, 4096, PROT_NONE);
+        c->step = (const char *volatile *)(void *)(c->stack + CHILD_STACK_SIZE - CHILD_STACK_RESERVED);
         if (pipe2(pipefd, O_CLOEXEC) < 0) {
                 r = -errno;
                 *ret_step = "pipe";
@@ -442,12 +452,13 @@ int spawn_start(const struct job_def *def, struct spawn_prep *prep, int stdin_fd
 
         int flags = CLONE_PIDFD | SIGCHLD;
         c->shares_memory = SPAWN_SHARES_MEMORY && !atomic_load(&clone_vm_refused);
-        pid_t pid = real_clone()(child_main, c->stack + CHILD_STACK_SIZE, flags | (c->shares_memory ? CLONE_VM : 0),
-                                 c, &c->pub.pidfd, NULL, NULL);
+        char *top = c->stack + CHILD_STACK_SIZE - CHILD_STACK_RESERVED;
+        pid_t pid = real_clone()(child_main, top, flags | (c->shares_memory ? CLONE_VM : 0), c, &c->pub.pidfd, NULL,
+                                 NULL);
         if (pid < 0 && errno == EINVAL && c->shares_memory) {
                 atomic_store(&clone_vm_refused, true);
                 c->shares_memory = false;
-                pid = real_clone()(child_main, c->stack + CHILD_STACK_SIZE, flags, c, &c->pub.pidfd, NULL, NULL);
+                pid = real_clone()(child_main, top, flags, c, &c->pub.pidfd, NULL, NULL);
         }
         if (pid < 0) {
                 r = -errno;
@@ -502,11 +513,13 @@ int spawn_child_result(struct spawn_child *pub, const char **ret_step) {
 
 const char *spawn_child_kill(struct spawn_child *pub, usec_t wait) {
         struct spawn_child_priv *c = priv(pub);
-        const char *step = c->shares_memory ? __atomic_load_n(&c->step, __ATOMIC_RELAXED) : NULL;
+        const char *step = c->step ? __atomic_load_n(c->step, __ATOMIC_RELAXED) : NULL;
 
         if (c->pub.pidfd < 0)
                 return step;
-        (void)syscall(SYS_pidfd_send_signal, c->pub.pidfd, SIGKILL, NULL, 0);
+        /* kill() rather than pidfd_send_signal(), which valgrind does not
+         * know: the pid cannot be reused while the child is unreaped. */
+        (void)kill(c->pub.pid, SIGKILL);
         /* A child with SIGKILL pending never runs its code again, and none of
          * its system calls writes to memory: once it is signalled, its
          * stack may go even if it is still stuck in the kernel (a FUSE

@@ -89,5 +89,6 @@ int spawn_child_take_pidfd(struct spawn_child *c);
  * killed first. Accepts NULL; returns NULL. */
 struct spawn_child *spawn_child_free(struct spawn_child *c);
 
-/* Set up once at start: an fd open on /dev/null, read-only, CLOEXEC. */
+/* Set up once at start, before any thread: an fd open on /dev/null,
+ * read-only, CLOEXEC (and whether the child may share evd's memory). */
 int spawn_devnull(void);
