@@ -148,6 +148,123 @@ static int wait_exec(struct run *r, struct spawn_child *c, int wake_fd, usec_t t
         }
 }
 
+/* Supervises a run from its exec to the end of its process group: output,
+ * timeout= (SIGTERM, SIGKILL after kill_grace), cancellation, reaping.
+ * Closes the pipes it reads to the end and the pidfd once reaped. */
+static void supervise(struct run *r, struct output *o, int wake_fd, int outp[2], int errp[2], int *pidfd_,
+                      usec_t term_at) {
+        const struct job_def *def = r->def;
+        int pidfd = *pidfd_;
+        char buf[64];
+        enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
+        usec_t kill_at = USEC_INFINITY;
+        bool exited = false, checked_group = false;
+        pid_t pgid = r->pid;
+
+        for (;;) {
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                int cancel = atomic_load(&r->cancel);
+
+                if (cancel == RUN_CANCEL_KILL && phase != KILLED) {
+                        r->cancelled = true;
+                        signal_group(pgid, pidfd, SIGKILL);
+                        phase = KILLED;
+                } else if (cancel == RUN_CANCEL_TERM && phase == RUNNING) {
+                        r->cancelled = true;
+                        signal_group(pgid, pidfd, SIGTERM);
+                        phase = TERMINATING;
+                        kill_at = now + r->kill_grace;
+                }
+                if (phase == RUNNING && now >= term_at) {
+                        r->timed_out = true;
+                        log_job(LOG_WARNING, def->name, r->id, NULL,
+                                "timed out after %s, terminating its process group",
+                                timespan_format(buf, sizeof buf, def->timeout));
+                        signal_group(pgid, pidfd, SIGTERM);
+                        phase = TERMINATING;
+                        kill_at = now + r->kill_grace;
+                }
+                if (phase == TERMINATING && now >= kill_at) {
+                        log_job(LOG_WARNING, def->name, r->id, NULL,
+                                "still running %s after SIGTERM, sending SIGKILL",
+                                timespan_format(buf, sizeof buf, r->kill_grace));
+                        signal_group(pgid, exited ? -1 : pidfd, SIGKILL);
+                        phase = KILLED;
+                }
+
+                bool alive = false;
+                if (exited) {
+                        alive = group_alive(pgid);
+                        if (alive && !checked_group && phase == RUNNING) {
+                                /* The main process is gone; the rest of its group goes too. */
+                                r->leftovers = 1;
+                                log_job(LOG_NOTICE, def->name, r->id, NULL,
+                                        "main process exited, terminating the rest of its process group");
+                                signal_group(pgid, -1, SIGTERM);
+                                phase = TERMINATING;
+                                kill_at = now + r->kill_grace;
+                        }
+                        checked_group = true;
+                        if (!alive) {
+                                /* Whoever still holds the pipes left the group:
+                                 * take what is there and stop listening. */
+                                if (outp[0] >= 0)
+                                        drain(o, &o->out, &outp[0]);
+                                if (errp[0] >= 0)
+                                        drain(o, &o->err, &errp[0]);
+                                break;
+                        }
+                }
+
+                struct pollfd pfd[4] = {
+                        { .fd = wake_fd, .events = POLLIN },
+                        { .fd = outp[0], .events = POLLIN },
+                        { .fd = errp[0], .events = POLLIN },
+                        { .fd = pidfd, .events = POLLIN },
+                };
+                usec_t next = MIN(phase == RUNNING ? term_at : USEC_INFINITY,
+                                  phase == TERMINATING ? kill_at : USEC_INFINITY);
+                if (exited && alive)
+                        next = MIN(next, now + GROUP_POLL_USEC);
+                int n = poll(pfd, 4, poll_timeout_ms(next, now));
+                if (n < 0 && errno != EINTR) {
+                        log_job(LOG_ERR, def->name, r->id, NULL, "poll failed: %m");
+                        break;
+                }
+                if (n <= 0)
+                        continue;
+                if (pfd[0].revents) {
+                        uint64_t v;
+                        (void)!read(wake_fd, &v, sizeof v);
+                }
+                if (pfd[1].revents)
+                        drain(o, &o->out, &outp[0]);
+                if (pfd[2].revents)
+                        drain(o, &o->err, &errp[0]);
+                if (pfd[3].revents) {
+                        siginfo_t si = { 0 };
+                        if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG,
+                                    &r->rusage) == 0 && si.si_pid != 0) {
+                                exited = true;
+                                r->wait_code = si.si_code;
+                                r->wait_status = si.si_status;
+                                r->end_monotonic = now_usec(CLOCK_MONOTONIC);
+                                pidfd = safe_close(pidfd);
+                        }
+                }
+        }
+        if (!exited) {
+                /* Only after a poll failure: make sure the child is gone and reaped. */
+                signal_group(pgid, pidfd, SIGKILL);
+                siginfo_t si = { 0 };
+                syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, &r->rusage);
+                r->wait_code = si.si_code;
+                r->wait_status = si.si_status;
+                r->end_monotonic = now_usec(CLOCK_MONOTONIC);
+        }
+        *pidfd_ = pidfd;
+}
+
 void run_execute(struct run *r, int wake_fd) {
         const struct job_def *def = r->def;
         struct spawn_prep prep = { 0 };
@@ -156,7 +273,6 @@ void run_execute(struct run *r, int wake_fd) {
         int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
         int pidfd = -1, r_;
         const char *step = NULL;
-        char buf[64];
 
         atomic_store(&r->wake_fd, wake_fd);
         r->start_monotonic = now_usec(CLOCK_MONOTONIC);
@@ -201,114 +317,7 @@ void run_execute(struct run *r, int wake_fd) {
                 log_job(LOG_INFO, def->name, r->id, NULL, "started (pid %d)", (int)r->pid);
 
         output_init(&o, def->name, r->id);
-        {
-                enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
-                usec_t kill_at = USEC_INFINITY;
-                bool exited = false, checked_group = false;
-                pid_t pgid = r->pid;
-
-                for (;;) {
-                        usec_t now = now_usec(CLOCK_MONOTONIC);
-                        int cancel = atomic_load(&r->cancel);
-
-                        if (cancel == RUN_CANCEL_KILL && phase != KILLED) {
-                                r->cancelled = true;
-                                signal_group(pgid, pidfd, SIGKILL);
-                                phase = KILLED;
-                        } else if (cancel == RUN_CANCEL_TERM && phase == RUNNING) {
-                                r->cancelled = true;
-                                signal_group(pgid, pidfd, SIGTERM);
-                                phase = TERMINATING;
-                                kill_at = now + r->kill_grace;
-                        }
-                        if (phase == RUNNING && now >= term_at) {
-                                r->timed_out = true;
-                                log_job(LOG_WARNING, def->name, r->id, NULL,
-                                        "timed out after %s, terminating its process group",
-                                        timespan_format(buf, sizeof buf, def->timeout));
-                                signal_group(pgid, pidfd, SIGTERM);
-                                phase = TERMINATING;
-                                kill_at = now + r->kill_grace;
-                        }
-                        if (phase == TERMINATING && now >= kill_at) {
-                                log_job(LOG_WARNING, def->name, r->id, NULL,
-                                        "still running %s after SIGTERM, sending SIGKILL",
-                                        timespan_format(buf, sizeof buf, r->kill_grace));
-                                signal_group(pgid, exited ? -1 : pidfd, SIGKILL);
-                                phase = KILLED;
-                        }
-
-                        bool alive = false;
-                        if (exited) {
-                                alive = group_alive(pgid);
-                                if (alive && !checked_group && phase == RUNNING) {
-                                        /* The main process is gone; the rest of its group goes too. */
-                                        r->leftovers = 1;
-                                        log_job(LOG_NOTICE, def->name, r->id, NULL,
-                                                "main process exited, terminating the rest of its process group");
-                                        signal_group(pgid, -1, SIGTERM);
-                                        phase = TERMINATING;
-                                        kill_at = now + r->kill_grace;
-                                }
-                                checked_group = true;
-                                if (!alive) {
-                                        /* Whoever still holds the pipes left the group:
-                                         * take what is there and stop listening. */
-                                        if (outp[0] >= 0)
-                                                drain(&o, &o.out, &outp[0]);
-                                        if (errp[0] >= 0)
-                                                drain(&o, &o.err, &errp[0]);
-                                        break;
-                                }
-                        }
-
-                        struct pollfd pfd[4] = {
-                                { .fd = wake_fd, .events = POLLIN },
-                                { .fd = outp[0], .events = POLLIN },
-                                { .fd = errp[0], .events = POLLIN },
-                                { .fd = pidfd, .events = POLLIN },
-                        };
-                        usec_t next = MIN(phase == RUNNING ? term_at : USEC_INFINITY,
-                                          phase == TERMINATING ? kill_at : USEC_INFINITY);
-                        if (exited && alive)
-                                next = MIN(next, now + GROUP_POLL_USEC);
-                        int n = poll(pfd, 4, poll_timeout_ms(next, now));
-                        if (n < 0 && errno != EINTR) {
-                                log_job(LOG_ERR, def->name, r->id, NULL, "poll failed: %m");
-                                break;
-                        }
-                        if (n <= 0)
-                                continue;
-                        if (pfd[0].revents) {
-                                uint64_t v;
-                                (void)!read(wake_fd, &v, sizeof v);
-                        }
-                        if (pfd[1].revents)
-                                drain(&o, &o.out, &outp[0]);
-                        if (pfd[2].revents)
-                                drain(&o, &o.err, &errp[0]);
-                        if (pfd[3].revents) {
-                                siginfo_t si = { 0 };
-                                if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG,
-                                            &r->rusage) == 0 && si.si_pid != 0) {
-                                        exited = true;
-                                        r->wait_code = si.si_code;
-                                        r->wait_status = si.si_status;
-                                        r->end_monotonic = now_usec(CLOCK_MONOTONIC);
-                                        pidfd = safe_close(pidfd);
-                                }
-                        }
-                }
-                if (!exited) {
-                        /* Only after a poll failure: make sure the child is gone and reaped. */
-                        signal_group(pgid, pidfd, SIGKILL);
-                        siginfo_t si = { 0 };
-                        syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, &r->rusage);
-                        r->wait_code = si.si_code;
-                        r->wait_status = si.si_status;
-                        r->end_monotonic = now_usec(CLOCK_MONOTONIC);
-                }
-        }
+        supervise(r, &o, wake_fd, outp, errp, &pidfd, term_at);
         output_finish(&o);
         r->output_lines = o.lines;
         r->dropped_lines = o.total_dropped_lines;

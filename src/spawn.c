@@ -263,7 +263,6 @@ struct spawn_child_priv {
         int report_fd;                  /* the status pipe's write end (the child's copy) */
         char *stack;
         bool shares_memory;
-        bool taken_pidfd;
         bool gone;                      /* exec'd, reaped, or killed: the stack is no longer used */
         const char *volatile *step;     /* the step the child is at: a slot at the top of its stack */
 };
@@ -313,8 +312,9 @@ static long child_execve_path(const struct spawn_prep *p, char *const argv[], co
 
 /* Runs in the child, on its own stack. With CLONE_VM it shares the
  * daemon's memory and runs alongside the worker that cloned it: it writes
- * only its stack (and the step slot at its top), reads the prepared arguments, which stay
- * unchanged until it has exec'd or died, and makes only raw system calls.
+ * only its stack (and the step slot at its top), reads the prepared
+ * arguments, which stay unchanged until it has exec'd or died, and makes
+ * only raw system calls.
  * On failure it writes errno and the step into the status pipe and exits;
  * the pipe's write end is CLOEXEC, so a successful execve closes it (EOF).
  *
