@@ -296,6 +296,7 @@ int main(int argc, char **argv) {
                 log_error("%s: %s", o.config_path, nofile);
                 log_error("Invalid configuration, not starting");
                 free(nofile);
+                config_free(config);
                 return EX_CONFIG;
         }
 
