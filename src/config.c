@@ -115,6 +115,7 @@ enum key_id {
         K_WORKING_DIRECTORY,
         K_ENVIRONMENT,
         K_NICE,
+        K_LIMIT_NOFILE,
         K_ENABLED,
         _K_MAX,
 };
@@ -147,6 +148,7 @@ static const struct key_def {
         [K_WORKING_DIRECTORY] = { "working_directory", SEC_JOB, false },
         [K_ENVIRONMENT] = { "environment", SEC_JOB, true },
         [K_NICE] = { "nice", SEC_JOB, false },
+        [K_LIMIT_NOFILE] = { "limit_nofile", SEC_JOB, false },
         [K_ENABLED] = { "enabled", SEC_JOB, false },
 };
 
@@ -950,6 +952,10 @@ static void job_key(struct parser *p, enum key_id k, const char *value, const ch
                         d->nice = (int)n;
                         d->nice_set = true;
                 }
+                break;
+        case K_LIMIT_NOFILE: /* the run's soft RLIMIT_NOFILE; spawn caps it at the hard limit */
+                if (parse_number(p, k, value, sec, 1, 1L << 20, &n) >= 0)
+                        d->limit_nofile = (unsigned long)n;
                 break;
         case K_ENABLED:
                 (void)parse_bool(p, k, value, sec, &d->enabled);

@@ -64,6 +64,7 @@ struct job_def {
         char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
         int nice;
         bool nice_set;
+        unsigned long limit_nofile;     /* the run's soft RLIMIT_NOFILE; 0: SPAWN_NOFILE_DEFAULT (1024) */
         bool enabled;
 };
 

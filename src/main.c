@@ -11,7 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 
 #include "config.h"
@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "pool.h"
 #include "scheduler.h"
 #include "state.h"
 #include "signals.h"
@@ -142,6 +143,19 @@ static void reset_signal_dispositions(void) {
                         (void)sigaction(sig, &sa, NULL);
                 }
         }
+}
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit, as systemd does for
+ * itself: workers hold descriptors (see pool_nofile_needed), and jobs get
+ * the conventional soft limit back (SPAWN_NOFILE_DEFAULT) in spawn. */
+static void raise_nofile_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(errno, "Failed to raise the limit on open files to %llu",
+                                  (unsigned long long)rl.rlim_max);
 }
 
 static int check_config(const char *path) {
@@ -281,6 +295,15 @@ int main(int argc, char **argv) {
                 return EX_CONFIG;
         }
         strv_free(errors);
+        raise_nofile_limit();
+        char *nofile = pool_nofile_check(config->workers);
+        if (nofile) {
+                log_error("%s: %s", o.config_path, nofile);
+                log_error("Invalid configuration, not starting");
+                free(nofile);
+                config_free(config);
+                return EX_CONFIG;
+        }
 
         /* Orphans of jobs come to us, and are reaped, instead of to PID 1. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
