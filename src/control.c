@@ -103,15 +103,16 @@ static char *schedule_text(const struct job_def *d, char *buf, size_t size) {
 }
 
 static const char *short_result(const struct job *j, char *buf, size_t size) {
+        char lr[160];
         int n;
         char sig[16];
         if (j->n_runs == 0)
                 return "-";
-        if (j->last_ok)
+        if (j->last.ok)
                 return "ok";
-        if (sscanf(j->last_result, "exit status %d", &n) == 1)
+        if (sscanf(job_describe_result(j, lr, sizeof lr), "exit status %d", &n) == 1)
                 snprintf(buf, size, "exit %d", n);
-        else if (sscanf(j->last_result, "killed by signal %15s", sig) == 1)
+        else if (sscanf(job_describe_result(j, lr, sizeof lr), "killed by signal %15s", sig) == 1)
                 snprintf(buf, size, "SIG%s", sig);
         else
                 snprintf(buf, size, "no start");
@@ -119,7 +120,7 @@ static const char *short_result(const struct job *j, char *buf, size_t size) {
 }
 
 static void render_list(struct sched *s, bool json, struct strbuf *b) {
-        char sched_buf[256], a[32], c[32], res[32];
+        char sched_buf[256], a[32], c[32], res[32], lr[160];
         if (json) {
                 strbuf_puts(b, "{\"jobs\":[");
                 for (size_t i = 0; i < s->n_jobs; i++) {
@@ -132,14 +133,14 @@ static void render_list(struct sched *s, bool json, struct strbuf *b) {
                         json_time_or_null(b, j->last_start);
                         strbuf_puts(b, ",\"result\":");
                         if (j->n_runs)
-                                strbuf_json_string(b, j->last_result);
+                                strbuf_json_string(b, job_describe_result(j, lr, sizeof lr));
                         else
                                 strbuf_puts(b, "null");
-                        strbuf_printf(b, ",\"ok\":%s,\"next_run\":", j->n_runs ? (j->last_ok ? "true" : "false") : "null");
+                        strbuf_printf(b, ",\"ok\":%s,\"next_run\":", j->n_runs ? (j->last.ok ? "true" : "false") : "null");
                         json_time_or_null(b, job_next_run_realtime(j));
                         strbuf_printf(b, ",\"runs\":%llu,\"failures\":%llu,\"paused\":%s}",
                                       (unsigned long long)j->n_runs, (unsigned long long)j->n_failures,
-                                      j->paused ? "true" : "false");
+                                      j->sm.paused ? "true" : "false");
                 }
                 strbuf_puts(b, "]}\n");
                 return;
@@ -202,7 +203,7 @@ static void render_list(struct sched *s, bool json, struct strbuf *b) {
 
 static void render_job(struct sched *s, const struct job *j, bool json, struct strbuf *b) {
         const struct job_def *d = j->def;
-        char sched_buf[256], t1[64], t2[64], span[TIMESPAN_MAX];
+        char sched_buf[256], t1[64], t2[64], span[TIMESPAN_MAX], lr[160];
         usec_t next[3];
         size_t n_next = job_next_elapses(j, next, 3);
 
@@ -215,15 +216,15 @@ static void render_job(struct sched *s, const struct job *j, bool json, struct s
                 strbuf_json_string(b, schedule_text(d, sched_buf, sizeof sched_buf));
                 strbuf_printf(b, ",\"state\":\"%s\",\"overlap\":\"%s\",\"enabled\":%s,\"paused\":%s",
                               job_state_to_string(job_state(j)), overlap_policy_to_string(d->overlap),
-                              d->enabled ? "true" : "false", j->paused ? "true" : "false");
-                strbuf_printf(b, ",\"running\":%u,\"runs\":%llu,\"failures\":%llu,\"skipped\":%llu", j->n_running,
+                              d->enabled ? "true" : "false", j->sm.paused ? "true" : "false");
+                strbuf_printf(b, ",\"running\":%u,\"runs\":%llu,\"failures\":%llu,\"skipped\":%llu", j->sm.n_running,
                               (unsigned long long)j->n_runs, (unsigned long long)j->n_failures,
                               (unsigned long long)j->n_skipped);
                 strbuf_puts(b, ",\"last_run\":");
                 json_time_or_null(b, j->last_start);
                 strbuf_puts(b, ",\"last_result\":");
                 if (j->n_runs)
-                        strbuf_json_string(b, j->last_result);
+                        strbuf_json_string(b, job_describe_result(j, lr, sizeof lr));
                 else
                         strbuf_puts(b, "null");
                 strbuf_printf(b, ",\"last_duration_usec\":%llu,\"next\":[", (unsigned long long)j->last_duration);
@@ -241,11 +242,11 @@ static void render_job(struct sched *s, const struct job *j, bool json, struct s
         strbuf_printf(b, "  command:   %s%s\n", d->command, d->shell ? " (through /bin/sh)" : "");
         strbuf_printf(b, "  schedule:  %s\n", schedule_text(d, sched_buf, sizeof sched_buf));
         strbuf_printf(b, "  state:     %s%s\n", job_state_to_string(job_state(j)),
-                      j->n_running > 1 ? " (several runs)" : "");
+                      j->sm.n_running > 1 ? " (several runs)" : "");
         strbuf_printf(b, "  overlap:   %s\n", overlap_policy_to_string(d->overlap));
         if (j->n_runs)
                 strbuf_printf(b, "  last run:  %s, %s after %s\n", fmt_long(j->last_start, t1, sizeof t1),
-                              j->last_result, timespan_format(span, sizeof span,
+                              job_describe_result(j, lr, sizeof lr), timespan_format(span, sizeof span,
                                                              duration_rounded(j->last_duration)));
         else
                 strbuf_puts(b, "  last run:  never\n");

@@ -39,3 +39,11 @@ static inline size_t heap_size(const struct heap *h) { return h->n; }
 void heap_done(struct heap *h);
 /* Checks the heap property and every back-pointer; true if sound. */
 bool heap_verify(const struct heap *h);
+/* The same for the n slots from `from` (wrapping): a slice of a big heap. */
+bool heap_verify_slice(const struct heap *h, size_t from, size_t n);
+/* The least node for which match() is true. Only the children of nodes
+ * that do not match are searched, so this is O(k) for k non-matching
+ * nodes above the answer: cheap when few nodes do not match (at most 16
+ * are expanded; NULL if that is not enough or nothing matches). */
+struct heap_node *heap_min_where(const struct heap *h, bool (*match)(const struct heap_node *n, void *ud),
+                                 void *ud);

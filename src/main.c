@@ -220,7 +220,7 @@ static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
                 sched_shutdown(&sched);
                 break;
         case SIGHUP:
-                sched_reload(&sched, NULL);
+                (void)sched_reload_request(&sched, NULL, NULL);
                 break;
         case SIGUSR1:
                 dump_status();
