@@ -27,16 +27,29 @@
 #include "sched_private.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "notify.h"
 
+/* Parses for a reload (on the helper thread, or the loop for sched_reload()). */
+static int load(const struct sched_reloader *rl, struct config **ret, char ***errors) {
+#ifdef EVD_TEST_HOOKS
+        /* Test hook: $EVD_TEST_RELOAD_DELAY_MS (read at start) makes every
+         * parse slow, as NSS lookups of user= may be, so a test can watch
+         * the loop while a parse runs. */
+        if (rl->test_delay_usec > 0)
+                (void)usleep((useconds_t)rl->test_delay_usec);
+#endif
+        return config_load(rl->path, ret, errors);
+}
+
 static void *reload_main(void *arg) {
         struct sched_reloader *rl = arg;
         uint64_t one = 1;
-        rl->r = config_load(rl->path, &rl->result, &rl->errors);
+        rl->r = load(rl, &rl->result, &rl->errors);
         /* The loop reads the eventfd, then joins us: both order the results. */
         while (write(rl->source.fd, &one, sizeof one) < 0 && errno == EINTR)
                 ;
@@ -171,7 +184,7 @@ int sched_reload(struct sched *s, char ***errors) {
         notify_reloading();
         s->stats.reloads++;
         log_info("Reloading configuration from %s", rl->path);
-        int r = config_load(rl->path, &nc, &errs);
+        int r = load(rl, &nc, &errs);
         r = finish(s, r, nc, &errs);
         if (errors) {
                 *errors = errs;
@@ -189,6 +202,10 @@ int sched_reloader_init(struct sched *s) {
         rl->source.name = "reload";
         rl->source.callback = reload_done;
         rl->path = s->config_path;
+#ifdef EVD_TEST_HOOKS
+        const char *delay = getenv("EVD_TEST_RELOAD_DELAY_MS");
+        rl->test_delay_usec = delay ? strtoull(delay, NULL, 10) * USEC_PER_MSEC : 0;
+#endif
         int r = loop_add(s->loop, &rl->source, EPOLLIN);
         if (r < 0) {
                 rl->source.fd = safe_close(rl->source.fd);

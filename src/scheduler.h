@@ -83,6 +83,9 @@ struct sched_reloader {
         int r;
         void (*hook)(void *ud, const struct config *c);
         void *hook_userdata;
+#ifdef EVD_TEST_HOOKS
+        usec_t test_delay_usec;         /* $EVD_TEST_RELOAD_DELAY_MS */
+#endif
 };
 
 struct sched {
