@@ -10,12 +10,12 @@
 static bool less(const struct heap_node *a, const struct heap_node *b) {
         if (a->key != b->key)
                 return a->key < b->key;
-        return a->seq < b->seq;
+        return heap_seq_before(a->seq, b->seq);
 }
 
 static void place(struct heap *h, size_t i, struct heap_node *node) {
         h->items[i] = node;
-        node->idx = i;
+        node->idx = (uint32_t)i;
 }
 
 static void sift_up(struct heap *h, size_t i) {
@@ -50,6 +50,8 @@ static void sift_down(struct heap *h, size_t i) {
 }
 
 int heap_insert(struct heap *h, struct heap_node *node, usec_t key) {
+        if (h->n >= HEAP_NONE - 1)
+                return -E2BIG;
         if (h->n == h->cap) {
                 size_t cap = h->cap ? h->cap * 2 : 16;
                 struct heap_node **items = realloc(h->items, cap * sizeof(*items));

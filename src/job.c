@@ -159,7 +159,7 @@ static void t_request_active(struct job_sm *j, enum job_event ev, const struct j
                         return;
                 }
                 j->start_queued = true;
-                j->queued_attempt = attempt;
+                j->queued_attempt = (uint16_t)attempt;
                 r->flags |= JOB_ACT_QUEUE;
                 r->outcome = START_QUEUED;
                 return;
@@ -175,7 +175,7 @@ static void t_request_active(struct job_sm *j, enum job_event ev, const struct j
                 }
                 r->flags |= JOB_ACT_CANCEL;
                 j->start_queued = true;
-                j->queued_attempt = attempt;
+                j->queued_attempt = (uint16_t)attempt;
                 r->flags |= JOB_ACT_QUEUE;
                 r->outcome = START_QUEUED;
                 return;
@@ -215,7 +215,7 @@ static void t_run_ended(struct job_sm *j, enum job_event ev, const struct job_ev
                 start(j, j->queued_attempt, r);
         } else if (live && j->enabled && !j->paused && !a->ok && !a->cancelled && a->attempt <= a->retries) {
                 j->retry_pending = true;
-                j->retry_attempt = a->attempt + 1;
+                j->retry_attempt = (uint16_t)(a->attempt + 1);
                 r->flags |= JOB_ACT_ARM_RETRY;
                 r->retry_attempt = j->retry_attempt;
                 r->retry_delay = job_retry_delay(a->retry_delay, a->attempt);

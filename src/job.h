@@ -99,14 +99,14 @@ enum {
         JOB_ACT_FORGET          = 1u << 11,     /* a removed job with no run left: free it */
 };
 
-struct job_sm {
+struct job_sm {                         /* 20 bytes: one per job */
         uint8_t state;                  /* enum job_state */
         bool paused, enabled, removed, stopping;
         bool start_queued, retry_pending;
+        uint16_t queued_attempt;        /* attempt the pending start will be (retries <= 1000) */
+        uint16_t retry_attempt;         /* attempt the pending retry will be */
         uint32_t n_active;              /* runs waiting or running */
         uint32_t n_running;             /* of which running */
-        uint32_t queued_attempt;        /* attempt the pending start will be */
-        uint32_t retry_attempt;         /* attempt the pending retry will be */
 };
 
 struct job_event_args {

@@ -56,6 +56,13 @@ done:
         ck_assert(job_sm_verify(j));
 }
 
+static bool same_sm(const struct job_sm *a, const struct job_sm *b) {
+        return a->state == b->state && a->paused == b->paused && a->enabled == b->enabled &&
+               a->removed == b->removed && a->stopping == b->stopping && a->start_queued == b->start_queued &&
+               a->retry_pending == b->retry_pending && a->queued_attempt == b->queued_attempt &&
+               a->retry_attempt == b->retry_attempt && a->n_active == b->n_active && a->n_running == b->n_running;
+}
+
 struct expect {
         enum job_state from;
         enum job_event ev;
@@ -210,7 +217,7 @@ START_TEST(test_table) {
                 ck_assert_int_eq(j.state, r.new_state);
                 ck_assert(job_sm_verify(&j));
                 if (r.invalid)
-                        ck_assert_mem_eq(&j, &before, sizeof j);
+                        ck_assert(same_sm(&j, &before));
         }
 }
 END_TEST
