@@ -16,6 +16,8 @@ struct job *sched_job_free(struct job *j);
 enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct job_event_args *a,
                                   const struct run *r);
 void sched_dispatch_pending(struct sched *s);
+/* The job named name in jobs (sorted by name), or NULL. */
+struct job *sched_job_bsearch(struct job *const *jobs, size_t n, const char *name);
 void sched_job_timer_fired(struct timer *t, usec_t now);
 void sched_job_retry_fired(struct timer *t, usec_t now);
 void sched_shutdown_timer_fired(struct timer *t, usec_t now);

@@ -283,21 +283,6 @@ static int cmp_job_name(const void *a, const void *b) {
         return strcmp((*(struct job *const *)a)->def->name, (*(struct job *const *)b)->def->name);
 }
 
-static struct job *find_removed(struct sched *s, const char *name) {
-        size_t lo = 0, hi = s->n_removed;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strcmp(name, s->removed[mid]->def->name);
-                if (c == 0)
-                        return s->removed[mid];
-                if (c < 0)
-                        hi = mid;
-                else
-                        lo = mid + 1;
-        }
-        return NULL;
-}
-
 struct merge_counts {
         size_t added, changed, removed, kept, readded;
 };
@@ -381,7 +366,7 @@ static int apply(struct sched *s, struct config *nc) {
                         i++;
                 if (i < s->n_jobs && streq(s->jobs[i]->def->name, nc->jobs[k]->name))
                         continue;
-                jobs[k] = find_removed(s, nc->jobs[k]->name);
+                jobs[k] = sched_job_bsearch(s->removed, s->n_removed, nc->jobs[k]->name);
                 if (!jobs[k] && !(jobs[k] = sched_job_new(s, nc->jobs[k], false)))
                         goto oom;
         }

@@ -389,19 +389,23 @@ struct job *sched_job_free(struct job *j) {
         return NULL;
 }
 
-struct job *sched_find_job(struct sched *s, const char *name) {
-        size_t lo = 0, hi = s->n_jobs;
+struct job *sched_job_bsearch(struct job *const *jobs, size_t n, const char *name) {
+        size_t lo = 0, hi = n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                int c = strcmp(name, s->jobs[mid]->def->name);
+                int c = strcmp(name, jobs[mid]->def->name);
                 if (c == 0)
-                        return s->jobs[mid];
+                        return jobs[mid];
                 if (c < 0)
                         hi = mid;
                 else
                         lo = mid + 1;
         }
         return NULL;
+}
+
+struct job *sched_find_job(struct sched *s, const char *name) {
+        return sched_job_bsearch(s->jobs, s->n_jobs, name);
 }
 
 /* ---- state file ---- */
