@@ -414,7 +414,7 @@ struct job *sched_find_job(struct sched *s, const char *name) {
  * sched_after_dispatch() (at most once per loop iteration) and at exit. */
 static void save_state(struct sched *s) {
         char *buf = NULL;
-        size_t len = 0, cap = 0;
+        size_t len = 0, cap = 0, n = 0;
         s->state_dirty = false;
         if (!s->state_dir)
                 return;
@@ -428,7 +428,9 @@ static void save_state(struct sched *s) {
                         log_warning("Out of memory while saving state");
                         return;
                 }
+                n++;
         }
+        log_debug("State snapshot: %zu of %zu jobs", n, s->n_jobs);
         state_writer_submit(&s->state_writer, buf, len);
 }
 

@@ -182,6 +182,28 @@ def test_second_sigterm(evd_bin):
               + e.log_tail())
 
 
+def test_state_snapshots_coalesced(evd_bin):
+    """300 persistent jobs due in the same instant: one state snapshot for
+    the lot (it was one per start: 300 snapshots of 300 jobs)."""
+    n = 300
+    conf = "[daemon]\nworkers = 8\n" + "".join(f"""
+    [job:p{i:03d}]
+    command = true
+    every = 3s
+    persistent = yes
+    """ for i in range(n))
+    with Evd(evd_bin, conf, "snapshots", start=False) as e:
+        base = e.argv
+        e.argv = lambda: base() + ["--log-level", "debug"]
+        e.start()
+        e.wait_log(r"p%03d\[\d+\]: finished" % (n - 1), 1, timeout=60)
+        e.wait_log(r"p\d+\[\d+\]: finished", n, timeout=60)
+        snaps = e.grep(r"State snapshot: \d+ of %d jobs" % n)
+        check(snaps and len(snaps) <= 10, f"{len(snaps)} state snapshots for {n} runs due together")
+        check(any(f"State snapshot: {n} of" in l for l in snaps), f"no snapshot with every job: {snaps}")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 def big_config(n, extra=""):
     out = ["[daemon]", "workers = 4", "", "[job:probe]", "command = date +%s.%N >> {OUT}/probe", "shell = yes",
            "every = 1s", ""]
@@ -235,5 +257,6 @@ if __name__ == "__main__":
         ("future_last_start", test_future_last_start),
         ("paused_persistent", test_paused_persistent),
         ("second_sigterm", test_second_sigterm),
+        ("state_snapshots_coalesced", test_state_snapshots_coalesced),
         ("reload_off_loop", test_reload_off_loop),
     ])
