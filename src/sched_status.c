@@ -63,7 +63,7 @@ static const struct job *first_job(const struct timer_clock *tc, usec_t *ret_at)
                 return NULL;
         const struct timer *t = container_of(n, struct timer, node);
         const struct job *j = t->callback == sched_job_timer_fired ? container_of(t, struct job, timer)
-                                                                    : container_of(t, struct job, retry_timer);
+                                                                    : container_of(t, struct job_retry, timer)->job;
         *ret_at = to_realtime(tc, n->key);
         return j;
 }
@@ -114,8 +114,7 @@ static void fill_view(const struct job *j, struct job_view *v) {
                 .n_running = j->sm.n_running,
                 .n_waiting = j->sm.n_active - j->sm.n_running,
                 .start_queued = j->sm.start_queued,
-                .retry_at = timer_active(&j->retry_timer) ? to_realtime(&j->sched->mono, timer_deadline(&j->retry_timer))
-                                                          : USEC_INFINITY,
+                .retry_at = j->retry ? to_realtime(&j->sched->mono, timer_deadline(&j->retry->timer)) : USEC_INFINITY,
                 .next_run = job_next_run_realtime(j),
                 .n_runs = j->n_runs,
                 .n_failures = j->n_failures,
@@ -197,7 +196,7 @@ static void verify_job(const struct sched *s, const struct job *j) {
                 n++;
         }
         VERIFY(n == j->sm.n_active);
-        VERIFY(timer_active(&j->retry_timer) == j->sm.retry_pending);
+        VERIFY((j->retry && timer_active(&j->retry->timer)) == j->sm.retry_pending);
         if (!j->sm.enabled || j->sm.removed || j->sm.stopping)
                 VERIFY(!timer_active(&j->timer));
 }

@@ -192,6 +192,30 @@ static void carry_out_request(struct job *j, enum job_event ev, const struct job
         }
 }
 
+static struct job_retry *retry_free(struct job_retry *rt) {
+        if (rt) {
+                timer_stop(&rt->timer);
+                free(rt);
+        }
+        return NULL;
+}
+
+static void arm_retry(struct job *j, usec_t delay) {
+        struct sched *s = j->sched;
+        if (!j->retry) {
+                j->retry = calloc(1, sizeof(*j->retry));
+                if (!j->retry) {
+                        /* The state machine has a retry pending: make it now. */
+                        log_job(LOG_ERR, j->def->name, 0, NULL, "cannot wait for the retry: out of memory; retrying now");
+                        sched_job_feed(j, JOB_EV_RETRY_DUE, NULL, NULL);
+                        return;
+                }
+                timer_init(&j->retry->timer, sched_job_retry_fired);
+                j->retry->job = j;
+        }
+        timer_start(&s->mono, &j->retry->timer, now_usec(CLOCK_BOOTTIME) + delay);
+}
+
 static void log_transition(const struct job *j, enum job_event ev, const struct job_actions *act) {
         if (act->old_state != act->new_state || act->flags)
                 log_debug("job %s: %s: %s -> %s (actions 0x%x)", j->def->name, job_event_to_string(ev),
@@ -220,7 +244,7 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
         if (act.flags & JOB_ACT_ARM_SCHEDULE)
                 sched_job_arm(j, USEC_INFINITY, SCHED_ARM_RELOAD);
         if (act.flags & JOB_ACT_STOP_RETRY) {
-                timer_stop(&j->retry_timer);
+                j->retry = retry_free(j->retry);
                 if (ev == JOB_EV_DUE || ev == JOB_EV_RUN_NOW)
                         log_job(LOG_INFO, j->def->name, 0, NULL, "pending retry dropped: a %s run is due",
                                 request_name(ev));
@@ -241,7 +265,7 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
                 char buf[TIMESPAN_MAX];
                 log_job(LOG_NOTICE, j->def->name, r ? r->id : 0, NULL, "retry %u of %u in %s", act.retry_attempt - 1,
                         a->retries, timespan_format(buf, sizeof buf, act.retry_delay));
-                timer_start(&s->mono, &j->retry_timer, now_usec(CLOCK_BOOTTIME) + act.retry_delay);
+                arm_retry(j, act.retry_delay);
         }
         if (act.flags & JOB_ACT_SAVE_STATE)
                 s->state_dirty = true;
@@ -270,8 +294,10 @@ void sched_job_timer_fired(struct timer *t, usec_t now) {
 }
 
 void sched_job_retry_fired(struct timer *t, usec_t now) {
-        struct job *j = container_of(t, struct job, retry_timer);
+        struct job_retry *rt = container_of(t, struct job_retry, timer);
+        struct job *j = rt->job;
         (void)now;
+        j->retry = retry_free(rt);
         j->sched->stats.retries++;
         sched_job_feed(j, JOB_EV_RETRY_DUE, NULL, NULL);
 }
@@ -374,7 +400,6 @@ struct job *sched_job_new(struct sched *s, struct job_def *d, bool paused) {
         j->sched = s;
         j->def = job_def_ref(d);
         timer_init(&j->timer, sched_job_timer_fired);
-        timer_init(&j->retry_timer, sched_job_retry_fired);
         job_sm_init(&j->sm, d->enabled, paused);
         return j;
 }
@@ -383,7 +408,7 @@ struct job *sched_job_free(struct job *j) {
         if (!j)
                 return NULL;
         timer_stop(&j->timer);
-        timer_stop(&j->retry_timer);
+        j->retry = retry_free(j->retry);
         job_def_unref(j->def);
         free(j);
         return NULL;

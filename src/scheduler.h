@@ -34,13 +34,20 @@ struct job_result {                     /* a run's end, as codes; rendered on de
         uint8_t ok : 1, timed_out : 1, cancelled : 1;
 };
 
-/* One job's runtime state: 176 bytes on x86-64, its two timers (32 each)
+/* An armed retry: few jobs have one at a time, so it is allocated when
+ * armed and freed when it fires or is dropped; struct job keeps a pointer. */
+struct job_retry {
+        struct timer timer;
+        struct job *job;
+};
+
+/* One job's runtime state: 152 bytes on x86-64, its schedule timer (32)
  * included; allocated once per job, never per event. */
 struct job {
         struct sched *sched;
         struct job_def *def;            /* current definition (a reference) */
         struct timer timer;             /* next scheduled run (jitter included) */
-        struct timer retry_timer;       /* armed iff sm.retry_pending */
+        struct job_retry *retry;        /* non-NULL (and armed) iff sm.retry_pending */
         usec_t next_elapse;             /* the schedule's own time, before jitter; timer's clock */
         usec_t last_elapse;             /* realtime of the last calendar elapse handled */
         usec_t last_due;                /* realtime of the last first attempt (persisted) */
