@@ -144,7 +144,8 @@ int sched_start(struct sched *s);
 /* Asks for a reload: the configuration is parsed on a helper thread and
  * applied on the loop. done (may be NULL, as for SIGHUP) is called on the
  * loop when the new configuration has been applied (r = 0) or refused
- * (r = -EINVAL with errors, or -ESHUTDOWN). A request made while a parse
+ * (r = -EINVAL with errors, -ENOMEM with one message, or -ESHUTDOWN with
+ * one message). errors is borrowed for the call. A request made while a parse
  * runs gets the result of the next parse (one more, for all such
  * requests). Returns 0 or -errno (then done is never called). */
 int sched_reload_request(struct sched *s, sched_reload_fn done, void *userdata);
