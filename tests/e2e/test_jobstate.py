@@ -249,6 +249,24 @@ def test_reload_off_loop(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
+def test_shutdown_during_parse(evd_bin):
+    """SIGTERM while a (slow) reload parse runs: the parse's result is not
+    applied, nothing follows STOPPING=1 but the exit, and evd exits 0."""
+    conf = "[job:a]\ncommand = true\nevery = 1h\n"
+    with Evd(evd_bin, conf, "shutdown-parse", extra_env={"EVD_TEST_RELOAD_DELAY_MS": "1500"}) as e:
+        e.write_config(conf + "[job:b]\ncommand = true\nevery = 1h\n")
+        n_log, n_notify = e.log_count(), len(e.notify.all())
+        e.signal(signal.SIGHUP)
+        e.wait_log(r"Reloading configuration from", 1, start=n_log)
+        e.signal(signal.SIGTERM)
+        check(e.wait_exit(30) == 0, f"exit status {e.returncode}")
+        check(not e.grep(r"Configuration reloaded|b: added", n_log), "a parse was applied during shutdown")
+        msgs = [f for _, f in e.notify.all()[n_notify:]]
+        stop = [i for i, f in enumerate(msgs) if f.get("STOPPING") == "1"]
+        check(stop and not any("READY" in f or "RELOADING" in f for f in msgs[stop[0]:]),
+              f"READY/RELOADING after STOPPING=1: {msgs}")
+
+
 if __name__ == "__main__":
     run_tests([
         ("pause_drops_queued_start", test_pause_drops_queued_start),
@@ -259,4 +277,5 @@ if __name__ == "__main__":
         ("second_sigterm", test_second_sigterm),
         ("state_snapshots_coalesced", test_state_snapshots_coalesced),
         ("reload_off_loop", test_reload_off_loop),
+        ("shutdown_during_parse", test_shutdown_during_parse),
     ])
