@@ -84,19 +84,26 @@ static void join_parse(struct sched_reloader *rl) {
         rl->parsing = false;
 }
 
-/* Answers (and removes) the waiters of the parse that just ended. */
+/* Answers (and removes) the waiters of the parse that just ended. A
+ * callback may ask for another reload (it is queued: `answering`) or
+ * forget a waiter; the array may grow meanwhile, so it is indexed anew
+ * each time. */
 static void answer(struct sched *s, int r, char **errors) {
         struct sched_reloader *rl = &s->reloader;
         size_t k = 0;
+        rl->answering = true;
         for (size_t i = 0; i < rl->n_waiters; i++) {
                 struct sched_reload_waiter w = rl->waiters[i];
-                if (!w.in_parse) {
-                        rl->waiters[k++] = w;
+                if (!w.in_parse)
                         continue;
-                }
+                rl->waiters[i].done = NULL;
                 if (w.done)
                         w.done(w.userdata, r, errors);
         }
+        rl->answering = false;
+        for (size_t i = 0; i < rl->n_waiters; i++)
+                if (!rl->waiters[i].in_parse)
+                        rl->waiters[k++] = rl->waiters[i];
         rl->n_waiters = k;
 }
 
@@ -191,6 +198,8 @@ int sched_reload(struct sched *s, char ***errors) {
                 errs = NULL;
         }
         strv_free(errs);
+        if (rl->again || rl->n_waiters > 0) /* asked from a waiter's callback */
+                start_parse(s);
         return r;
 }
 
@@ -233,8 +242,8 @@ int sched_reload_request(struct sched *s, sched_reload_fn done, void *userdata) 
                 }
                 rl->waiters[rl->n_waiters++] = (struct sched_reload_waiter){ .done = done, .userdata = userdata };
         }
-        if (rl->parsing)
-                rl->again = true;
+        if (rl->parsing || rl->answering)
+                rl->again = true; /* reload_done() starts it */
         else
                 start_parse(s);
         return 0;

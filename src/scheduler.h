@@ -80,6 +80,7 @@ struct sched_reloader {
         pthread_t thread;
         bool parsing;                   /* a thread runs (joined when its result is taken) */
         bool again;                     /* a request came after the running parse started */
+        bool answering;                 /* waiters are being called back */
         struct sched_reload_waiter *waiters;
         size_t n_waiters, cap_waiters;
         /* Written by the thread before it signals the eventfd, read by the

@@ -124,6 +124,29 @@ START_TEST(test_coalesced_waiters) {
 }
 END_TEST
 
+static struct waiter again_w;
+static void done_then_again(void *userdata, int r, char **errors) {
+        done(userdata, r, errors);
+        write_conf(conf_bad); /* what the parse for the new request must see */
+        ck_assert_int_eq(sched_reload_request(again_w.s, done, &again_w), 0);
+}
+
+/* A waiter's callback asks again: a new parse serves it. */
+START_TEST(test_request_from_callback) {
+        struct waiter x = { .s = &sched };
+        again_w = (struct waiter){ .s = &sched, .quit = true };
+        write_conf(conf_b);
+        ck_assert_int_eq(sched_reload_request(&sched, done_then_again, &x), 0);
+        ck_assert_int_eq(loop_run(&loop), 0);
+        ck_assert_int_eq(x.calls, 1);
+        ck_assert_int_eq(again_w.calls, 1);
+        ck_assert_int_eq(x.r, 0);
+        ck_assert_int_eq(again_w.r, -EINVAL);
+        ck_assert_uint_eq(sched.stats.reloads, 2);
+        ck_assert_uint_eq(sched.reloader.n_waiters, 0);
+}
+END_TEST
+
 START_TEST(test_shutdown_while_parsing) {
         struct waiter a = { .s = &sched };
         write_conf(conf_b);
@@ -150,6 +173,7 @@ int main(void) {
         TCase *tc = tcase_create("reload");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_coalesced_waiters);
+        tcase_add_test(tc, test_request_from_callback);
         tcase_add_test(tc, test_shutdown_while_parsing);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
