@@ -8,7 +8,10 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* scheduler.c */
-struct job *sched_job_new(struct sched *s, struct job_def *d, bool paused);
+/* n zeroed jobs in one block (NULL: out of memory); each is set up with
+ * sched_job_init() and ends with sched_job_free(). */
+struct job *sched_jobs_alloc(struct sched *s, size_t n);
+void sched_job_init(struct job *j, struct sched *s, struct job_def *d, bool paused);
 struct job *sched_job_free(struct job *j);
 /* Feeds ev to j's state machine and carries out the actions. a: NULL for
  * the job's own policy. r: the run that ended (JOB_EV_RUN_ENDED). Returns

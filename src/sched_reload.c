@@ -370,14 +370,25 @@ static int apply(struct sched *s, struct config *nc) {
          * job for nc->jobs[k], NULL for a name the running table has; the
          * merge fills in those, as it goes through both tables in step. */
         qsort(s->removed, s->n_removed, sizeof(*s->removed), cmp_job_name);
+        size_t n_fresh = 0;
         for (size_t i = 0, k = 0; k < nc->n_jobs; k++) {
                 while (i < s->n_jobs && strcmp(s->jobs[i]->def->name, nc->jobs[k]->name) < 0)
                         i++;
                 if (i < s->n_jobs && streq(s->jobs[i]->def->name, nc->jobs[k]->name))
                         continue;
                 jobs[k] = sched_job_bsearch(s->removed, s->n_removed, nc->jobs[k]->name);
-                if (!jobs[k] && !(jobs[k] = sched_job_new(s, nc->jobs[k], false)))
-                        goto oom;
+                n_fresh += !jobs[k];
+        }
+        struct job *fresh = n_fresh ? sched_jobs_alloc(s, n_fresh) : NULL;
+        if (n_fresh && !fresh)
+                goto oom;
+        for (size_t i = 0, k = 0; k < nc->n_jobs; k++) {
+                while (i < s->n_jobs && strcmp(s->jobs[i]->def->name, nc->jobs[k]->name) < 0)
+                        i++;
+                if (jobs[k] || (i < s->n_jobs && streq(s->jobs[i]->def->name, nc->jobs[k]->name)))
+                        continue;
+                jobs[k] = fresh++;
+                sched_job_init(jobs[k], s, nc->jobs[k], false);
         }
 
         size_t i = 0, k = 0;

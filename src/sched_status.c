@@ -222,6 +222,13 @@ static void verify_totals(const struct sched *s) {
         VERIFY(running == s->n_running);
         VERIFY(active == s->n_running + s->n_pending);
         VERIFY(failing == s->n_failing);
+        size_t live = 0;
+        for (size_t i = 0; i < s->n_blocks; i++) {
+                VERIFY(s->blocks[i].live > 0 && s->blocks[i].live <= s->blocks[i].n);
+                VERIFY(i == 0 || s->blocks[i - 1].base < s->blocks[i].base);
+                live += s->blocks[i].live;
+        }
+        VERIFY(live == s->n_jobs + s->n_removed);
 }
 
 void sched_verify(struct sched *s) {

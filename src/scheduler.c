@@ -393,15 +393,50 @@ static void on_complete(struct run *r, void *userdata) {
 
 /* ---- jobs table ---- */
 
-struct job *sched_job_new(struct sched *s, struct job_def *d, bool paused) {
-        struct job *j = calloc(1, sizeof(*j));
-        if (!j)
+/* Jobs are allocated in blocks: one for the table evd starts with, one
+ * per reload for the jobs it adds (no malloc header per job, and the
+ * addresses stay put for the timers and runs that point at them). A block
+ * is freed when its last job is; s->blocks is sorted by address. */
+struct job *sched_jobs_alloc(struct sched *s, size_t n) {
+        struct job_block *b = realloc(s->blocks, (s->n_blocks + 1) * sizeof(*b));
+        if (!b)
                 return NULL;
+        s->blocks = b;
+        struct job *base = calloc(n, sizeof(*base));
+        if (!base)
+                return NULL;
+        size_t i = s->n_blocks;
+        while (i > 0 && s->blocks[i - 1].base > base)
+                i--;
+        memmove(&s->blocks[i + 1], &s->blocks[i], (s->n_blocks - i) * sizeof(*s->blocks));
+        s->blocks[i] = (struct job_block){ .base = base, .n = n, .live = n };
+        s->n_blocks++;
+        return base;
+}
+
+static void release_slot(struct sched *s, struct job *j) {
+        size_t lo = 0, hi = s->n_blocks;
+        while (hi - lo > 1) { /* the last block whose base is <= j */
+                size_t mid = (lo + hi) / 2;
+                if (s->blocks[mid].base <= j)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        struct job_block *b = &s->blocks[lo];
+        assert(lo < s->n_blocks && j >= b->base && j < b->base + b->n && b->live > 0);
+        if (--b->live > 0)
+                return;
+        free(b->base);
+        memmove(b, b + 1, (s->n_blocks - lo - 1) * sizeof(*b));
+        s->n_blocks--;
+}
+
+void sched_job_init(struct job *j, struct sched *s, struct job_def *d, bool paused) {
         j->sched = s;
         j->def = job_def_ref(d);
         timer_init(&j->timer, sched_job_timer_fired);
         job_sm_init(&j->sm, d->enabled, paused);
-        return j;
 }
 
 struct job *sched_job_free(struct job *j) {
@@ -410,7 +445,7 @@ struct job *sched_job_free(struct job *j) {
         timer_stop(&j->timer);
         j->retry = retry_free(j->retry);
         job_def_unref(j->def);
-        free(j);
+        release_slot(j->sched, j);
         return NULL;
 }
 
@@ -513,12 +548,12 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
                 return log_error_errno(r, "Failed to start %u worker threads", config->workers);
 
         s->jobs = calloc(MAX(config->n_jobs, 1), sizeof(*s->jobs));
-        if (!s->jobs)
+        struct job *block = config->n_jobs ? sched_jobs_alloc(s, config->n_jobs) : NULL;
+        if (!s->jobs || (config->n_jobs && !block))
                 return -ENOMEM;
         for (size_t i = 0; i < config->n_jobs; i++) {
-                s->jobs[i] = sched_job_new(s, config->jobs[i], false);
-                if (!s->jobs[i])
-                        return -ENOMEM;
+                s->jobs[i] = &block[i];
+                sched_job_init(s->jobs[i], s, config->jobs[i], false);
                 s->n_jobs++;
         }
         l->after_dispatch = sched_after_dispatch;
@@ -629,6 +664,8 @@ void sched_done(struct sched *s) {
                 sched_job_free(s->removed[i]);
         free(s->jobs);
         free(s->removed);
+        assert(s->n_blocks == 0);
+        free(s->blocks);
         timer_stop(&s->shutdown_timer);
         timer_stop(&s->watchdog_timer);
         timer_stop(&s->status_timer);

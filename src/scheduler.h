@@ -34,6 +34,11 @@ struct job_result {                     /* a run's end, as codes; rendered on de
         uint8_t ok : 1, timed_out : 1, cancelled : 1;
 };
 
+struct job_block {
+        struct job *base;
+        size_t n, live;                 /* jobs in it, of which not freed yet */
+};
+
 /* An armed retry: few jobs have one at a time, so it is allocated when
  * armed and freed when it fires or is dropped; struct job keeps a pointer. */
 struct job_retry {
@@ -42,7 +47,8 @@ struct job_retry {
 };
 
 /* One job's runtime state: 152 bytes on x86-64, its schedule timer (32)
- * included; allocated once per job, never per event. */
+ * included; jobs are allocated in blocks (one per configuration's new
+ * jobs), never per event. */
 struct job {
         struct sched *sched;
         struct job_def *def;            /* current definition (a reference) */
@@ -109,6 +115,8 @@ struct sched {
         struct job **removed;           /* removed by reload, waiting for their runs */
         size_t n_removed;
         size_t n_failing;               /* jobs (not removed) with consecutive_failures > 0 */
+        struct job_block *blocks;       /* where the jobs live (scheduler.c), sorted by address */
+        size_t n_blocks;
 
         struct run *pending_head, *pending_tail;        /* waiting for a worker (run->next) */
         size_t n_pending;
