@@ -1,6 +1,6 @@
 /* control.c - the control socket (see control.h): connections, access, and
  * one short handler per command of the table in ctlproto.h. Replies are
- * rendered by render.c from the scheduler's view (sched_view.h); nothing
+ * rendered by render.c from the scheduler's view (scheduler.h); nothing
  * here reads the scheduler's internals. With --json an error is a JSON
  * object too ({"error": ..., "code": N}), so a script always gets JSON on
  * stdout. A failed reload always names at least one PATH[:LINE] and why. */
@@ -19,7 +19,7 @@
 #include "ctlproto.h"
 #include "log.h"
 #include "render.h"
-#include "sched_view.h"
+#include "scheduler.h"
 #include "scheduler.h"
 #include "strbuf.h"
 

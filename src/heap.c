@@ -10,12 +10,12 @@
 static bool less(const struct heap_node *a, const struct heap_node *b) {
         if (a->key != b->key)
                 return a->key < b->key;
-        return a->seq < b->seq;
+        return heap_seq_before(a->seq, b->seq);
 }
 
 static void place(struct heap *h, size_t i, struct heap_node *node) {
         h->items[i] = node;
-        node->idx = i;
+        node->idx = (uint32_t)i;
 }
 
 static void sift_up(struct heap *h, size_t i) {
@@ -50,6 +50,8 @@ static void sift_down(struct heap *h, size_t i) {
 }
 
 int heap_insert(struct heap *h, struct heap_node *node, usec_t key) {
+        if (h->n >= HEAP_NONE - 1)
+                return -E2BIG;
         if (h->n == h->cap) {
                 size_t cap = h->cap ? h->cap * 2 : 16;
                 struct heap_node **items = realloc(h->items, cap * sizeof(*items));
@@ -101,12 +103,45 @@ void heap_done(struct heap *h) {
         *h = (struct heap){ 0 };
 }
 
+static bool slot_ok(const struct heap *h, size_t i) {
+        return h->items[i]->idx == i && !(i > 0 && less(h->items[i], h->items[(i - 1) / ARITY]));
+}
+
 bool heap_verify(const struct heap *h) {
-        for (size_t i = 0; i < h->n; i++) {
-                if (h->items[i]->idx != i)
+        return heap_verify_slice(h, 0, h->n);
+}
+
+bool heap_verify_slice(const struct heap *h, size_t from, size_t n) {
+        if (h->n > h->cap || (h->n > 0 && !h->items))
+                return false;
+        for (size_t k = 0; k < n && k < h->n; k++)
+                if (!slot_ok(h, (from + k) % h->n))
                         return false;
-                if (i > 0 && less(h->items[i], h->items[(i - 1) / ARITY]))
-                        return false;
-        }
         return true;
+}
+
+struct heap_node *heap_min_where(const struct heap *h, bool (*match)(const struct heap_node *n, void *ud),
+                                 void *ud) {
+        /* Frontier of slots still to look at; each non-matching node adds
+         * its children. Matching nodes are candidates (their subtrees are
+         * not smaller than them). */
+        size_t todo[1 + 16 * ARITY], n_todo = 0, expanded = 0;
+        struct heap_node *best = NULL;
+        if (h->n == 0)
+                return NULL;
+        todo[n_todo++] = 0;
+        while (n_todo > 0) {
+                size_t i = todo[--n_todo];
+                struct heap_node *node = h->items[i];
+                if (match(node, ud)) {
+                        if (!best || less(node, best))
+                                best = node;
+                        continue;
+                }
+                if (++expanded > 16)
+                        return NULL;
+                for (size_t c = i * ARITY + 1; c <= i * ARITY + ARITY && c < h->n; c++)
+                        todo[n_todo++] = c;
+        }
+        return best;
 }

@@ -16,7 +16,7 @@
 
 #include "config.h"
 #include "control.h"
-#include "sched_view.h"
+#include "scheduler.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -237,9 +237,7 @@ static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
                 sched_shutdown(&sched);
                 break;
         case SIGHUP:
-                /* Through the request, so the control socket hears of it. */
-                if (sched_reload_request(&sched, NULL, NULL) < 0)
-                        sched_reload(&sched, NULL);
+                (void)sched_reload_request(&sched, NULL, NULL);
                 break;
         case SIGUSR1:
                 dump_status();

@@ -1,11 +1,11 @@
 /* render.h - the control socket's replies as text for people and as JSON,
- * from the scheduler's view (sched_view.h). Every JSON string goes through
+ * from the scheduler's view (scheduler.h). Every JSON string goes through
  * strbuf_json_string(), so every reply is valid UTF-8 JSON whatever bytes
  * a command, a file name or a request held. Main thread only (it reads
  * the scheduler). */
 #pragma once
 
-#include "sched_view.h"
+#include "scheduler.h"
 #include "strbuf.h"
 
 struct control;

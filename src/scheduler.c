@@ -1,20 +1,19 @@
-/* sched.c - the scheduler (see sched.h).
+/* scheduler.c - the job table and the glue of the state machine (see
+ * scheduler.h): events in, actions carried out on timers and the pool.
  *
- * Clocks. `every=` counts on CLOCK_BOOTTIME: "every 1h" means an hour of
- * real elapsed time, suspended or not, so a laptop that slept through a
- * deadline runs the job once on resume, as cron users expect. (systemd's
- * OnUnitActiveSec counts CLOCK_MONOTONIC instead.) The next deadline is
- * the previous deadline plus the interval, never "end of run plus the
- * interval", so the schedule does not drift; deadlines missed entirely
- * (suspend, overload) are skipped, keeping the phase. Calendar and cron
- * deadlines are CLOCK_REALTIME instants recomputed on every clock step.
+ * Invariants (checked by sched_verify() in debug builds): s->jobs is
+ * sorted by name; a job's active list holds sm.n_active runs, sm.n_running
+ * of them submitted to the pool, the rest in the pending queue; the retry
+ * timer is armed iff sm.retry_pending; s->n_running and s->n_pending are
+ * the sums over all jobs, removed ones included; s->n_failing counts the
+ * table's jobs with consecutive failures.
  *
- * Clock steps. After the wall clock is set, each calendar job's next
- * elapse is recomputed from max(now, last elapse handled): a step back
- * never repeats a run that already happened, a step forward skips the
- * elapses in between (a persistent job runs once to catch up). */
-#include "scheduler.h"
+ * Cost: every event is O(1) or O(log n) (a timer); the state file is
+ * marked dirty and written at most once per loop iteration. Main thread
+ * only. */
+#include "sched_private.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -25,15 +24,7 @@
 #include "notify.h"
 #include "timespan.h"
 
-static void job_timer_fired(struct timer *t, usec_t now);
-static void job_retry_fired(struct timer *t, usec_t now);
-static void status_timer_fired(struct timer *t, usec_t now);
-static void on_complete(struct run *r, void *userdata);
-static enum start_outcome request_start(struct job *j, unsigned attempt, const char *why);
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-static uint64_t rng_next(struct sched *s) {
+uint64_t sched_rng_next(struct sched *s) {
         /* xorshift64*: plenty for jitter, seeded from getrandom(). */
         uint64_t x = s->rng;
         x ^= x >> 12;
@@ -43,235 +34,34 @@ static uint64_t rng_next(struct sched *s) {
         return x * 0x2545F4914F6CDD1DULL;
 }
 
-const char *job_state_to_string(enum job_state st) {
-        static const char *const names[] = {
-                [JOB_IDLE] = "idle", [JOB_WAITING] = "waiting", [JOB_RUNNING] = "running",
-                [JOB_RETRY_WAIT] = "retry-wait", [JOB_DISABLED] = "disabled",
-                [JOB_PAUSED] = "paused",
-        };
-        return names[st];
-}
-
-enum job_state job_state(const struct job *j) {
-        if (j->n_running > 0)
-                return JOB_RUNNING;
-        if (j->n_active > 0)
-                return JOB_WAITING;
-        if (timer_active(&j->retry_timer))
-                return JOB_RETRY_WAIT;
-        if (!j->def->enabled)
-                return JOB_DISABLED;
-        if (j->paused)
-                return JOB_PAUSED;
-        return JOB_IDLE;
-}
-
-static struct timer_clock *job_clock(struct job *j) {
-        return j->def->schedule == SCHEDULE_EVERY ? &j->sched->mono : &j->sched->wall;
-}
-
-usec_t job_next_run_realtime(const struct job *j) {
-        if (!timer_active(&j->timer))
-                return USEC_INFINITY;
-        usec_t d = timer_deadline(&j->timer);
-        if (j->def->schedule != SCHEDULE_EVERY)
-                return d;
-        usec_t mono = now_usec(CLOCK_BOOTTIME), wall = now_usec(CLOCK_REALTIME);
-        return d > mono ? wall + (d - mono) : wall;
-}
-
-/* ---- schedule computation ---- */
-
-/* Arms j->timer for the schedule's next elapse after `after` (on the
- * job's clock; USEC_INFINITY for "first run"). */
-static void job_arm(struct job *j, usec_t base, bool first) {
-        struct sched *s = j->sched;
-        const struct job_def *d = j->def;
-        usec_t next;
-
-        if (!d->enabled || j->removed || s->shutting_down) {
-                timer_stop(&j->timer);
-                return;
-        }
-        if (first && d->persistent && j->last_due > 0) {
-                /* Catch up: due since the last recorded start? Then run
-                 * once, soon; otherwise wait for the elapse it is owed. */
-                usec_t now_rt = now_usec(CLOCK_REALTIME);
-                usec_t due;
-                if (d->schedule == SCHEDULE_EVERY)
-                        due = j->last_due + d->every;
-                else if (schedule_is_reboot(d->calendar) ||
-                         schedule_next(d->calendar, d->timezone, j->last_due, &due) < 0)
-                        due = USEC_INFINITY;
-                if (due != USEC_INFINITY) {
-                        if (due <= now_rt)
-                                log_job(LOG_INFO, d->name, 0, NULL, "missed a run while evd was down: running it now");
-                        if (d->schedule == SCHEDULE_EVERY) {
-                                usec_t now = now_usec(CLOCK_BOOTTIME);
-                                next = now + (due > now_rt ? due - now_rt : 0);
-                        } else
-                                next = MAX(due, now_rt);
-                        j->next_elapse = next;
-                        timer_start(job_clock(j), &j->timer, next);
-                        return;
-                }
-        }
-        if (d->schedule == SCHEDULE_EVERY) {
-                usec_t now = now_usec(CLOCK_BOOTTIME);
-                if (first)
-                        next = now + d->every;
-                else {
-                        next = base + d->every;
-                        if (next <= now) /* missed entirely: skip, keep the phase */
-                                next += (now - next) / d->every * d->every + d->every;
-                }
-        } else {
-                if (schedule_is_reboot(d->calendar)) {
-                        timer_stop(&j->timer);
-                        return;
-                }
-                usec_t now = now_usec(CLOCK_REALTIME);
-                usec_t after = MAX(now, base == USEC_INFINITY ? 0 : base);
-                int r = schedule_next(d->calendar, d->timezone, after, &next);
-                if (r < 0) {
-                        if (r == -ENOENT)
-                                log_job(LOG_NOTICE, d->name, 0, NULL, "schedule \"%s\" has no further elapse",
-                                        d->schedule_text);
-                        else
-                                log_job(LOG_ERR, d->name, 0, NULL, "cannot compute next elapse of \"%s\": %s",
-                                        d->schedule_text, strerror(-r));
-                        timer_stop(&j->timer);
-                        return;
-                }
-        }
-        j->next_elapse = next;
-        usec_t jitter = d->jitter > 0 ? rng_next(s) % d->jitter : 0;
-        timer_start(job_clock(j), &j->timer, next + jitter);
-}
-
-static void job_timer_fired(struct timer *t, usec_t now) {
-        struct job *j = container_of(t, struct job, timer);
-        usec_t elapse = j->next_elapse;
-
-        if (j->def->schedule != SCHEDULE_EVERY)
-                j->last_elapse = elapse;
-        job_arm(j, elapse, false);
-        if (timer_active(&j->retry_timer)) {
-                /* A scheduled run supersedes a pending retry. */
-                timer_stop(&j->retry_timer);
-                log_job(LOG_INFO, j->def->name, 0, NULL, "pending retry dropped: a scheduled run is due");
-        }
-        request_start(j, 1, "scheduled");
-}
-
-/* A persistent job whose elapse the step jumped over runs once, now, as
- * if that elapse had just come (its timer fires at once with that elapse;
- * job_timer_fired() then arms the next one after now). The reference is
- * the last elapse handled, or evd's start for a job that has not had one.
- * Returns true if it armed the catch-up. */
-static bool catch_up_after_step(struct job *j, usec_t now) {
-        const struct job_def *d = j->def;
-        usec_t ref = j->last_elapse ? j->last_elapse : j->sched->started_realtime;
-        usec_t missed;
-
-        if (!d->persistent || j->paused || schedule_is_reboot(d->calendar))
-                return false;
-        if (schedule_next(d->calendar, d->timezone, ref, &missed) < 0 || missed > now)
-                return false;
-        log_job(LOG_INFO, d->name, 0, NULL, "the clock step skipped a run: running it now (persistent)");
-        j->next_elapse = missed;
-        timer_start(job_clock(j), &j->timer, now);
-        return true;
-}
-
-/* After a step back over the job's last elapse handled: true if the job
- * is frequent compared with the stretch the clock went back (two of its
- * elapses from now are closer together than now is to that last elapse).
- * Such a job simply goes on from the new time, as wildcard jobs do in
- * cron; holding it until the clock catches up would stop a `*:0/5` job for
- * as long as the step. A sparser job would repeat an elapse it has run. */
-static bool resume_from_now(const struct job *j, usec_t now) {
-        const struct job_def *d = j->def;
-        usec_t a, b;
-
-        if (schedule_next(d->calendar, d->timezone, now, &a) < 0 ||
-            schedule_next(d->calendar, d->timezone, a, &b) < 0)
-                return false;
-        return b - a < j->last_elapse - now;
-}
-
-/* The wall clock was set. Each calendar and cron deadline is recomputed:
- *   - forwards: from the new time; the elapses jumped over do not run,
- *     but a persistent job runs once to catch up;
- *   - backwards past the last elapse handled: a job does not run again an
- *     elapse it has run (its next deadline is the one after that elapse),
- *     unless it is frequent compared with the step (resume_from_now()).
- * Elapses skipped by a step forward are not "handled": if the clock is
- * stepped back again (a bad time source, corrected), they still come. */
-static void wall_clock_changed(struct timer_clock *tc) {
-        struct sched *s = container_of(tc, struct sched, wall);
-        usec_t now = now_usec(CLOCK_REALTIME);
-
-        log_notice("System clock was set; recomputing calendar deadlines");
-        for (size_t i = 0; i < s->n_jobs; i++) {
-                struct job *j = s->jobs[i];
-                if (j->def->schedule == SCHEDULE_EVERY || !timer_active(&j->timer))
-                        continue;
-                if (catch_up_after_step(j, now))
-                        continue;
-                if (j->last_elapse > now && !resume_from_now(j, now))
-                        job_arm(j, j->last_elapse, false);
-                else
-                        job_arm(j, USEC_INFINITY, false);
-        }
-}
-
-void sched_wall_clock_changed(struct sched *s) {
-        wall_clock_changed(&s->wall); /* the loop re-arms the timerfd after dispatch */
+void sched_count_failing(struct sched *s, const struct job *j, int delta) {
+        if (j->consecutive_failures > 0)
+                s->n_failing += (size_t)(ssize_t)delta;
 }
 
 /* ---- runs ---- */
 
-static void dispatch_pending(struct sched *s) {
+void sched_dispatch_pending(struct sched *s) {
         while (s->pending_head && s->n_running < s->config->workers) {
                 struct run *r = s->pending_head;
                 s->pending_head = r->next;
                 if (!s->pending_head)
                         s->pending_tail = NULL;
                 s->n_pending--;
-                struct job *j = r->owner;
-                j->n_running++;
                 s->n_running++;
-                log_debug("job %s: run %llu -> running", j->def->name, (unsigned long long)r->id);
                 pool_submit(&s->pool, r);
+                sched_job_feed(r->owner, JOB_EV_RUN_STARTED, NULL, r);
         }
-}
-
-static void save_state(struct sched *s) {
-        char *buf = NULL;
-        size_t len = 0, cap = 0;
-        if (!s->state_dir)
-                return;
-        for (size_t i = 0; i < s->n_jobs; i++) {
-                const struct job *j = s->jobs[i];
-                if (!(j->def->persistent && j->last_due > 0) && !j->paused)
-                        continue;
-                struct state_entry e = { .name = j->def->name, .last_start = j->last_due, .paused = j->paused };
-                if (state_format_entry(&buf, &len, &cap, &e) < 0) {
-                        free(buf);
-                        log_warning("Out of memory while saving state");
-                        return;
-                }
-        }
-        state_writer_submit(&s->state_writer, buf, len);
 }
 
 static void start_run(struct job *j, unsigned attempt) {
         struct sched *s = j->sched;
         struct run *r = calloc(1, sizeof(*r));
         if (!r) {
-                log_job(LOG_ERR, j->def->name, 0, NULL, "cannot start: out of memory");
-                return;
+                /* The state machine counts it active already and a run
+                 * is a few hundred bytes: there is no sane way on. */
+                log_job(LOG_CRIT, j->def->name, 0, NULL, "cannot start a run: out of memory");
+                abort();
         }
         r->id = ++s->next_run_id;
         r->def = job_def_ref(j->def);
@@ -283,13 +73,9 @@ static void start_run(struct job *j, unsigned attempt) {
 
         r->job_next = j->active;
         j->active = r;
-        j->n_active++;
         s->stats.runs_started++;
-        if (attempt == 1) {
+        if (attempt == 1)
                 j->last_due = now_usec(CLOCK_REALTIME);
-                if (j->def->persistent)
-                        save_state(s);
-        }
 
         if (s->pending_tail)
                 s->pending_tail->next = r;
@@ -301,15 +87,23 @@ static void start_run(struct job *j, unsigned attempt) {
                 log_job(LOG_INFO, j->def->name, r->id, NULL,
                         "waiting for a free worker (%zu running, workers = %u)", s->n_running,
                         s->config->workers);
-        dispatch_pending(s);
 }
 
-static void cancel_active(struct job *j, enum run_cancel how) {
+static void cancel_active(struct job *j) {
         for (struct run *r = j->active; r; r = r->job_next)
-                run_cancel(r, how);
+                run_cancel(r, RUN_CANCEL_TERM);
 }
 
-/* Removes runs of j that are still waiting for a worker (never started). */
+static void unlink_active(struct job *j, const struct run *r) {
+        for (struct run **pp = &j->active; *pp; pp = &(*pp)->job_next)
+                if (*pp == r) {
+                        *pp = r->job_next;
+                        return;
+                }
+}
+
+/* Removes runs of j that are still waiting for a worker (never started).
+ * The state machine has already counted them out. */
 static void drop_waiting_runs(struct job *j, const char *why) {
         struct sched *s = j->sched;
         struct run **pp = &s->pending_head, *prev = NULL;
@@ -324,101 +118,191 @@ static void drop_waiting_runs(struct job *j, const char *why) {
                 if (s->pending_tail == r)
                         s->pending_tail = prev;
                 s->n_pending--;
-                for (struct run **jp = &j->active; *jp; jp = &(*jp)->job_next)
-                        if (*jp == r) {
-                                *jp = r->job_next;
-                                break;
-                        }
-                j->n_active--;
+                unlink_active(j, r);
                 log_job(LOG_NOTICE, j->def->name, r->id, NULL, "not started: %s", why);
                 job_def_unref(r->def);
                 free(r);
         }
 }
 
-static enum start_outcome request_start(struct job *j, unsigned attempt, const char *why) {
-        struct sched *s = j->sched;
-        const struct job_def *d = j->def;
+/* ---- events and actions ---- */
 
-        if (s->shutting_down || j->removed)
-                return START_REFUSED;
-        if (j->paused && !streq(why, "manual")) {
-                j->n_skipped++;
-                s->stats.runs_skipped++;
-                log_job(LOG_INFO, d->name, 0, NULL, "%s run skipped: job is paused", why);
-                return START_SKIPPED;
+static const char *drop_reason(enum job_event ev) {
+        switch (ev) {
+        case JOB_EV_PAUSE:
+                return "job paused";
+        case JOB_EV_DISABLE:
+                return "job disabled (enabled = no)";
+        case JOB_EV_REMOVE:
+                return "job removed from the configuration";
+        case JOB_EV_SHUTDOWN:
+                return "shutting down";
+        default:
+                return "replaced by a newer run";
         }
-        if (j->n_active == 0) {
-                log_debug("job %s: %s run -> starting", d->name, why);
-                start_run(j, attempt);
-                return START_STARTED;
-        }
-        switch (d->overlap) {
-        case OVERLAP_SKIP:
-                j->n_skipped++;
-                s->stats.runs_skipped++;
-                log_job(LOG_NOTICE, d->name, 0, NULL, "%s run skipped: previous run %llu still active (overlap=skip)",
+}
+
+static const char *request_name(enum job_event ev) {
+        return ev == JOB_EV_DUE ? "scheduled" : ev == JOB_EV_RETRY_DUE ? "retry" : "manual";
+}
+
+static void log_skip(struct job *j, enum job_event ev, const struct job_actions *act) {
+        const char *name = j->def->name, *why = request_name(ev);
+        switch (act->skip) {
+        case JOB_SKIP_PAUSED:
+        case JOB_SKIP_DISABLED:
+                log_job(LOG_INFO, name, 0, NULL, "%s run skipped: %s", why, job_skip_reason_to_string(act->skip));
+                break;
+        case JOB_SKIP_OVERLAP:
+                log_job(LOG_NOTICE, name, 0, NULL, "%s run skipped: previous run %llu still active (overlap=skip)",
                         why, (unsigned long long)j->active->id);
-                return START_SKIPPED;
-        case OVERLAP_QUEUE:
-                if (j->start_queued) {
-                        j->n_skipped++;
-                        s->stats.runs_skipped++;
-                        log_job(LOG_NOTICE, d->name, 0, NULL,
-                                "%s run skipped: one run is already queued (overlap=queue)", why);
-                        return START_SKIPPED;
-                }
-                j->start_queued = true;
-                j->queued_attempt = attempt;
-                s->stats.runs_queued++;
-                log_job(LOG_INFO, d->name, 0, NULL, "%s run queued: waits for run %llu (overlap=queue)", why,
-                        (unsigned long long)j->active->id);
-                return START_QUEUED;
-        case OVERLAP_PARALLEL:
-                start_run(j, attempt);
-                return START_STARTED;
-        case OVERLAP_REPLACE:
-                log_job(LOG_NOTICE, d->name, 0, NULL, "%s run replaces run %llu (overlap=replace)", why,
-                        (unsigned long long)j->active->id);
-                drop_waiting_runs(j, "replaced by a newer run");
-                cancel_active(j, RUN_CANCEL_TERM);
-                j->start_queued = true;
-                j->queued_attempt = attempt;
-                if (j->n_active == 0) {
-                        j->start_queued = false;
-                        start_run(j, attempt);
-                        return START_STARTED;
-                }
-                return START_QUEUED;
+                break;
+        case JOB_SKIP_ALREADY_QUEUED:
+                log_job(LOG_NOTICE, name, 0, NULL, "%s run skipped: one run is already queued (overlap=queue)",
+                        why);
+                break;
+        default:
+                log_debug("job %s: %s run refused: %s", name, why, job_skip_reason_to_string(act->skip));
+                return;
         }
-        return START_REFUSED;
+        j->n_skipped++;
+        j->sched->stats.runs_skipped++;
 }
 
-static void job_retry_fired(struct timer *t, usec_t now) {
-        struct job *j = container_of(t, struct job, retry_timer);
-        j->sched->stats.retries++;
-        request_start(j, j->retry_attempt, "retry");
+/* The actions a start request can return, in job.h's order. */
+static void carry_out_request(struct job *j, enum job_event ev, const struct job_event_args *a,
+                              const struct job_actions *act) {
+        struct sched *s = j->sched;
+        const char *why = request_name(ev);
+        if (a->overlap == OVERLAP_REPLACE && (act->flags & (JOB_ACT_CANCEL | JOB_ACT_DROP_WAITING)) && j->active)
+                log_job(LOG_NOTICE, j->def->name, 0, NULL, "%s run replaces run %llu (overlap=replace)", why,
+                        (unsigned long long)j->active->id);
+        if (act->flags & JOB_ACT_DROP_WAITING)
+                drop_waiting_runs(j, drop_reason(ev));
+        if (act->flags & JOB_ACT_CANCEL)
+                cancel_active(j);
+        if (act->flags & JOB_ACT_SKIP)
+                log_skip(j, ev, act);
+        if (act->flags & JOB_ACT_QUEUE) {
+                if (a->overlap == OVERLAP_QUEUE) {
+                        s->stats.runs_queued++;
+                        log_job(LOG_INFO, j->def->name, 0, NULL, "%s run queued: waits for run %llu (overlap=queue)",
+                                why, (unsigned long long)j->active->id);
+                }
+        }
 }
 
-static struct job *job_free(struct job *j) {
-        if (!j)
-                return NULL;
-        timer_stop(&j->timer);
-        timer_stop(&j->retry_timer);
-        job_def_unref(j->def);
-        free(j);
+static struct job_retry *retry_free(struct job_retry *rt) {
+        if (rt) {
+                timer_stop(&rt->timer);
+                free(rt);
+        }
         return NULL;
 }
 
-static void forget_removed(struct sched *s, struct job *j) {
-        for (size_t i = 0; i < s->n_removed; i++)
-                if (s->removed[i] == j) {
-                        s->removed[i] = s->removed[--s->n_removed];
-                        job_free(j);
+static void arm_retry(struct job *j, usec_t delay) {
+        struct sched *s = j->sched;
+        if (!j->retry) {
+                j->retry = calloc(1, sizeof(*j->retry));
+                if (!j->retry) {
+                        /* The state machine has a retry pending: make it now. */
+                        log_job(LOG_ERR, j->def->name, 0, NULL, "cannot wait for the retry: out of memory; retrying now");
+                        sched_job_feed(j, JOB_EV_RETRY_DUE, NULL, NULL);
                         return;
                 }
+                timer_init(&j->retry->timer, sched_job_retry_fired);
+                j->retry->job = j;
+        }
+        timer_start(&s->mono, &j->retry->timer, now_usec(CLOCK_BOOTTIME) + delay);
 }
 
+static void log_transition(const struct job *j, enum job_event ev, const struct job_actions *act) {
+        if (act->old_state != act->new_state || act->flags)
+                log_debug("job %s: %s: %s -> %s (actions 0x%x)", j->def->name, job_event_to_string(ev),
+                          job_state_to_string(act->old_state), job_state_to_string(act->new_state), act->flags);
+}
+
+enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct job_event_args *a,
+                                  const struct run *r) {
+        struct sched *s = j->sched;
+        struct job_event_args own = { .overlap = j->def->overlap, .enabled = j->def->enabled };
+        struct job_actions act;
+
+        if (!a)
+                a = &own;
+        job_handle(&j->sm, ev, a, &act);
+        log_transition(j, ev, &act);
+        if (act.invalid) {
+                /* A programming error: the event cannot happen here. */
+                log_error("job %s: event %s is invalid in state %s", j->def->name, job_event_to_string(ev),
+                          job_state_to_string(act.old_state));
+                assert(!act.invalid);
+                return START_REFUSED;
+        }
+        if (act.flags & JOB_ACT_STOP_SCHEDULE)
+                timer_stop(&j->timer);
+        if (act.flags & JOB_ACT_ARM_SCHEDULE)
+                sched_job_arm(j, USEC_INFINITY, SCHED_ARM_RELOAD);
+        if (act.flags & JOB_ACT_STOP_RETRY) {
+                j->retry = retry_free(j->retry);
+                if (ev == JOB_EV_DUE || ev == JOB_EV_RUN_NOW)
+                        log_job(LOG_INFO, j->def->name, 0, NULL, "pending retry dropped: a %s run is due",
+                                request_name(ev));
+        }
+        if (act.flags & JOB_ACT_DROP_QUEUED)
+                log_job(LOG_NOTICE, j->def->name, 0, NULL, "queued run dropped: %s", drop_reason(ev));
+        if (ev == JOB_EV_DUE || ev == JOB_EV_RUN_NOW || ev == JOB_EV_RETRY_DUE)
+                carry_out_request(j, ev, a, &act);
+        else {
+                if (act.flags & JOB_ACT_DROP_WAITING)
+                        drop_waiting_runs(j, drop_reason(ev));
+                if (act.flags & JOB_ACT_CANCEL)
+                        cancel_active(j);
+        }
+        if (act.flags & JOB_ACT_START)
+                start_run(j, act.start_attempt);
+        if (act.flags & JOB_ACT_ARM_RETRY) {
+                char buf[TIMESPAN_MAX];
+                log_job(LOG_NOTICE, j->def->name, r ? r->id : 0, NULL, "retry %u of %u in %s", act.retry_attempt - 1,
+                        a->retries, timespan_format(buf, sizeof buf, act.retry_delay));
+                arm_retry(j, act.retry_delay);
+        }
+        if (act.flags & JOB_ACT_SAVE_STATE)
+                s->state_dirty = true;
+        if (act.flags & JOB_ACT_FORGET) {
+                for (size_t i = 0; i < s->n_removed; i++)
+                        if (s->removed[i] == j) {
+                                s->removed[i] = s->removed[--s->n_removed];
+                                break;
+                        }
+                sched_job_free(j);
+        }
+        if (act.flags & JOB_ACT_START)
+                sched_dispatch_pending(s);
+        return act.outcome;
+}
+
+void sched_job_timer_fired(struct timer *t, usec_t now) {
+        struct job *j = container_of(t, struct job, timer);
+        usec_t elapse = j->next_elapse;
+        (void)now;
+
+        if (j->def->schedule != SCHEDULE_EVERY)
+                j->last_elapse = elapse;
+        sched_job_arm(j, elapse, SCHED_ARM_NEXT);
+        sched_job_feed(j, JOB_EV_DUE, NULL, NULL);
+}
+
+void sched_job_retry_fired(struct timer *t, usec_t now) {
+        struct job_retry *rt = container_of(t, struct job_retry, timer);
+        struct job *j = rt->job;
+        (void)now;
+        j->retry = retry_free(rt);
+        j->sched->stats.retries++;
+        sched_job_feed(j, JOB_EV_RETRY_DUE, NULL, NULL);
+}
+
+/* The run's end into the job's history (and the journal). */
 static void log_run_end(struct job *j, struct run *r) {
         char result[256], dur[TIMESPAN_MAX], f_status[48], f_dur[48], f_cpu_u[48], f_cpu_s[48], f_rss[48],
                 f_attempt[32];
@@ -453,16 +337,37 @@ static void log_run_end(struct job *j, struct run *r) {
         j->n_runs++;
         j->last_start = r->start_realtime;
         j->last_duration = duration;
-        j->last_ok = ok;
-        size_t rn = strnlen(result, sizeof j->last_result - 1); /* cut to fit, on purpose */
-        memcpy(j->last_result, result, rn);
-        j->last_result[rn] = '\0';
+        j->last = (struct job_result){
+                .status = r->spawn_error ? r->spawn_error : r->wait_status,
+                .code = r->spawn_error ? 0 : (uint8_t)r->wait_code,
+                .step = r->spawn_error ? sched_step_id(r->spawn_step) : 0,
+                .ok = ok, .timed_out = r->timed_out, .cancelled = r->cancelled,
+        };
+        bool listed = !j->sm.removed;
+        if (listed)
+                sched_count_failing(j->sched, j, -1);
         if (!ok) {
                 j->n_failures++;
                 j->consecutive_failures++;
                 j->sched->stats.runs_failed++;
         } else
                 j->consecutive_failures = 0;
+        if (listed)
+                sched_count_failing(j->sched, j, +1);
+}
+
+char *job_describe_result(const struct job *j, char *buf, size_t size) {
+        struct run r = {
+                .spawn_error = j->last.code == 0 ? j->last.status : 0,
+                .spawn_step = sched_step_name(j->last.step),
+                .wait_code = j->last.code,
+                .wait_status = j->last.status,
+        };
+        if (j->n_runs == 0) {
+                snprintf(buf, size, "%s", "");
+                return buf;
+        }
+        return run_describe_result(&r, buf, size);
 }
 
 static void on_complete(struct run *r, void *userdata) {
@@ -470,61 +375,87 @@ static void on_complete(struct run *r, void *userdata) {
         struct job *j = r->owner;
 
         s->n_running--;
-        j->n_running--;
-        j->n_active--;
-        for (struct run **pp = &j->active; *pp; pp = &(*pp)->job_next)
-                if (*pp == r) {
-                        *pp = r->job_next;
-                        break;
-                }
+        unlink_active(j, r);
         log_run_end(j, r);
-
-        bool ok = run_succeeded(r);
-        const struct job_def *d = r->def;
-        if (!ok && !r->cancelled && !s->shutting_down && !j->removed && r->attempt <= d->retries) {
-                usec_t delay = d->retry_delay;
-                for (unsigned i = 1; i < r->attempt && delay < USEC_PER_DAY; i++)
-                        delay *= 2;
-                char buf[TIMESPAN_MAX];
-                j->retry_attempt = r->attempt + 1;
-                log_job(LOG_NOTICE, d->name, r->id, NULL, "retry %u of %u in %s", r->attempt, d->retries,
-                        timespan_format(buf, sizeof buf, delay));
-                timer_start(&s->mono, &j->retry_timer, now_usec(CLOCK_BOOTTIME) + delay);
-        }
+        const struct job_event_args a = {
+                .overlap = j->def->overlap, .enabled = j->def->enabled, .attempt = r->attempt,
+                .retries = r->def->retries, .retry_delay = r->def->retry_delay, .ok = run_succeeded(r),
+                .cancelled = r->cancelled,
+        };
+        sched_job_feed(j, JOB_EV_RUN_ENDED, &a, r); /* may free j */
         job_def_unref(r->def);
         free(r);
 
-        if (j->start_queued && j->n_active == 0 && !s->shutting_down && !j->removed) {
-                j->start_queued = false;
-                start_run(j, j->queued_attempt);
-        }
-        if (j->removed && j->n_active == 0)
-                forget_removed(s, j);
-        dispatch_pending(s);
+        sched_dispatch_pending(s);
         if (s->shutting_down && s->n_running == 0 && s->n_pending == 0)
                 loop_quit(s->loop);
 }
 
 /* ---- jobs table ---- */
 
-static struct job *job_new(struct sched *s, struct job_def *d) {
-        struct job *j = calloc(1, sizeof(*j));
-        if (!j)
+/* Jobs are allocated in blocks: one for the table evd starts with, one
+ * per reload for the jobs it adds (no malloc header per job, and the
+ * addresses stay put for the timers and runs that point at them). A block
+ * is freed when its last job is; s->blocks is sorted by address. */
+struct job *sched_jobs_alloc(struct sched *s, size_t n) {
+        struct job_block *b = realloc(s->blocks, (s->n_blocks + 1) * sizeof(*b));
+        if (!b)
                 return NULL;
-        j->sched = s;
-        j->def = job_def_ref(d);
-        timer_init(&j->timer, job_timer_fired);
-        timer_init(&j->retry_timer, job_retry_fired);
-        return j;
+        s->blocks = b;
+        struct job *base = calloc(n, sizeof(*base));
+        if (!base)
+                return NULL;
+        size_t i = s->n_blocks;
+        while (i > 0 && s->blocks[i - 1].base > base)
+                i--;
+        memmove(&s->blocks[i + 1], &s->blocks[i], (s->n_blocks - i) * sizeof(*s->blocks));
+        s->blocks[i] = (struct job_block){ .base = base, .n = n, .live = n };
+        s->n_blocks++;
+        return base;
 }
 
-struct job *sched_find_job(struct sched *s, const char *name) {
-        size_t lo = 0, hi = s->n_jobs;
+static void release_slot(struct sched *s, struct job *j) {
+        size_t lo = 0, hi = s->n_blocks;
+        while (hi - lo > 1) { /* the last block whose base is <= j */
+                size_t mid = (lo + hi) / 2;
+                if (s->blocks[mid].base <= j)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        struct job_block *b = &s->blocks[lo];
+        assert(lo < s->n_blocks && j >= b->base && j < b->base + b->n && b->live > 0);
+        if (--b->live > 0)
+                return;
+        free(b->base);
+        memmove(b, b + 1, (s->n_blocks - lo - 1) * sizeof(*b));
+        s->n_blocks--;
+}
+
+void sched_job_init(struct job *j, struct sched *s, struct job_def *d, bool paused) {
+        j->sched = s;
+        j->def = job_def_ref(d);
+        timer_init(&j->timer, sched_job_timer_fired);
+        job_sm_init(&j->sm, d->enabled, paused);
+}
+
+struct job *sched_job_free(struct job *j) {
+        if (!j)
+                return NULL;
+        timer_stop(&j->timer);
+        j->retry = retry_free(j->retry);
+        job_def_unref(j->def);
+        release_slot(j->sched, j);
+        return NULL;
+}
+
+struct job *sched_job_bsearch(struct job *const *jobs, size_t n, const char *name) {
+        size_t lo = 0, hi = n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                int c = strcmp(name, s->jobs[mid]->def->name);
+                int c = strcmp(name, jobs[mid]->def->name);
                 if (c == 0)
-                        return s->jobs[mid];
+                        return jobs[mid];
                 if (c < 0)
                         hi = mid;
                 else
@@ -533,21 +464,52 @@ struct job *sched_find_job(struct sched *s, const char *name) {
         return NULL;
 }
 
-static void watchdog_fired(struct timer *t, usec_t now) {
-        struct sched *s = container_of(t, struct sched, watchdog_timer);
-        notify_watchdog();
-        timer_start(&s->mono, t, now + s->watchdog_usec / 2);
+struct job *sched_find_job(struct sched *s, const char *name) {
+        return sched_job_bsearch(s->jobs, s->n_jobs, name);
 }
 
-static void shutdown_timer_fired(struct timer *t, usec_t now) {
+/* ---- state file ---- */
+
+/* One snapshot of every persistent or paused job: O(jobs), so only from
+ * sched_after_dispatch() (at most once per loop iteration) and at exit. */
+static void save_state(struct sched *s) {
+        char *buf = NULL;
+        size_t len = 0, cap = 0, n = 0;
+        s->state_dirty = false;
+        if (!s->state_dir)
+                return;
+        for (size_t i = 0; i < s->n_jobs; i++) {
+                const struct job *j = s->jobs[i];
+                if (!(j->def->persistent && j->last_due > 0) && !j->sm.paused)
+                        continue;
+                struct state_entry e = { .name = j->def->name, .last_start = j->last_due, .paused = j->sm.paused };
+                if (state_format_entry(&buf, &len, &cap, &e) < 0) {
+                        free(buf);
+                        log_warning("Out of memory while saving state");
+                        return;
+                }
+                n++;
+        }
+        log_debug("State snapshot: %zu of %zu jobs", n, s->n_jobs);
+        state_writer_submit(&s->state_writer, buf, len);
+}
+
+/* ---- start, control, shutdown ---- */
+
+static void terminate_all(struct sched *s) {
+        for (size_t i = 0; i < s->n_jobs; i++)
+                sched_job_feed(s->jobs[i], JOB_EV_STOP_NOW, NULL, NULL);
+        for (size_t i = 0; i < s->n_removed; i++)
+                sched_job_feed(s->removed[i], JOB_EV_STOP_NOW, NULL, NULL);
+}
+
+void sched_shutdown_timer_fired(struct timer *t, usec_t now) {
         struct sched *s = container_of(t, struct sched, shutdown_timer);
         char buf[TIMESPAN_MAX];
+        (void)now;
         log_warning("Runs still active after shutdown_timeout=%s: terminating them",
                     timespan_format(buf, sizeof buf, s->config->shutdown_timeout));
-        for (size_t i = 0; i < s->n_jobs; i++)
-                cancel_active(s->jobs[i], RUN_CANCEL_TERM);
-        for (size_t i = 0; i < s->n_removed; i++)
-                cancel_active(s->removed[i], RUN_CANCEL_TERM);
+        terminate_all(s);
 }
 
 int sched_init(struct sched *s, struct loop *l, struct config *config, const char *config_path) {
@@ -563,9 +525,9 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         /* Run ids unique across restarts, so a journal query for one run
          * never mixes two: the start second times 10^6, plus a counter. */
         s->next_run_id = s->started_realtime / USEC_PER_SEC * 1000000;
-        timer_init(&s->shutdown_timer, shutdown_timer_fired);
-        timer_init(&s->watchdog_timer, watchdog_fired);
-        timer_init(&s->status_timer, status_timer_fired);
+        timer_init(&s->shutdown_timer, sched_shutdown_timer_fired);
+        timer_init(&s->watchdog_timer, sched_watchdog_fired);
+        timer_init(&s->status_timer, sched_status_timer_fired);
 
         r = timer_clock_init(&s->mono, l, CLOCK_BOOTTIME, "timer-boottime");
         if (r < 0)
@@ -573,7 +535,10 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         r = timer_clock_init(&s->wall, l, CLOCK_REALTIME, "timer-realtime");
         if (r < 0)
                 return log_error_errno(r, "Failed to create the realtime timerfd");
-        s->wall.on_clock_change = wall_clock_changed;
+        s->wall.on_clock_change = sched_on_wall_clock_change;
+        r = sched_reloader_init(s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the reload eventfd");
 
         r = pool_init(&s->pool, l, on_complete, s);
         if (r < 0)
@@ -583,12 +548,12 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
                 return log_error_errno(r, "Failed to start %u worker threads", config->workers);
 
         s->jobs = calloc(MAX(config->n_jobs, 1), sizeof(*s->jobs));
-        if (!s->jobs)
+        struct job *block = config->n_jobs ? sched_jobs_alloc(s, config->n_jobs) : NULL;
+        if (!s->jobs || (config->n_jobs && !block))
                 return -ENOMEM;
         for (size_t i = 0; i < config->n_jobs; i++) {
-                s->jobs[i] = job_new(s, config->jobs[i]);
-                if (!s->jobs[i])
-                        return -ENOMEM;
+                s->jobs[i] = &block[i];
+                sched_job_init(s->jobs[i], s, config->jobs[i], false);
                 s->n_jobs++;
         }
         l->after_dispatch = sched_after_dispatch;
@@ -616,17 +581,36 @@ void sched_use_state_directory(struct sched *s, const char *dir) {
         s->state_dir = strdup(dir);
 }
 
+/* The saved last start and pause of j; a last start in the future (the
+ * clock was ahead when it was written) is not used: it would hold a
+ * persistent job back until that time. */
+static void restore_saved(struct sched *s, struct job *j, usec_t now) {
+        const struct state_entry *e = state_find(&s->saved, j->def->name);
+        if (!e)
+                return;
+        if (e->last_start > now) {
+                char when[64];
+                time_t sec = (time_t)(e->last_start / USEC_PER_SEC);
+                struct tm tm;
+                gmtime_r(&sec, &tm);
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+                log_job(LOG_WARNING, j->def->name, 0, NULL,
+                        "not using the saved last start (%s): it is in the future", when);
+                s->state_dirty = true;
+        } else
+                j->last_due = e->last_start;
+        if (e->paused)
+                sched_job_feed(j, JOB_EV_PAUSE, NULL, NULL);
+}
+
 int sched_start(struct sched *s) {
+        usec_t now = now_usec(CLOCK_REALTIME);
         for (size_t i = 0; i < s->n_jobs; i++) {
                 struct job *j = s->jobs[i];
-                const struct state_entry *e = state_find(&s->saved, j->def->name);
-                if (e) {
-                        j->last_due = e->last_start;
-                        j->paused = e->paused;
-                }
-                job_arm(j, USEC_INFINITY, true);
+                restore_saved(s, j, now);
+                sched_job_arm(j, USEC_INFINITY, SCHED_ARM_START);
                 if (j->def->enabled && j->def->calendar && schedule_is_reboot(j->def->calendar))
-                        request_start(j, 1, "@reboot");
+                        sched_job_feed(j, JOB_EV_DUE, NULL, NULL);
         }
         s->watchdog_usec = notify_watchdog_usec();
         if (s->watchdog_usec > 0)
@@ -636,142 +620,19 @@ int sched_start(struct sched *s) {
         return 0;
 }
 
-int sched_reload(struct sched *s, char ***errors) {
-        struct config *nc = NULL;
-        char **errs = NULL;
-        char status[256];
-
-        if (s->shutting_down) {
-                /* Neither RELOADING=1 nor READY=1 may follow STOPPING=1,
-                 * and nothing new would run anyway. */
-                log_notice("Reload request ignored: shutting down");
-                if (errors)
-                        (void)strv_push(errors, "evd is shutting down: reload refused");
-                return -ESHUTDOWN;
-        }
-        notify_reloading();
-        s->stats.reloads++;
-        log_info("Reloading configuration from %s", s->config_path);
-        int r = config_load(s->config_path, &nc, &errs);
-        char *nofile = r >= 0 ? pool_nofile_check(nc->workers) : NULL; /* must fit evd's RLIMIT_NOFILE */
-        if (nofile) {
-                char *e = strdup_printf("%s: %s", s->config_path, nofile);
-                (void)strv_push(&errs, e ? e : nofile); /* a copy, logged below */
-                free(e);
-                free(nofile);
-                config_free(nc);
-                nc = NULL;
-                r = -EMFILE;
-        }
-        if (r < 0) {
-                s->stats.reload_failures++;
-                for (char **e = errs; e && *e; e++)
-                        log_error("%s", *e);
-                if (!errs)
-                        log_error_errno(r, "Failed to load %s", s->config_path);
-                log_error("Reload failed: %zu error(s); keeping the running configuration", strv_length(errs));
-                if (errors) {
-                        *errors = errs;
-                        errs = NULL;
-                }
-                strv_free(errs);
-                notify_ready(sched_status_line(s, status, sizeof status));
-                return -EINVAL;
-        }
-
-        struct job **jobs = calloc(MAX(nc->n_jobs, 1), sizeof(*jobs));
-        size_t added = 0, changed = 0, removed = 0, kept = 0;
-        if (!jobs) {
-                config_free(nc);
-                notify_ready(sched_status_line(s, status, sizeof status));
-                return log_error_errno(-ENOMEM, "Reload failed");
-        }
-        size_t n_new = 0;
-        /* Both tables are sorted by name: merge them. */
-        size_t i = 0, k = 0;
-        while (i < s->n_jobs || k < nc->n_jobs) {
-                int c = i >= s->n_jobs ? 1 : k >= nc->n_jobs ? -1
-                        : strcmp(s->jobs[i]->def->name, nc->jobs[k]->name);
-                if (c < 0) {
-                        /* Removed: no new runs; active runs finish. */
-                        struct job *j = s->jobs[i++];
-                        removed++;
-                        j->removed = true;
-                        timer_stop(&j->timer);
-                        timer_stop(&j->retry_timer);
-                        j->start_queued = false;
-                        drop_waiting_runs(j, "job removed from the configuration");
-                        log_job(LOG_INFO, j->def->name, 0, NULL, "removed%s",
-                                j->n_active ? "; its active run may finish" : "");
-                        if (j->n_active > 0) {
-                                struct job **nr = realloc(s->removed, (s->n_removed + 1) * sizeof(*nr));
-                                if (nr) {
-                                        s->removed = nr;
-                                        s->removed[s->n_removed++] = j;
-                                        continue;
-                                }
-                                /* Out of memory: the job must stay reachable for its runs. */
-                                log_error("Out of memory while removing job %s", j->def->name);
-                        }
-                        job_free(j);
-                } else if (c > 0) {
-                        struct job *j = job_new(s, nc->jobs[k++]);
-                        if (!j)
-                                continue;
-                        added++;
-                        jobs[n_new++] = j;
-                        job_arm(j, USEC_INFINITY, true);
-                        log_job(LOG_INFO, j->def->name, 0, NULL, "added");
-                } else {
-                        struct job *j = s->jobs[i++];
-                        struct job_def *nd = nc->jobs[k++];
-                        bool same = job_def_same_schedule(j->def, nd);
-                        job_def_unref(j->def);
-                        j->def = job_def_ref(nd);
-                        jobs[n_new++] = j;
-                        if (same) {
-                                kept++;
-                                continue;
-                        }
-                        changed++;
-                        log_job(LOG_INFO, nd->name, 0, NULL, "schedule changed: rescheduled");
-                        timer_stop(&j->timer);
-                        j->last_elapse = 0;
-                        job_arm(j, USEC_INFINITY, true);
-                }
-        }
-        free(s->jobs);
-        s->jobs = jobs;
-        s->n_jobs = n_new;
-        config_free(s->config);
-        s->config = nc;
-        r = pool_resize(&s->pool, nc->workers);
-        if (r < 0)
-                log_warning_errno(r, "Could not add worker threads; running with %zu", s->pool.n_workers);
-        dispatch_pending(s);
-        log_info("Configuration reloaded: %zu jobs (%zu added, %zu changed, %zu removed, %zu unchanged)", n_new, added,
-                 changed, removed, kept);
-        notify_ready(sched_status_line(s, status, sizeof status));
-        return 0;
-}
-
 void sched_shutdown(struct sched *s) {
         if (s->shutting_down) {
                 log_notice("Second shutdown request: terminating active runs now");
-                shutdown_timer_fired(&s->shutdown_timer, 0);
+                terminate_all(s);
                 return;
         }
         s->shutting_down = true;
         notify_stopping();
-        for (size_t i = 0; i < s->n_jobs; i++) {
-                struct job *j = s->jobs[i];
-                timer_stop(&j->timer);
-                timer_stop(&j->retry_timer);
-                j->start_queued = false;
-                drop_waiting_runs(j, "shutting down");
-        }
+        sched_reloader_shutdown(s);
+        for (size_t i = 0; i < s->n_jobs; i++)
+                sched_job_feed(s->jobs[i], JOB_EV_SHUTDOWN, NULL, NULL);
         for (size_t i = 0; i < s->n_removed; i++)
-                drop_waiting_runs(s->removed[i], "shutting down");
+                sched_job_feed(s->removed[i], JOB_EV_SHUTDOWN, NULL, NULL);
         if (s->n_running == 0) {
                 log_info("Shutting down");
                 loop_quit(s->loop);
@@ -792,16 +653,19 @@ void sched_shutdown(struct sched *s) {
 void sched_done(struct sched *s) {
         pool_drain(&s->pool); /* nothing should be left; free what is */
         pool_stop(&s->pool);
+        sched_reloader_done(s);
         save_state(s);
         state_writer_stop(&s->state_writer);
         state_done(&s->saved);
         free(s->state_dir);
         for (size_t i = 0; i < s->n_jobs; i++)
-                job_free(s->jobs[i]);
+                sched_job_free(s->jobs[i]);
         for (size_t i = 0; i < s->n_removed; i++)
-                job_free(s->removed[i]);
+                sched_job_free(s->removed[i]);
         free(s->jobs);
         free(s->removed);
+        assert(s->n_blocks == 0);
+        free(s->blocks);
         timer_stop(&s->shutdown_timer);
         timer_stop(&s->watchdog_timer);
         timer_stop(&s->status_timer);
@@ -832,114 +696,44 @@ int sched_run_now(struct sched *s, const char *name, enum start_outcome *ret) {
                 return -ENOENT;
         if (s->shutting_down)
                 return -ESHUTDOWN;
-        *ret = request_start(j, 1, "manual");
+        *ret = sched_job_feed(j, JOB_EV_RUN_NOW, NULL, NULL);
         return 0;
-}
-
-const char *start_outcome_to_string(enum start_outcome o) {
-        static const char *const names[] = {
-                [START_STARTED] = "started", [START_QUEUED] = "queued",
-                [START_SKIPPED] = "skipped", [START_REFUSED] = "refused",
-        };
-        return names[o];
 }
 
 int sched_set_paused(struct sched *s, const char *name, bool paused) {
         struct job *j = sched_find_job(s, name);
         if (!j)
                 return -ENOENT;
-        if (j->paused == paused)
+        if (j->sm.paused == paused)
                 return 0;
-        j->paused = paused;
         s->stats.pause_changes++;
         log_job(LOG_NOTICE, j->def->name, 0, NULL, paused ? "paused" : "resumed");
-        save_state(s);
+        sched_job_feed(j, paused ? JOB_EV_PAUSE : JOB_EV_RESUME, NULL, NULL);
         return 1;
-}
-
-size_t job_next_elapses(const struct job *j, usec_t *out, size_t n) {
-        const struct job_def *d = j->def;
-        size_t k = 0;
-        if (n == 0 || !d->enabled || j->removed)
-                return 0;
-        if (d->schedule == SCHEDULE_EVERY) {
-                usec_t first = job_next_run_realtime(j);
-                if (first == USEC_INFINITY)
-                        return 0;
-                /* The first includes this run's jitter; later ones are the
-                 * schedule's own times (jitter is drawn per run). */
-                usec_t base = first - (timer_deadline(&j->timer) - j->next_elapse);
-                out[k++] = first;
-                for (; k < n; k++)
-                        out[k] = base + k * d->every;
-                return k;
-        }
-        if (schedule_is_reboot(d->calendar))
-                return 0;
-        usec_t t = timer_active(&j->timer) ? j->next_elapse - 1 : now_usec(CLOCK_REALTIME);
-        for (; k < n; k++) {
-                if (schedule_next(d->calendar, d->timezone, t, &t) < 0)
-                        break;
-                out[k] = t;
-        }
-        return k;
-}
-
-char *sched_status_line(struct sched *s, char *buf, size_t size) {
-        size_t failing = 0;
-        const struct job *next = NULL;
-        usec_t next_at = USEC_INFINITY;
-
-        for (size_t i = 0; i < s->n_jobs; i++) {
-                const struct job *j = s->jobs[i];
-                if (j->consecutive_failures > 0)
-                        failing++;
-                usec_t t = job_next_run_realtime(j);
-                if (t < next_at) {
-                        next_at = t;
-                        next = j;
-                }
-        }
-        int n = snprintf(buf, size, "%zu job%s, %zu running, %zu failing", s->n_jobs, s->n_jobs == 1 ? "" : "s",
-                         s->n_running, failing);
-        if (next && n > 0 && (size_t)n < size) {
-                char when[64];
-                time_t sec = (time_t)(next_at / USEC_PER_SEC);
-                struct tm tm;
-                localtime_r(&sec, &tm);
-                strftime(when, sizeof when, "%H:%M:%S", &tm);
-                snprintf(buf + n, size - (size_t)n, "; next: %s at %s", next->def->name, when);
-        }
-        return buf;
-}
-
-static void refresh_status(struct sched *s) {
-        char status[256];
-        if (!s->shutting_down)
-                notify_status(sched_status_line(s, status, sizeof status));
-}
-
-static void status_timer_fired(struct timer *t, usec_t now) {
-        refresh_status(container_of(t, struct sched, status_timer));
 }
 
 /* STATUS= changes only when runs start or end, jobs change or a clock
  * step moves deadlines; the watchdog or a control request alone does not
- * make it worth the O(jobs) scan. Every counter here only grows, so their
- * sum changes whenever one of them does. With many jobs the refresh is
+ * make it worth a refresh. Every counter here only grows, so their sum
+ * changes whenever one of them does. With many jobs the refresh is
  * deferred and coalesced to at most one a second. */
 #define STATUS_DEFER_JOBS 2000
 void sched_after_dispatch(void *userdata) {
         struct sched *s = userdata;
+        if (s->state_dirty)
+                save_state(s);
         uint64_t fp = s->stats.runs_started + s->pool.completed + s->stats.runs_skipped + s->stats.reloads +
                       s->stats.pause_changes + s->wall.clock_changes + s->stats.retries;
         if (fp != s->status_fingerprint) {
                 s->status_fingerprint = fp;
                 if (s->n_jobs < STATUS_DEFER_JOBS)
-                        refresh_status(s);
+                        sched_refresh_status(s);
                 else if (!timer_active(&s->status_timer))
                         timer_start(&s->mono, &s->status_timer, now_usec(CLOCK_BOOTTIME) + USEC_PER_SEC);
         }
         timer_clock_flush(&s->mono);
         timer_clock_flush(&s->wall);
+#ifndef NDEBUG
+        sched_verify(s);
+#endif
 }

@@ -1,75 +1,105 @@
-/* sched.h - the scheduler: every job's runtime state, its deadlines, the
- * overlap policy, the `workers` limit, reload and graceful shutdown.
+/* scheduler.h - the scheduler: the glue between the job state machine
+ * (job.h), the timers and the worker pool.
  *
- * A job's life (logged at debug level at every transition):
+ * A job's life is decided by job_handle() (job.c): the scheduler feeds it
+ * events (a deadline fired, evdctl run, a run started or ended, pause, a
+ * reload's changes, shutdown) and carries out the actions it returns on
+ * the timer heaps and the pool, logging each transition at debug level.
  *
- *   idle --due--> (overlap check) --start--> waiting (for a worker)
- *   waiting --worker free--> running --done--> idle | retry-wait
- *   retry-wait --retry_delay * 2^(n-1)--> (overlap check) ...
- *
- * overlap= decides what a due run does while another run of the job is
- * active: skip (dropped, logged), queue (at most one start waits for the
- * active run to end), parallel (starts anyway), replace (the active runs
- * are terminated; the new run starts when they are gone). A retry is a
- * start request like any other and obeys the same rule; a scheduled run
- * supersedes a pending retry.
+ * Files: scheduler.c (job table, events and their actions, runs, start,
+ * shutdown), sched_arm.c (computing deadlines and the clock-step policy),
+ * sched_reload.c (parsing on a helper thread, the name merge on the loop),
+ * sched_status.c (STATUS=, the watchdog, the view control reads, counters,
+ * sched_verify()). sched_private.h holds what they share.
  *
  * Owns: struct job, the job table, both timer clocks, the worker pool.
- * Main thread only, except what the pool's workers do with a run. */
+ * Main thread only, except what the pool's workers do with a run and what
+ * the reload thread does with the configuration it parses. */
 #pragma once
 
+#include <pthread.h>
+
 #include "config.h"
+#include "job.h"
 #include "loop.h"
 #include "pool.h"
 #include "run.h"
 #include "state.h"
 #include "timer.h"
 
-enum job_state {
-        JOB_IDLE,
-        JOB_WAITING,            /* a run waits for a free worker */
-        JOB_RUNNING,
-        JOB_RETRY_WAIT,
-        JOB_DISABLED,
-        JOB_PAUSED,             /* scheduled runs are skipped; evdctl run still works */
+struct job_result {                     /* a run's end, as codes; rendered on demand */
+        int32_t status;                 /* exit status, signal, or the spawn errno */
+        uint8_t code;                   /* CLD_EXITED/KILLED/DUMPED; 0: failed to start */
+        uint8_t step;                   /* sched_step_name(): the spawn step that failed */
+        uint8_t ok : 1, timed_out : 1, cancelled : 1;
 };
 
-enum start_outcome {
-        START_STARTED,          /* started, or waiting for a free worker */
-        START_QUEUED,           /* waits for the active run (overlap=queue/replace) */
-        START_SKIPPED,          /* overlap=skip, or paused */
-        START_REFUSED,          /* shutting down */
+struct job_block {
+        struct job *base;
+        size_t n, live;                 /* jobs in it, of which not freed yet */
 };
 
+/* An armed retry: few jobs have one at a time, so it is allocated when
+ * armed and freed when it fires or is dropped; struct job keeps a pointer. */
+struct job_retry {
+        struct timer timer;
+        struct job *job;
+};
+
+/* One job's runtime state: 152 bytes on x86-64, its schedule timer (32)
+ * included; jobs are allocated in blocks (one per configuration's new
+ * jobs), never per event. */
 struct job {
         struct sched *sched;
         struct job_def *def;            /* current definition (a reference) */
         struct timer timer;             /* next scheduled run (jitter included) */
-        struct timer retry_timer;
+        struct job_retry *retry;        /* non-NULL (and armed) iff sm.retry_pending */
         usec_t next_elapse;             /* the schedule's own time, before jitter; timer's clock */
         usec_t last_elapse;             /* realtime of the last calendar elapse handled */
-        unsigned retry_attempt;         /* attempt number the retry timer will start */
-
+        usec_t last_due;                /* realtime of the last first attempt (persisted) */
         struct run *active;             /* runs waiting or running (run->job_next) */
-        unsigned n_active, n_running;
-        bool start_queued;              /* overlap=queue/replace: a start waits */
-        unsigned queued_attempt;
-        bool removed;                   /* dropped by a reload, runs still active */
+        struct job_sm sm;               /* the state machine (job.h): counts, flags, state */
 
         /* History. */
-        uint64_t n_runs, n_failures, n_skipped;
-        unsigned consecutive_failures;
+        struct job_result last;
+        uint32_t n_runs, n_failures, n_skipped, consecutive_failures;
         usec_t last_start;              /* realtime, 0 = never */
-        usec_t last_due;                /* realtime of the last start request (persisted) */
-        bool paused;
         usec_t last_duration;
-        bool last_ok;
-        char last_result[160];         /* the end of the last run, as logged (cut to fit) */
 };
 
 struct sched_stats {
         uint64_t runs_started, runs_failed, runs_skipped, runs_queued, retries, orphans_reaped;
         uint64_t reloads, reload_failures, pause_changes;
+};
+
+typedef void (*sched_reload_fn)(void *userdata, int r, char **errors /* borrowed */);
+
+struct sched_reload_waiter {
+        sched_reload_fn done;           /* may be NULL (SIGHUP) */
+        void *userdata;
+        bool in_parse;                  /* asked before the running parse started */
+};
+
+/* The reload helper thread (sched_reload.c). */
+struct sched_reloader {
+        struct loop_source source;      /* eventfd: a parse is over */
+        pthread_t thread;
+        bool parsing;                   /* a thread runs (joined when its result is taken) */
+        bool again;                     /* a request came after the running parse started */
+        bool answering;                 /* waiters are being called back */
+        struct sched_reload_waiter *waiters;
+        size_t n_waiters, cap_waiters;
+        /* Written by the thread before it signals the eventfd, read by the
+         * loop after: the eventfd's write/read order them. */
+        char *path;
+        struct config *result;
+        char **errors;
+        int r;
+        void (*hook)(void *ud, const struct config *c);
+        void *hook_userdata;
+#ifdef EVD_TEST_HOOKS
+        usec_t test_delay_usec;         /* $EVD_TEST_RELOAD_DELAY_MS */
+#endif
 };
 
 struct sched {
@@ -84,6 +114,9 @@ struct sched {
         size_t n_jobs;
         struct job **removed;           /* removed by reload, waiting for their runs */
         size_t n_removed;
+        size_t n_failing;               /* jobs (not removed) with consecutive_failures > 0 */
+        struct job_block *blocks;       /* where the jobs live (scheduler.c), sorted by address */
+        size_t n_blocks;
 
         struct run *pending_head, *pending_tail;        /* waiting for a worker (run->next) */
         size_t n_pending;
@@ -96,10 +129,14 @@ struct sched {
         struct timer status_timer;      /* deferred STATUS= refresh for big tables */
         uint64_t status_fingerprint;
         usec_t watchdog_usec;
+        size_t verify_cursor;           /* debug builds: sched_verify()'s rotating slice */
 
         char *state_dir;                /* NULL: no persistence */
         struct state_writer state_writer;
         struct state saved;             /* as loaded at start */
+        bool state_dirty;               /* a snapshot is due after this loop iteration */
+
+        struct sched_reloader reloader;
 
         uint64_t rng;
         usec_t started_realtime;
@@ -113,37 +150,97 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
 void sched_use_state_directory(struct sched *s, const char *dir);
 /* Arms every job's timer and the watchdog; call once before the loop runs. */
 int sched_start(struct sched *s);
-/* Re-reads the configuration. On errors they are logged (and appended to
+/* Asks for a reload: the configuration is parsed on a helper thread and
+ * applied on the loop. done (may be NULL, as for SIGHUP) is called on the
+ * loop when the new configuration has been applied (r = 0) or refused
+ * (r = -EINVAL with errors, -ENOMEM with one message, or -ESHUTDOWN with
+ * one message). errors is borrowed for the call. A request made while a parse
+ * runs gets the result of the next parse (one more, for all such
+ * requests). Returns 0 or -errno (then done is never called). */
+int sched_reload_request(struct sched *s, sched_reload_fn done, void *userdata);
+/* The same, parsed on the loop and applied before it returns (transition:
+ * control.c's reply until it uses sched_reload_request()). A parse in
+ * flight is finished first. On errors they are logged (and appended to
  * *errors when non-NULL) and nothing changes: returns -EINVAL. While
- * shutting down it does nothing and returns -ESHUTDOWN (with a message in
- * *errors). */
+ * shutting down: -ESHUTDOWN with a message in *errors. */
 int sched_reload(struct sched *s, char ***errors);
+/* The waiter went away (client disconnected): never call it. */
+void sched_reload_forget(struct sched *s, void *userdata);
+/* Called on the loop after every applied reload. One hook. */
+void sched_set_reload_hook(struct sched *s, void (*fn)(void *ud, const struct config *c), void *ud);
 /* Graceful shutdown; a second call ends the running runs at once. The loop
  * quits when the last run is gone. */
 void sched_shutdown(struct sched *s);
 /* After the loop has quit: joins the workers and frees everything. */
 void sched_done(struct sched *s);
-/* Reaps exited orphans (SIGCHLD). */
 /* The system time zone changed (tzwatch): recompute every calendar and
  * cron deadline as after a step of the wall clock. */
 void sched_wall_clock_changed(struct sched *s);
+/* Reaps exited orphans (SIGCHLD). */
 void sched_reap_orphans(struct sched *s);
 /* Starts a run now (evdctl run), honouring overlap. -ENOENT: no such job,
  * -ESHUTDOWN: shutting down. */
 int sched_run_now(struct sched *s, const char *name, enum start_outcome *ret);
-const char *start_outcome_to_string(enum start_outcome o);
 /* Pauses or resumes a job (saved in the state file, so it survives reloads
  * and restarts). Returns 1 if changed, 0 if it already was, -ENOENT. */
 int sched_set_paused(struct sched *s, const char *name, bool paused);
 /* The job's next n run times (realtime); returns how many exist. */
 size_t job_next_elapses(const struct job *j, usec_t *out, size_t n);
-/* One-line summary for STATUS=. */
+/* One-line summary for STATUS=. O(1) but for the heaps' few non-job tops. */
 char *sched_status_line(struct sched *s, char *buf, size_t size);
-/* Called after each loop iteration: re-arms the timerfds, refreshes STATUS=. */
+/* Called after each loop iteration: writes a due state snapshot, re-arms
+ * the timerfds, refreshes STATUS=, checks invariants (debug builds). */
 void sched_after_dispatch(void *userdata);
+/* Debug builds: every invariant of the job table, its counters and the
+ * heaps (a rotating slice of a very large table); aborts on a violation. */
+void sched_verify(struct sched *s);
 
 struct job *sched_find_job(struct sched *s, const char *name);
-enum job_state job_state(const struct job *j);
-const char *job_state_to_string(enum job_state st);
+static inline enum job_state job_state(const struct job *j) { return (enum job_state)j->sm.state; }
 /* Realtime of the job's next run, or USEC_INFINITY. */
 usec_t job_next_run_realtime(const struct job *j);
+/* "exit status 3", "killed by signal TERM", "failed to start: chdir: ..." */
+char *job_describe_result(const struct job *j, char *buf, size_t size);
+
+/* ---- the read-only view control uses ---- */
+
+struct job_view {               /* a snapshot, filled on request */
+        const struct job_def *def;
+        const char *state;      /* the state machine's name for it */
+        bool paused;
+        unsigned n_running, n_waiting;   /* runs running / waiting for a worker */
+        bool start_queued;
+        usec_t retry_at;        /* realtime, USEC_INFINITY if none */
+        usec_t next_run;        /* realtime incl. jitter, USEC_INFINITY if none */
+        uint64_t n_runs, n_failures, n_skipped;
+        unsigned consecutive_failures;
+        usec_t last_start, last_duration;  /* last_start 0: never ran */
+        bool last_ok;
+        char last_result[160];  /* rendered on demand: "exit status 3", ... */
+};
+size_t sched_job_count(const struct sched *s);
+/* i-th job in name order; fills *ret. */
+void sched_job_view_at(const struct sched *s, size_t i, struct job_view *ret);
+/* -ENOENT if no such job. */
+int sched_job_view(const struct sched *s, const char *name, struct job_view *ret);
+/* Next n elapses (realtime) of one job; computed for that job only. */
+size_t sched_job_next_elapses(const struct sched *s, const char *name, usec_t *out, size_t n);
+struct sched_counters {        /* for evdctl stats */
+        uint64_t runs_started, runs_completed, runs_failed, runs_skipped, runs_queued,
+                 retries, orphans_reaped, reloads, reload_failures, pause_changes,
+                 clock_changes;
+        size_t n_jobs, running, waiting_for_worker, workers, worker_threads;
+};
+void sched_get_counters(const struct sched *s, struct sched_counters *ret);
+const struct config *sched_config(const struct sched *s);
+/* What `evdctl stats` shows of the loop: events per source, timers fired,
+ * and when evd started. */
+struct sched_event_counters {
+        uint64_t events_timer_boottime, events_timer_realtime, events_completion, timers_fired;
+        usec_t started_realtime;
+};
+void sched_get_event_counters(const struct sched *s, struct sched_event_counters *ret);
+#ifdef EVD_TEST_HOOKS
+/* Test hook: a step of evd's wall clock by delta (timer_clock_test_step). */
+void sched_test_clock_step(struct sched *s, int64_t delta_usec);
+#endif

@@ -115,12 +115,12 @@ static void timer_clock_dispatch(struct loop_source *s, uint32_t events) {
         }
 
         usec_t now = now_usec(tc->clock);
-        uint64_t seq_limit = tc->heap.next_seq;
+        uint32_t seq_limit = tc->heap.next_seq;
         for (;;) {
                 struct heap_node *top = heap_top(&tc->heap);
                 /* Timers re-armed by a callback for "now" wait for the next
                  * round (seq_limit), so a bad callback cannot spin the loop. */
-                if (!top || top->key > now || top->seq >= seq_limit)
+                if (!top || top->key > now || !heap_seq_before(top->seq, seq_limit))
                         break;
                 struct timer *t = (struct timer *)((char *)top - offsetof(struct timer, node));
                 heap_remove(&tc->heap, top);

@@ -1,8 +1,11 @@
 /* timer.h - deadlines on one timerfd per clock, from a min-heap.
  *
- * evd uses two clocks: CLOCK_BOOTTIME for intervals (every=), retries,
- * timeouts and the watchdog, and CLOCK_REALTIME for calendar and cron
- * deadlines. The realtime timerfd is armed with TFD_TIMER_CANCEL_ON_SET, so a
+ * evd uses two clocks here: CLOCK_BOOTTIME for intervals (every=),
+ * retries, shutdown_timeout and the watchdog, and CLOCK_REALTIME for
+ * calendar and cron deadlines. (A run's timeout= and kill_grace are not
+ * timers of this module: the worker supervising the run measures them on
+ * CLOCK_MONOTONIC (run.c), so time the machine spends suspended does not
+ * count against a run.) The realtime timerfd is armed with TFD_TIMER_CANCEL_ON_SET, so a
  * clock step wakes the loop and every wall-clock deadline is recomputed.
  *
  * The timerfd is re-armed lazily (timer_clock_flush, once per loop

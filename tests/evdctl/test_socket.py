@@ -188,7 +188,10 @@ def test_reload_deferred(env):
         s = env.raw_connect()
         s.sendall(b"reload\n")
         s.close()
-    wait_until(lambda: env.ok("stats", "--json").json()["reloads"] >= base + 5, "the abandoned reloads")
+    # Requests that come while a parse runs are coalesced into one more
+    # parse (evd.8, RELOADING): the first of the five starts a parse and the
+    # others make at least one more.
+    wait_until(lambda: env.ok("stats", "--json").json()["reloads"] >= base + 2, "the abandoned reloads")
 
     # EOF instead of a newline: still answered.
     s = env.raw_connect()

@@ -104,6 +104,75 @@ START_TEST(test_random_model) {
 }
 END_TEST
 
+/* Ties stay in insertion order across the wrap of the 32-bit sequence. */
+START_TEST(test_ties_across_seq_wrap) {
+        struct heap h = { .next_seq = UINT32_MAX - 4 };
+        struct heap_node n[10];
+        for (int i = 0; i < 10; i++) {
+                heap_node_init(&n[i]);
+                heap_insert(&h, &n[i], 7);
+        }
+        ck_assert(heap_verify(&h));
+        for (int i = 0; i < 10; i++) {
+                ck_assert_ptr_eq(heap_top(&h), &n[i]);
+                heap_remove(&h, &n[i]);
+        }
+        heap_done(&h);
+}
+END_TEST
+
+static bool is_even_key(const struct heap_node *n, void *ud) {
+        (void)ud;
+        return n->key % 2 == 0;
+}
+
+/* heap_min_where: the least matching node, looking below the few that do
+ * not match; NULL when too many do not match above it. */
+START_TEST(test_min_where) {
+        struct heap h = { 0 };
+        struct heap_node n[200];
+        for (int i = 0; i < 200; i++) {
+                heap_node_init(&n[i]);
+                heap_insert(&h, &n[i], (usec_t)(1000 + i * 2)); /* even keys */
+        }
+        /* Make the three smallest keys odd: 1, 3, 5. */
+        heap_update(&h, &n[0], 1);
+        heap_update(&h, &n[1], 3);
+        heap_update(&h, &n[2], 5);
+        struct heap_node *m = heap_min_where(&h, is_even_key, NULL);
+        usec_t want = USEC_INFINITY;
+        for (int i = 0; i < 200; i++)
+                if (n[i].key % 2 == 0 && n[i].key < want)
+                        want = n[i].key;
+        ck_assert_ptr_nonnull(m);
+        ck_assert_uint_eq(m->key, want);
+        /* 20 odd keys below every even one: more than it may expand. */
+        for (int i = 0; i < 20; i++)
+                heap_update(&h, &n[i], (usec_t)(2 * i + 1));
+        ck_assert_ptr_null(heap_min_where(&h, is_even_key, NULL));
+        heap_done(&h);
+        ck_assert_ptr_null(heap_min_where(&h, is_even_key, NULL));
+}
+END_TEST
+
+/* heap_verify_slice sees a broken slot inside its slice, wrapping. */
+START_TEST(test_verify_slice) {
+        struct heap h = { 0 };
+        struct heap_node n[50];
+        for (int i = 0; i < 50; i++) {
+                heap_node_init(&n[i]);
+                heap_insert(&h, &n[i], (usec_t)i);
+        }
+        ck_assert(heap_verify_slice(&h, 45, 10));
+        h.items[3]->key = 1000000; /* breaks the order below slot 3 */
+        ck_assert(!heap_verify(&h));
+        ck_assert(!heap_verify_slice(&h, 45, 40)); /* 45..49, 0..34: wraps over slot 3's children */
+        h.items[3]->key = 3;
+        ck_assert(heap_verify(&h));
+        heap_done(&h);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("heap");
         TCase *tc = tcase_create("core");
@@ -111,6 +180,9 @@ int main(void) {
         tcase_add_test(tc, test_ties_fifo);
         tcase_add_test(tc, test_update_and_remove_middle);
         tcase_add_test(tc, test_random_model);
+        tcase_add_test(tc, test_ties_across_seq_wrap);
+        tcase_add_test(tc, test_min_where);
+        tcase_add_test(tc, test_verify_slice);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
