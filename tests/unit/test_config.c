@@ -139,7 +139,9 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(c->n_jobs, 1);
 
         const struct job_def *d = c->jobs[0];
-        ck_assert_uint_eq(d->refcount, 1);
+        ck_assert_ptr_eq(d->config, c);
+        ck_assert_uint_eq(c->refcount, 1);
+        ck_assert_uint_eq(d->limit_nofile, 0);
         ck_assert_str_eq(d->name, "j");
         ck_assert_str_eq(d->file, "t.conf");
         ck_assert_uint_eq(d->line, 1);
@@ -637,9 +639,9 @@ START_TEST(test_job_defs) {
 
         /* A reference outlives its configuration. */
         struct job_def *d = job_def_ref(a->jobs[1]);
-        ck_assert_uint_eq(d->refcount, 2);
+        ck_assert_uint_eq(d->config->refcount, 2);
         config_free(a);
-        ck_assert_uint_eq(d->refcount, 1);
+        ck_assert_uint_eq(d->config->refcount, 1);
         ck_assert_str_eq(d->argv[0], "x");
         ck_assert_ptr_null(job_def_unref(d));
         ck_assert_ptr_null(job_def_unref(NULL));
