@@ -44,12 +44,12 @@ static char *join(char **v) {
         return s;
 }
 
-/* Loads text as "t.conf" and checks that it fails with exactly these
+/* Loads text as `name` and checks that it fails with exactly these
  * errors (newline-separated, each line ending in "\n"). */
-static void expect_errors(const char *text, const char *expected) {
+static void expect_errors_named(const char *text, const char *name, const char *expected) {
         struct config *c = NULL;
         char **errors = NULL;
-        int r = config_load_string(text, "t.conf", &c, &errors);
+        int r = config_load_string(text, name, &c, &errors);
         char *got = join(errors);
         if (r != -EINVAL || !streq(got, expected))
                 fprintf(stderr, "--- input:\n%s\n--- expected:\n%s--- got (r=%d):\n%s", text, expected, r, got);
@@ -58,6 +58,10 @@ static void expect_errors(const char *text, const char *expected) {
         ck_assert_str_eq(got, expected);
         free(got);
         strv_free(errors);
+}
+
+static void expect_errors(const char *text, const char *expected) {
+        expect_errors_named(text, "t.conf", expected);
 }
 
 static char *make_dir(void) {
@@ -202,11 +206,13 @@ START_TEST(test_all_keys) {
                                    "working_directory = /srv\n"
                                    "environment = LANG=C.UTF-8\n"
                                    "nice = -20\n"
+                                   "limit_nofile = 1048576\n"
                                    "enabled = false\n"
                                    "[job:cron]\n"
                                    "command = x\n"
                                    "cron = 30 2 * * 1-5\n"
                                    "nice = 19\n"
+                                   "limit_nofile = 1\n"
                                    "user = root\n"
                                    "overlap = queue\n"
                                    "[job:par]\n"
@@ -246,12 +252,14 @@ START_TEST(test_all_keys) {
         ck_assert_str_eq(d->environment[0], "LANG=C.UTF-8");
         ck_assert(d->nice_set);
         ck_assert_int_eq(d->nice, -20);
+        ck_assert_uint_eq(d->limit_nofile, 1048576);
         ck_assert(!d->enabled);
 
         d = config_find_job(c, "cron");
         ck_assert_int_eq(d->schedule, SCHEDULE_CRON);
         ck_assert_str_eq(d->schedule_text, "30 2 * * 1-5");
         ck_assert_int_eq(d->nice, 19);
+        ck_assert_uint_eq(d->limit_nofile, 1);
         ck_assert_uint_eq(d->gid, 0); /* the user's primary group */
         ck_assert_int_eq(d->overlap, OVERLAP_QUEUE);
 
@@ -261,6 +269,7 @@ START_TEST(test_all_keys) {
         ck_assert_ptr_null(d->user);
         ck_assert_str_eq(d->group, "root");
         ck_assert_uint_eq(d->timeout, USEC_INFINITY);
+        ck_assert_uint_eq(d->limit_nofile, 0); /* the default */
         ck_assert_ptr_null(config_find_job(c, "nope"));
         ck_assert_ptr_null(config_find_job(c, "a"));
         config_free(c);
@@ -513,6 +522,13 @@ static const struct {
           "t.conf:4: invalid value \"1001\" for retries= in [job:x] (must be 0..1000)\n" },
         { "[job:x]\ncommand = x\nevery = 1s\nretries = -1\n",
           "t.conf:4: invalid value \"-1\" for retries= in [job:x] (must be 0..1000)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nlimit_nofile = 0\n",
+          "t.conf:4: invalid value \"0\" for limit_nofile= in [job:x] (must be 1..1048576)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nlimit_nofile = 1048577\n",
+          "t.conf:4: invalid value \"1048577\" for limit_nofile= in [job:x] (must be 1..1048576)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nlimit_nofile = infinity\n",
+          "t.conf:4: invalid number \"infinity\" for limit_nofile= in [job:x]\n" },
+        { "[daemon]\nlimit_nofile = 5\n", "t.conf:2: unknown key \"limit_nofile\" in [daemon]\n" },
         { "[job:x]\ncommand = x\nevery = 1s\nnice = -21\n",
           "t.conf:4: invalid value \"-21\" for nice= in [job:x] (must be -20..19)\n" },
         { "[job:x]\ncommand = x\nevery = 1s\nnice = +5\n", "t.conf:4: invalid number \"+5\" for nice= in [job:x]\n" },
@@ -865,6 +881,120 @@ START_TEST(test_permissions) {
 }
 END_TEST
 
+/* Every directory on the way to a file is checked too (config_load only):
+ * owned by root or evd's euid, not writable by group or others unless
+ * sticky and owned by root; a link is followed only from a checked
+ * directory. File names in messages have control characters escaped. */
+START_TEST(test_directories) {
+        char *dir = make_dir(), *main_conf = path_in(dir, "evd.conf"), *sub = path_in(dir, "conf.d"),
+             *inc = path_in(dir, "conf.d/a.conf"), *open_dir = path_in(dir, "open"),
+             *open_link = path_in(dir, "open/link"), *real_link = path_in(dir, "link.d"), *expected;
+        struct config *c = NULL;
+        char *errs = NULL;
+
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        write_text(inc, "[job:inc]\ncommand = /bin/true\nevery = 1min\n");
+        write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n");
+        ck_assert_int_eq(load_file(main_conf, &c, &errs), 0);
+        ck_assert_uint_eq(c->n_jobs, 1);
+        config_free(c);
+        free(errs);
+
+        /* An included file's directory writable by group or others. */
+        ck_assert_int_eq(chmod(sub, 0775), 0);
+        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
+                                 "go-w %s)\n", inc, sub, sub);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        ck_assert_int_eq(chmod(sub, 0757), 0);
+        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
+                                 "go-w %s)\n", inc, sub, sub);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        ck_assert_int_eq(chmod(sub, 0755), 0);
+
+        /* The main file's directory: every directory up to "/". */
+        ck_assert_int_eq(chmod(dir, 0775), 0);
+        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
+                                 "go-w %s)\n", main_conf, dir, dir);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+
+        /* A link from a checked directory is followed (its target checked);
+         * one in a directory others can write is not reached. */
+        ck_assert_int_eq(symlink("conf.d", real_link), 0);
+        write_text(main_conf, "[include]\nfiles = link.d/*.conf\n");
+        ck_assert_int_eq(load_file(main_conf, &c, &errs), 0);
+        ck_assert_uint_eq(c->n_jobs, 1);
+        config_free(c);
+        free(errs);
+        ck_assert_int_eq(chmod(sub, 0775), 0);
+        char *through = path_in(dir, "link.d/a.conf");
+        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
+                                 "go-w %s)\n", through, sub, sub);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        free(through);
+        ck_assert_int_eq(chmod(sub, 0755), 0);
+        ck_assert_int_eq(mkdir(open_dir, 0755), 0);
+        ck_assert_int_eq(chmod(open_dir, 0777), 0);
+        ck_assert_int_eq(symlink(sub, open_link), 0);
+        write_text(main_conf, "[include]\nfiles = open/link/*.conf\n");
+        through = path_in(dir, "open/link/a.conf");
+        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
+                                 "go-w %s)\n", through, open_dir, open_dir);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        free(through);
+
+        /* Sticky and owned by root, as /tmp: others cannot replace the
+         * names in it, so it passes; owned by anyone else it does not. */
+        if (geteuid() == 0) {
+                ck_assert_int_eq(chmod(open_dir, 01777), 0);
+                ck_assert_int_eq(load_file(main_conf, &c, &errs), 0);
+                ck_assert_uint_eq(c->n_jobs, 1);
+                config_free(c);
+                free(errs);
+                ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
+                through = path_in(dir, "open/link/a.conf");
+                expected = strdup_printf("%s: refusing to read: directory %s is owned by uid 65534, not by root\n",
+                                         through, open_dir);
+                expect_file_errors(main_conf, expected);
+                free(expected);
+                free(through);
+        } else
+                fprintf(stderr, "test_directories: not root, sticky and owner checks not tested\n");
+
+        /* A control character in a file name is escaped in messages. */
+        char *esc = path_in(dir, "conf.d/b\x1b[31m.conf"), *shown = path_in(dir, "conf.d/b\\x1b[31m.conf");
+        write_text(esc, "[job:b]\n");
+        write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n");
+        expected = strdup_printf("%s:1: missing command= in [job:b]\n%s:1: no schedule in [job:b]: set one of "
+                                 "every=, calendar=, cron=\n", shown, shown);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        ck_assert_int_eq(chmod(esc, 0664), 0);
+        expected = strdup_printf("%s: refusing to read: writable by group or others (run chmod go-w %s)\n", shown,
+                                 shown);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        expect_errors_named("[job:x]\ncommand = x\nevery = 1s\nenabled = maybe\n", "t\x1b]0;x\a.conf",
+                            "t\\x1b]0;x\\x07.conf:4: invalid boolean \"maybe\" for enabled= in [job:x] (yes or no)\n");
+        free(esc);
+        free(shown);
+
+        rm_rf(dir);
+        free(dir);
+        free(main_conf);
+        free(sub);
+        free(inc);
+        free(open_dir);
+        free(open_link);
+        free(real_link);
+}
+END_TEST
+
 START_TEST(test_long_lines_and_nul) {
         char *dir = make_dir(), *p = path_in(dir, "evd.conf"), *expected;
         size_t limit = 1024 * 1024;
@@ -1096,6 +1226,7 @@ int main(void) {
         tcase_add_test(tc, test_many_jobs);
         tcase_add_test(tc, test_includes);
         tcase_add_test(tc, test_permissions);
+        tcase_add_test(tc, test_directories);
         tcase_add_test(tc, test_long_lines_and_nul);
         tcase_add_test(tc, test_format_round_trip);
         tcase_add_test(tc, test_golden);
