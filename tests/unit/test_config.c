@@ -9,6 +9,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -995,6 +996,84 @@ START_TEST(test_directories) {
 }
 END_TEST
 
+/* config_load() runs on a helper thread while the loop runs, and a second
+ * reload may start while one is parsed: two loads at once must not meet
+ * (under TSan a shared static or an inih option set per load is a reported
+ * race). One thread loads a file with includes, the other a text with
+ * users, groups, calendar and cron expressions, time zones and an error;
+ * each result must be what the same load gives alone. */
+struct load_thread {
+        const char *path;
+        const char *text; /* NULL: load the file path */
+        char *expected;
+        int failures;
+};
+
+/* The format of the configuration, or its errors. */
+static char *load_result(const struct load_thread *t) {
+        struct config *c = NULL;
+        char **errors = NULL, *out = NULL;
+        int r = t->text ? config_load_string(t->text, t->path, &c, &errors) : config_load(t->path, &c, &errors);
+        if (r == 0)
+                ck_assert_int_eq(config_format(c, 0, &out), 0);
+        else
+                out = join(errors);
+        strv_free(errors);
+        config_free(c);
+        return out;
+}
+
+static void *load_thread_run(void *arg) {
+        struct load_thread *t = arg;
+        for (int i = 0; i < 40; i++) {
+                char *out = load_result(t);
+                if (!streq(out, t->expected))
+                        t->failures++;
+                free(out);
+        }
+        return NULL;
+}
+
+START_TEST(test_concurrent_loads) {
+        static const char text[] = "[daemon]\ncontrol_group = root\n"
+                                   "[job:a]\ncommand = /bin/echo a\ncalendar = Mon..Fri *-*-* 02:30\n"
+                                   "timezone = Europe/Berlin\nuser = root\n"
+                                   "[job:b]\ncommand = b\ncron = 30 2 * * 1-5\ngroup = daemon\n"
+                                   "environment = A=1 B=2\n";
+        static const char bad[] = "[job:bad]\ncommand = x\nevery = 0\nuser = no-such-user-here\n";
+        char *dir = make_dir(), *main_conf = path_in(dir, "evd.conf"), *sub = path_in(dir, "conf.d"),
+             *inc = path_in(dir, "conf.d/a.conf");
+        struct load_thread t[3] = {
+                { .path = main_conf },
+                { .path = "s.conf", .text = text },
+                { .path = "bad.conf", .text = bad },
+        };
+        pthread_t th[3];
+
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        write_text(inc, "[job:inc]\ncommand = /bin/true\ncalendar = *:0/5\nuser = root\n");
+        write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n[job:m]\ncommand = m\nevery = 1h\n");
+        for (int i = 0; i < 3; i++)
+                t[i].expected = load_result(&t[i]);
+        ck_assert(strstr(t[0].expected, "[job:inc]"));
+        ck_assert(strstr(t[1].expected, "[job:b]"));
+        ck_assert(strstr(t[2].expected, "unknown user"));
+
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(pthread_create(&th[i], NULL, load_thread_run, &t[i]), 0);
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+                ck_assert_int_eq(t[i].failures, 0);
+                free(t[i].expected);
+        }
+        rm_rf(dir);
+        free(dir);
+        free(main_conf);
+        free(sub);
+        free(inc);
+}
+END_TEST
+
 START_TEST(test_long_lines_and_nul) {
         char *dir = make_dir(), *p = path_in(dir, "evd.conf"), *expected;
         size_t limit = 1024 * 1024;
@@ -1227,6 +1306,7 @@ int main(void) {
         tcase_add_test(tc, test_includes);
         tcase_add_test(tc, test_permissions);
         tcase_add_test(tc, test_directories);
+        tcase_add_test(tc, test_concurrent_loads);
         tcase_add_test(tc, test_long_lines_and_nul);
         tcase_add_test(tc, test_format_round_trip);
         tcase_add_test(tc, test_golden);
