@@ -76,8 +76,13 @@ void arena_done(struct arena *a) {
         *a = (struct arena){ 0 };
 }
 
+struct slot {
+        size_t hash;
+        char *s; /* NULL: empty */
+};
+
 struct arena_intern {
-        char **slots; /* NULL: empty */
+        struct slot *slots;
         size_t n_slots, n_used;
 };
 
@@ -100,21 +105,27 @@ static size_t hash(const char *s) {
         return h;
 }
 
-static char **slot(char **slots, size_t n, const char *s) {
-        size_t i = hash(s) & (n - 1);
-        while (slots[i] && strcmp(slots[i], s) != 0)
+/* The slot of s (hash h), or the empty one where it goes. The hash is
+ * kept in the slot so that a probe rarely reads another string. */
+static struct slot *slot_find(struct slot *slots, size_t n, size_t h, const char *s) {
+        size_t i = h & (n - 1);
+        while (slots[i].s && (slots[i].hash != h || strcmp(slots[i].s, s) != 0))
                 i = (i + 1) & (n - 1);
         return &slots[i];
 }
 
 static int grow(struct arena_intern *t) {
         size_t n = t->n_slots ? t->n_slots * 2 : 64;
-        char **slots = calloc(n, sizeof(*slots));
+        struct slot *slots = calloc(n, sizeof(*slots));
         if (!slots)
                 return -1;
         for (size_t i = 0; i < t->n_slots; i++)
-                if (t->slots[i])
-                        *slot(slots, n, t->slots[i]) = t->slots[i];
+                if (t->slots[i].s) {
+                        size_t k = t->slots[i].hash & (n - 1);
+                        while (slots[k].s)
+                                k = (k + 1) & (n - 1);
+                        slots[k] = t->slots[i];
+                }
         free(t->slots);
         t->slots = slots;
         t->n_slots = n;
@@ -124,12 +135,14 @@ static int grow(struct arena_intern *t) {
 char *arena_intern(struct arena_intern *t, struct arena *a, const char *s) {
         if ((t->n_used + 1) * 2 > t->n_slots && grow(t) < 0)
                 return NULL;
-        char **e = slot(t->slots, t->n_slots, s);
-        if (!*e) {
-                *e = arena_strdup(a, s);
-                if (!*e)
+        size_t h = hash(s);
+        struct slot *e = slot_find(t->slots, t->n_slots, h, s);
+        if (!e->s) {
+                e->s = arena_strdup(a, s);
+                if (!e->s)
                         return NULL;
+                e->hash = h;
                 t->n_used++;
         }
-        return *e;
+        return e->s;
 }

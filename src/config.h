@@ -46,39 +46,41 @@ struct config;
 
 /* Strings and vectors point into the owning configuration's arena. */
 struct job_def {
+        /* Ordered by size, so the struct has no holes: it is the bulk of a
+         * large configuration's memory. */
         struct config *config;  /* the owner: references count on it */
 
         char *name;             /* [A-Za-z0-9_.-]+ */
         char *file;             /* where its [job:NAME] section is */
-        unsigned line;
-
         char *command;          /* as written */
         char **argv;            /* split command, or {"/bin/sh","-c",command} when shell */
-        bool shell;
 
-        enum schedule_kind schedule;
-        usec_t every;                    /* SCHEDULE_EVERY */
         char *schedule_text;             /* calendar/cron expression as written */
         struct calendar_spec *calendar;  /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
         char *timezone;                  /* NULL: system zone */
 
-        usec_t jitter;          /* 0: none */
-        bool persistent;
-        usec_t timeout;         /* USEC_INFINITY: none */
-        enum overlap_policy overlap;
-        unsigned retries;
-        usec_t retry_delay;
-
         char *user;             /* NULL: run as evd's own user */
-        uid_t uid;
         char *group;            /* NULL: user's primary group */
-        gid_t gid;
         char *home, *shell_path; /* from the user's passwd entry, when user is set */
-
         char *working_directory;        /* NULL: "/" (or the user's home when user is set) */
         char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
+
+        usec_t every;           /* SCHEDULE_EVERY */
+        usec_t jitter;          /* 0: none */
+        usec_t timeout;         /* USEC_INFINITY: none */
+        usec_t retry_delay;
+
+        unsigned line;
+        enum schedule_kind schedule;
+        enum overlap_policy overlap;
+        unsigned retries;
+        uid_t uid;
+        gid_t gid;
         int nice;
         unsigned limit_nofile;  /* RLIMIT_NOFILE, soft and hard; 0: default (soft 1024, hard evd's hard limit) */
+
+        bool shell;
+        bool persistent;
         bool nice_set;
         bool enabled;
 };

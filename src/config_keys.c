@@ -154,6 +154,13 @@ static void parse_string(struct parser *p, const struct config_key *k UNUSED, co
                 *(char **)field = s;
 }
 
+/* A string rarely equal to another job's: not interned. */
+static void parse_unique(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field) {
+        char *s = config_strdup_unique(p, value);
+        if (s)
+                *(char **)field = s;
+}
+
 static void parse_path(struct parser *p, const struct config_key *k, const char *value, void *field) {
         char q[QBUF_SIZE];
         if (value[0] != '/')
@@ -237,7 +244,7 @@ static void parse_schedule(struct parser *p, const struct config_key *k, const c
                 lerror(p, p->line, "invalid %s expression %s for %s= in %s%s%s", k->name, config_quote(q, value),
                        k->name, p->section_display, reason ? ": " : "", reason ? reason : "");
                 free(prefix);
-        } else if (!(d->schedule_text = config_strdup(p, value)))
+        } else if (!(d->schedule_text = config_strdup_unique(p, value)))
                 calendar_free(spec);
         else {
                 d->calendar = spec;
@@ -379,7 +386,7 @@ const struct config_key config_keys[] = {
         { "state_directory", DAEMON, parse_path, C(state_directory), 0, 0, 0, NULL, NULL },
         { "control_group", DAEMON, parse_control_group, C(control_group), 0, 0, 0, NULL, NULL },
         { "files", INCLUDE, parse_files, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
-        { "command", JOB, parse_string, J(command), 0, 0, 0, NULL, NULL },
+        { "command", JOB, parse_unique, J(command), 0, 0, 0, NULL, NULL },
         { "shell", JOB, parse_bool, J(shell), 0, 0, 0, NULL, NULL },
         { "every", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
         { "calendar", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },

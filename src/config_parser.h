@@ -136,8 +136,12 @@ const char *config_quote(char buf[static QBUF_SIZE], const char *s);
 /* A copy of s in the configuration's arena (shared with an equal string
  * copied before), or NULL (out of memory, noted). */
 char *config_strdup(struct parser *p, const char *s);
-/* A NULL-terminated copy of v in the arena (its strings shared). */
-char **config_strv(struct parser *p, char *const *v);
+/* The same, not shared: for strings that are rarely equal (job names,
+ * commands, schedules), which would only fill the intern table. */
+char *config_strdup_unique(struct parser *p, const char *s);
+/* A NULL-terminated copy of v in the arena: its strings shared, but for an
+ * argv only the first (the program; the arguments are rarely equal). */
+char **config_strv(struct parser *p, char *const *v, bool argv);
 /* files= in [include]: a glob, relative to the including file's directory. */
 void config_include_add(struct parser *p, const char *value);
 

@@ -141,7 +141,7 @@ void job_begin(struct parser *p, const char *name, bool scratch) {
                 .retry_delay = 30 * USEC_PER_SEC,
                 .enabled = true,
         };
-        d->name = config_strdup(p, name);
+        d->name = config_strdup_unique(p, name);
         d->file = (char *)p->path;
         if (!d->name)
                 return;
@@ -160,8 +160,17 @@ static void job_argv(struct parser *p, struct job_def *d) {
         const char *why = NULL;
 
         if (d->shell) {
-                char *sh[] = { (char *)"/bin/sh", (char *)"-c", d->command, NULL };
-                d->argv = config_strv(p, sh);
+                /* The command is in the arena already: not copied again. */
+                char **v = arena_alloc(&p->config->arena, 4 * sizeof(*v), _Alignof(char *));
+                if (!v) {
+                        config_oom(p);
+                        return;
+                }
+                v[0] = config_strdup(p, "/bin/sh");
+                v[1] = config_strdup(p, "-c");
+                v[2] = d->command;
+                if (v[0] && v[1])
+                        d->argv = v;
                 return;
         }
         int r = split_command(d->command, &argv, &why);
@@ -171,7 +180,7 @@ static void job_argv(struct parser *p, struct job_def *d) {
                 lerror(p, config_key_seen(p, "command"), "invalid command %s for command= in [job:%s]: %s",
                        config_quote(q, d->command), d->name, why ? why : "cannot split");
         else
-                d->argv = config_strv(p, argv);
+                d->argv = config_strv(p, argv, true);
         strv_free(argv);
 }
 
@@ -204,7 +213,7 @@ void job_finish(struct parser *p) {
                  cron = config_key_seen(p, "cron"), timezone = config_key_seen(p, "timezone");
 
         if (p->environment) {
-                d->environment = config_strv(p, p->environment);
+                d->environment = config_strv(p, p->environment, false);
                 p->environment = strv_free(p->environment);
         }
         /* A section whose header was an error has been reported once: no
