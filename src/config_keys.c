@@ -190,9 +190,10 @@ static void parse_enum(struct parser *p, const struct config_key *k, const char 
 
 /* ---- parsers of one key ---------------------------------------------------- */
 
-static void parse_control_group(struct parser *p, const struct config_key *k, const char *value, void *field) {
+/* A group's name into field, its gid into *gid. */
+static void group_key(struct parser *p, const struct config_key *k, const char *value, void *field, gid_t *gid) {
         char q[QBUF_SIZE];
-        int r = lookup_group(value, &p->config->control_gid);
+        int r = lookup_group(value, gid);
         if (r == -ENOMEM)
                 config_oom(p);
         else if (r < 0)
@@ -200,6 +201,10 @@ static void parse_control_group(struct parser *p, const struct config_key *k, co
                        p->section_display);
         else
                 parse_string(p, k, value, field);
+}
+
+static void parse_control_group(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        group_key(p, k, value, field, &p->config->control_gid);
 }
 
 static void parse_files(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field UNUSED) {
@@ -286,15 +291,7 @@ static void parse_user(struct parser *p, const struct config_key *k, const char 
 }
 
 static void parse_group(struct parser *p, const struct config_key *k, const char *value, void *field) {
-        char q[QBUF_SIZE];
-        int r = lookup_group(value, &p->job->gid);
-        if (r == -ENOMEM)
-                config_oom(p);
-        else if (r < 0)
-                lerror(p, p->line, "unknown group %s for %s= in %s", config_quote(q, value), k->name,
-                       p->section_display);
-        else
-                parse_string(p, k, value, field);
+        group_key(p, k, value, field, &p->job->gid);
 }
 
 static bool env_key_valid(const char *s, size_t n) {

@@ -882,6 +882,24 @@ START_TEST(test_permissions) {
 }
 END_TEST
 
+/* Loading path gives one job. */
+static void expect_one_job(const char *path) {
+        struct config *c = NULL;
+        char *errs = NULL;
+        ck_assert_int_eq(load_file(path, &c, &errs), 0);
+        ck_assert_uint_eq(c->n_jobs, 1);
+        config_free(c);
+        free(errs);
+}
+
+/* Loading path fails on the directory dir on the way to file. */
+static void expect_dir_writable(const char *path, const char *file, const char *dir) {
+        char *expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run "
+                                       "chmod go-w %s)\n", file, dir, dir);
+        expect_file_errors(path, expected);
+        free(expected);
+}
+
 /* Every directory on the way to a file is checked too (config_load only):
  * owned by root or evd's euid, not writable by group or others unless
  * sticky and owned by root; a link is followed only from a checked
@@ -890,52 +908,32 @@ START_TEST(test_directories) {
         char *dir = make_dir(), *main_conf = path_in(dir, "evd.conf"), *sub = path_in(dir, "conf.d"),
              *inc = path_in(dir, "conf.d/a.conf"), *open_dir = path_in(dir, "open"),
              *open_link = path_in(dir, "open/link"), *real_link = path_in(dir, "link.d"), *expected;
-        struct config *c = NULL;
-        char *errs = NULL;
 
         ck_assert_int_eq(mkdir(sub, 0755), 0);
         write_text(inc, "[job:inc]\ncommand = /bin/true\nevery = 1min\n");
         write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n");
-        ck_assert_int_eq(load_file(main_conf, &c, &errs), 0);
-        ck_assert_uint_eq(c->n_jobs, 1);
-        config_free(c);
-        free(errs);
+        expect_one_job(main_conf);
 
         /* An included file's directory writable by group or others. */
         ck_assert_int_eq(chmod(sub, 0775), 0);
-        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
-                                 "go-w %s)\n", inc, sub, sub);
-        expect_file_errors(main_conf, expected);
-        free(expected);
+        expect_dir_writable(main_conf, inc, sub);
         ck_assert_int_eq(chmod(sub, 0757), 0);
-        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
-                                 "go-w %s)\n", inc, sub, sub);
-        expect_file_errors(main_conf, expected);
-        free(expected);
+        expect_dir_writable(main_conf, inc, sub);
         ck_assert_int_eq(chmod(sub, 0755), 0);
 
         /* The main file's directory: every directory up to "/". */
         ck_assert_int_eq(chmod(dir, 0775), 0);
-        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
-                                 "go-w %s)\n", main_conf, dir, dir);
-        expect_file_errors(main_conf, expected);
-        free(expected);
+        expect_dir_writable(main_conf, main_conf, dir);
         ck_assert_int_eq(chmod(dir, 0755), 0);
 
         /* A link from a checked directory is followed (its target checked);
          * one in a directory others can write is not reached. */
         ck_assert_int_eq(symlink("conf.d", real_link), 0);
         write_text(main_conf, "[include]\nfiles = link.d/*.conf\n");
-        ck_assert_int_eq(load_file(main_conf, &c, &errs), 0);
-        ck_assert_uint_eq(c->n_jobs, 1);
-        config_free(c);
-        free(errs);
+        expect_one_job(main_conf);
         ck_assert_int_eq(chmod(sub, 0775), 0);
         char *through = path_in(dir, "link.d/a.conf");
-        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
-                                 "go-w %s)\n", through, sub, sub);
-        expect_file_errors(main_conf, expected);
-        free(expected);
+        expect_dir_writable(main_conf, through, sub);
         free(through);
         ck_assert_int_eq(chmod(sub, 0755), 0);
         ck_assert_int_eq(mkdir(open_dir, 0755), 0);
@@ -943,20 +941,14 @@ START_TEST(test_directories) {
         ck_assert_int_eq(symlink(sub, open_link), 0);
         write_text(main_conf, "[include]\nfiles = open/link/*.conf\n");
         through = path_in(dir, "open/link/a.conf");
-        expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run chmod "
-                                 "go-w %s)\n", through, open_dir, open_dir);
-        expect_file_errors(main_conf, expected);
-        free(expected);
+        expect_dir_writable(main_conf, through, open_dir);
         free(through);
 
         /* Sticky and owned by root, as /tmp: others cannot replace the
          * names in it, so it passes; owned by anyone else it does not. */
         if (geteuid() == 0) {
                 ck_assert_int_eq(chmod(open_dir, 01777), 0);
-                ck_assert_int_eq(load_file(main_conf, &c, &errs), 0);
-                ck_assert_uint_eq(c->n_jobs, 1);
-                config_free(c);
-                free(errs);
+                expect_one_job(main_conf);
                 ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
                 through = path_in(dir, "open/link/a.conf");
                 expected = strdup_printf("%s: refusing to read: directory %s is owned by uid 65534, not by root\n",
