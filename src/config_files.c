@@ -12,8 +12,9 @@
  * owned by root (/tmp): there others may add names but not replace the
  * root-owned one the walk goes through next, which is checked in turn. A
  * symbolic link on the way is followed only from a directory that passed
- * the check (so only a trusted owner could have made it), and its target
- * is walked and checked the same way; the file itself must not be a link.
+ * the check and only when it is owned by root (or evd's euid), since a
+ * sticky directory lets others add links; its target is walked and checked
+ * the same way. The file itself must not be a link.
  * The file is then opened from the checked directory's descriptor, so what
  * was checked is what is read. Without the walk a glob through a directory
  * others can write would pull in files from directories they cannot read.
@@ -137,6 +138,23 @@ static bool walk_link(struct walk *w, int fd, char **rest) {
         return target[0] == '/' ? walk_root(w) : true;
 }
 
+/* A link's owner: root or evd's euid, as for directories. A sticky
+ * directory passes the check but lets others add names, links included. */
+static bool walk_link_owner(struct walk *w, const char *name, const struct stat *st) {
+        if (st->st_uid == 0 || st->st_uid == geteuid())
+                return true;
+        char *link = strdup_printf("%s/%s", w->shown, name), *shown = link ? config_escape(link) : NULL;
+        if (!shown)
+                config_oom(w->p);
+        else
+                config_error(w->p, w->path, w->seq, 0,
+                             "refusing to read: symbolic link %s is owned by uid %u, not by root", shown,
+                             (unsigned)st->st_uid);
+        free(link);
+        free(shown);
+        return false;
+}
+
 /* One component: into it (checked), or through it if a link. */
 static bool walk_step(struct walk *w, const char *name, char **rest) {
         char e[128];
@@ -149,7 +167,7 @@ static bool walk_step(struct walk *w, const char *name, char **rest) {
                 return false;
         }
         if (S_ISLNK(st.st_mode)) {
-                bool ok = walk_link(w, fd, rest);
+                bool ok = walk_link_owner(w, name, &st) && walk_link(w, fd, rest);
                 safe_close(fd);
                 return ok;
         }
