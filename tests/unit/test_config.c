@@ -673,6 +673,39 @@ START_TEST(test_job_defs) {
 }
 END_TEST
 
+/* The definitions are one array; strings many jobs share are stored once;
+ * a shell job's argv[2] is its command; a reference holds the whole
+ * configuration. */
+START_TEST(test_packed) {
+        struct config *c = load_ok("[job:a]\ncommand = /bin/echo x\nevery = 1s\nuser = root\n"
+                                   "working_directory = /srv\nenvironment = LANG=C X=1\n"
+                                   "[job:b]\ncommand = /bin/echo y\nevery = 1s\nuser = root\n"
+                                   "working_directory = /srv\nenvironment = X=1 LANG=C\n"
+                                   "[job:c]\ncommand = echo a | cat\nshell = yes\nevery = 1s\n");
+        const struct job_def *a = config_find_job(c, "a"), *b = config_find_job(c, "b"), *sh = config_find_job(c, "c");
+
+        ck_assert_ptr_eq(a, &c->defs[0]);
+        ck_assert_ptr_eq(b, &c->defs[1]);
+        ck_assert_ptr_eq(sh, &c->defs[2]);
+        ck_assert_ptr_eq(a->user, b->user);
+        ck_assert_ptr_eq(a->home, b->home);
+        ck_assert_ptr_eq(a->working_directory, b->working_directory);
+        ck_assert_ptr_eq(a->file, b->file);
+        ck_assert_ptr_eq(a->argv[0], b->argv[0]);
+        ck_assert_ptr_eq(a->environment[0], b->environment[1]); /* LANG=C */
+        ck_assert_ptr_eq(a->environment[1], b->environment[0]); /* X=1 */
+        ck_assert_ptr_ne(a->argv[1], b->argv[1]);
+        ck_assert_ptr_eq(sh->argv[2], sh->command);
+        ck_assert_ptr_null(sh->argv[3]);
+
+        struct job_def *ref = job_def_ref(c->jobs[2]);
+        ck_assert_uint_eq(c->refcount, 2);
+        ck_assert_ptr_null(config_free(c));
+        ck_assert_str_eq(ref->argv[2], "echo a | cat");
+        ck_assert_ptr_null(job_def_unref(ref));
+}
+END_TEST
+
 START_TEST(test_many_jobs) {
         /* 20000 jobs, in reverse order: the table and the sort scale. */
         size_t n = 20000;
@@ -1305,6 +1338,7 @@ int main(void) {
         tcase_add_test(tc, test_too_many_errors);
         tcase_add_test(tc, test_errors_appended);
         tcase_add_test(tc, test_job_defs);
+        tcase_add_test(tc, test_packed);
         tcase_add_test(tc, test_many_jobs);
         tcase_add_test(tc, test_includes);
         tcase_add_test(tc, test_permissions);
