@@ -7,10 +7,11 @@
  * [SECTION]"), and stores the result at the row's offset into the
  * section's struct: struct config for [daemon], struct job_def for
  * [job:NAME]. A row's sections are a mask, so a key may be allowed in
- * several sections; a key that is a job's with a [daemon] default would
- * put its [daemon] value in a struct job_def of defaults (see
- * key_target()), with the same offset and parser. Adding a key is one row
- * here (and its man page text and config_format() line).
+ * several sections (a new section, e.g. [cluster], is a new SEC_ kind with
+ * its struct in key_target()); a job's key with a [daemon] default puts
+ * its [daemon] value in a struct job_def of defaults (see key_target()),
+ * with the same offset and parser. Adding a key is one row here (and its
+ * man page text and config_format() line).
  *
  * Thread: any thread, for its own struct parser. User and group lookups
  * use the reentrant getpwnam_r()/getgrnam_r() with buffers on the heap
@@ -424,8 +425,11 @@ unsigned config_key_seen(const struct parser *p, const char *name) {
 static void *key_target(struct parser *p, const struct config_key *k UNUSED) {
         switch (p->section) {
         case SEC_DAEMON:
-                /* A job key allowed in [daemon] too (a default for every
-                 * job) would go to a struct job_def of defaults here. */
+                /* The first key allowed in both [daemon] and [job:NAME] (a
+                 * default for every job, e.g. on_failure=) adds a struct
+                 * job_def of defaults to struct config, returned here when
+                 * k->sections has SEC_JOB too, and copied in
+                 * job_table_finish() into the jobs that did not set it. */
                 return p->config;
         case SEC_JOB:
                 return p->job;
