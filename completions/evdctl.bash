@@ -9,9 +9,7 @@ _evdctl_jobs()
 {
     local -a sock=()
     [[ -n $1 ]] && sock=(--socket "$1")
-    local t=()
-    command -v timeout >/dev/null 2>&1 && t=(timeout 3)
-    "${t[@]}" evdctl "${sock[@]}" list --json 2>/dev/null |
+    evdctl "${sock[@]}" --timeout 3s list --json 2>/dev/null |
         grep -o '"name":"[A-Za-z0-9_.-]*"' | cut -d'"' -f4
 }
 
@@ -25,7 +23,7 @@ _evdctl()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
     local commands="list status run next pause resume reload stats calendar"
-    local global_opts="--socket --json --help --version"
+    local global_opts="--socket --json --timeout --help --version"
     local cmd="" socket="" i w nargs=0 words_only=""
 
     # Find the command, the socket given, and how many arguments the
@@ -36,6 +34,7 @@ _evdctl()
             case $w in
                 --) words_only=1 ;;
                 -s | --socket) ((i++)); socket=${COMP_WORDS[i]} ;;
+                -t | --timeout) ((i++)) ;;
                 --socket=*) socket=${w#--socket=} ;;
                 -n | --iterations | -b | --base-time | -z | --timezone)
                     [[ $cmd == calendar ]] && ((i++)) ;;
@@ -55,6 +54,10 @@ _evdctl()
         -s | --socket)
             _evdctl_reply -f -- "$cur"
             compopt -o filenames 2>/dev/null
+            return
+            ;;
+        -t | --timeout)
+            _evdctl_reply -W "1s 5s 30s 1min" -- "$cur"
             return
             ;;
     esac
@@ -90,7 +93,7 @@ _evdctl()
     fi
 
     if [[ $cur == -* && -z $words_only ]]; then
-        _evdctl_reply -W "--json --socket --help" -- "$cur"
+        _evdctl_reply -W "--json --socket --timeout --help" -- "$cur"
         return
     fi
     case $cmd in

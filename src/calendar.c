@@ -1,5 +1,6 @@
-/* calendar.c - systemd.time(7) calendar expressions: parse, normalise, next
- * elapse; and the public calendar_* entry points (cron lives in cron.c).
+/* calendar.c - systemd.time(7) calendar expressions: parsing into the
+ * representation of calendar_private.h, and freeing it. The normalised form
+ * is calendar_format.c's, the next elapse calendar_next.c's.
  *
  * Compatibility target: `systemd-analyze calendar` of systemd 252. The
  * parser accepts what it accepts (shorthands, weekday lists and ranges,
@@ -7,68 +8,18 @@
  * from the end of the month, "@EPOCH", a trailing "UTC", zone name, or the
  * local zone's own abbreviation) and normalises to the same text.
  *
- * DST policy of calendar expressions: systemd 252's, found with
- * systemd-analyze and reproduced by walking a broken-down time through
- * glibc's mktime() (tm_isdst = -1) the way systemd does, with its
- * normalise-and-resume rule, its one-hour jump when mktime() bounces back
- * to the start, and its 1000-pass limit. The differential test
- * (tests/calendar/diff_calendar.py) holds it to systemd-analyze in
- * Europe/Berlin, America/New_York, Australia/Lord_Howe, Pacific/Chatham and
- * more. What it amounts to:
- *   - spring forward: wall-clock times in the gap do not exist and do not
- *     elapse ("*-*-* 02:30" in Europe/Berlin has no elapse on 2026-03-29, its
- *     next is 2026-03-30 02:30); repetitions resume right after the gap
- *     ("hourly" gives 01:00 CET, 03:00 CEST, 04:00 CEST; in Lord Howe's
- *     30-minute gap "*:0/15" gives 01:45 then 02:30);
- *   - fall back: the repeated hour is run through once, in its first pass
- *     ("*-*-* 02:30" elapses at 02:30 CEST, not again at 02:30 CET;
- *     "*:0/20" gives 02:40 CEST then 03:00 CET: nothing in the second pass);
- *   - where mktime() keeps bouncing between the two sides of a change,
- *     systemd gives up, and so does this: -EDEADLK ("*-*-* 02:45" in
- *     Pacific/Chatham on its spring-forward day).
- * Where systemd would return an elapse not after `after` (mktime() resolving
- * a repeated time to its earlier instant), calendar_next() searches again
- * from one hour later: a caller never gets a deadline it has already passed.
- * Cron expressions follow Vixie cron's rule instead: see cron.c (a time
- * skipped by spring-forward runs once right after the change, a repeated
- * time runs once; "*" jobs follow real time).
- *
- * Clock steps are not this module's business: it is a pure function of
- * `after`. The timer module re-computes wall-clock deadlines when the clock
- * is set (TFD_TIMER_CANCEL_ON_SET); what a step does to runs that became
- * due or were skipped is the scheduler's policy.
- *
- * Time zones: evaluation uses glibc's localtime_r()/mktime() with $TZ set to
- * the zone (":Europe/Berlin") for the duration of one calendar_next() call,
- * and restored afterwards. That is the only way to match systemd's results
- * exactly, since its quirks are glibc mktime()'s quirks (a TZif reader of
- * our own would have to re-implement mktime()'s guessing to match). Cost:
- * about 2 µs per call in the process's own zone when $TZ is set, 10-30 µs
- * with a foreign zone (tzset() re-reads the zone file on each switch); with
- * $TZ unset glibc stats /etc/localtime on every mktime(), about 50 µs. The
- * catch: setenv()/tzset() are process-global, so while a calendar_next()
- * with a zone runs, no other thread may call time-zone dependent libc
- * functions (localtime, mktime, strftime %Z) or getenv("TZ"). evd calls this
- * module only from the main thread, and workers do not use local time.
- *
- * Search bound: years past 2199 (systemd's MAX_YEAR) give -ENOENT, so an
- * expression that never matches ("*-02-30", "2020-01-01") returns at once
- * or after at most a few thousand steps, never hangs. */
+ * Threads: any. Parsing reads no process-wide state: the local zone's
+ * abbreviations come from tz_local_abbrevs() (under tz.c's mutex), and the
+ * one that matched is kept in the spec, so normalising needs no tzname[]. */
 #include "calendar.h"
 #include "calendar_private.h"
 
 #include <ctype.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
-#include <sys/stat.h>
 
-#define CAL_MIN_YEAR 1970
-#define CAL_MAX_YEAR 2199
+#include "tz.h"
+
 #define CAL_COMPONENTS_MAX 240
-#define WEEKDAYS_ALL 127
-/* systemd's USEC_TIMESTAMP_FORMATTABLE_MAX: 9999-12-30 23:59:59 UTC */
-#define CAL_USEC_MAX ((usec_t)253402214399999999ULL)
 
 /* ---------- parsing ---------- */
 
@@ -587,70 +538,55 @@ static int parse_body(struct parser *ps, struct calendar_spec *c, const char *p)
         return 0;
 }
 
-static char *message(const char *what, const char *text, const char *why) {
-        return strdup_printf("invalid %s expression \"%s\": %s", what, text, why);
-}
+/* Splits off the trailing zone: " UTC", the local zone's own abbreviations
+ * (as tz_local_abbrevs() has them), or any zone of the tz database. Returns
+ * the malloc'd body in *ret_body, or -ENOMEM. */
+static int parse_zone_suffix(struct calendar_spec *c, const char *text, char **ret_body) {
+        char names[2][TZ_ABBREV_MAX];
+        const char *at, *sp;
+        char *body;
+        int j;
 
-int calendar_parse(const char *text, struct calendar_spec **ret, char **ret_error) {
-        struct parser ps = {};
-        struct calendar_spec *c;
-        char *body = NULL;
-        const char *at;
-        int r;
-
-        if (!text)
-                return -EINVAL;
-        c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
-        c->kind = CAL_KIND_CALENDAR;
-        c->weekdays = -1;
-        c->dst = -1;
-
-        /* The trailing zone: " UTC", the local zone's own abbreviations, or
-         * any zone of the tz database. */
         if (ends_with_nocase(text, " UTC", &at)) {
                 c->utc = true;
                 body = strndup(text, (size_t)(at - text));
-        } else {
-                int j;
-                tzset();
-                for (j = 0; j <= 1; j++) {
-                        if (!tzname[j] || !*tzname[j])
-                                continue;
-                        if (ends_with_nocase(text, tzname[j], &at) && at != text && at[-1] == ' ')
-                                break;
-                }
-                if (j <= 1) {
-                        c->dst = j;
-                        body = strndup(text, (size_t)(at - text - 1));
-                } else {
-                        const char *sp = strrchr(text, ' ');
-                        if (sp && calendar_timezone_valid(sp + 1)) {
-                                c->timezone = strdup(sp + 1);
-                                if (!c->timezone) {
-                                        r = -ENOMEM;
-                                        goto fail;
-                                }
-                                body = strndup(text, (size_t)(sp - text));
-                        } else
-                                body = strdup(text);
-                }
+                goto out;
         }
-        if (!body) {
-                r = -ENOMEM;
-                goto fail;
+        tz_local_abbrevs(names);
+        for (j = 0; j <= 1; j++)
+                if (*names[j] && ends_with_nocase(text, names[j], &at) && at != text && at[-1] == ' ')
+                        break;
+        if (j <= 1) {
+                c->dst = j;
+                c->dst_name = strdup(names[j]);
+                if (!c->dst_name)
+                        return -ENOMEM;
+                body = strndup(text, (size_t)(at - text - 1));
+                goto out;
         }
+        sp = strrchr(text, ' ');
+        if (sp && tz_zone_valid(sp + 1)) {
+                c->timezone = strdup(sp + 1);
+                if (!c->timezone)
+                        return -ENOMEM;
+                body = strndup(text, (size_t)(sp - text));
+        } else
+                body = strdup(text);
+out:
+        if (!body)
+                return -ENOMEM;
+        *ret_body = body;
+        return 0;
+}
 
-        r = parse_body(&ps, c, body);
-        if (r == -ENOMEM)
-                goto fail;
-        if (r < 0) {
-                r = -EINVAL;
-                goto fail;
-        }
+static void for_each_chain(struct calendar_spec *c, void (*fn)(struct cal_chain *)) {
+        struct cal_chain *all[] = { &c->year, &c->month, &c->day, &c->hour, &c->minute, &c->usec };
+        for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                fn(all[i]);
+}
 
-        /* normalise */
+/* The parsed spec in its canonical shape; false if a value is out of range. */
+static bool spec_canonicalize(struct calendar_spec *c) {
         if (c->timezone && streq(c->timezone, "UTC")) {
                 c->utc = true;
                 free(c->timezone);
@@ -661,13 +597,35 @@ int calendar_parse(const char *text, struct calendar_spec **ret, char **ret_erro
         if (c->end_of_month && c->day.n == 0)
                 c->end_of_month = false;
         fix_years(&c->year);
-        normalize_chain(&c->year);
-        normalize_chain(&c->month);
-        normalize_chain(&c->day);
-        normalize_chain(&c->hour);
-        normalize_chain(&c->minute);
-        normalize_chain(&c->usec);
-        if (!spec_valid(c)) {
+        for_each_chain(c, normalize_chain);
+        return spec_valid(c);
+}
+
+int calendar_parse(const char *text, struct calendar_spec **ret, char **ret_error) {
+        struct parser ps = {};
+        struct calendar_spec *c;
+        char *body = NULL;
+        int r;
+
+        if (!text)
+                return -EINVAL;
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->weekdays = -1;
+        c->dst = -1;
+
+        r = parse_zone_suffix(c, text, &body);
+        if (r < 0)
+                goto fail;
+        r = parse_body(&ps, c, body);
+        if (r == -ENOMEM)
+                goto fail;
+        if (r < 0) {
+                r = -EINVAL;
+                goto fail;
+        }
+        if (!spec_canonicalize(c)) {
                 fail(&ps, -EINVAL, "value out of range");
                 r = -EINVAL;
                 goto fail;
@@ -678,487 +636,17 @@ int calendar_parse(const char *text, struct calendar_spec **ret, char **ret_erro
         return 0;
 fail:
         if (r == -EINVAL && ret_error)
-                *ret_error = message("calendar", text, ps.error ? ps.error : "syntax error");
+                *ret_error = strdup_printf("invalid calendar expression \"%s\": %s", text,
+                                           ps.error ? ps.error : "syntax error");
         free(body);
         calendar_free(c);
         return r;
 }
 
-/* ---------- formatting ---------- */
-
-static void format_weekdays(FILE *f, int bits) {
-        static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-        bool comma = false;
-        int from = -1, x;
-
-        /* runs of three or more days as "a..b", of two as "a,b" */
-        for (x = 0; x <= 7; x++) {
-                bool on = x < 7 && (bits & (1 << x));
-                if (on && from < 0) {
-                        if (comma)
-                                fputc(',', f);
-                        comma = true;
-                        fputs(days[x], f);
-                        from = x;
-                } else if (!on && from >= 0) {
-                        if (x > from + 1) {
-                                fputs(x > from + 2 ? ".." : ",", f);
-                                fputs(days[x - 1], f);
-                        }
-                        from = -1;
-                }
-        }
-}
-
-static void format_chain(FILE *f, int width, const struct cal_chain *c, bool usec) {
-        int d = usec ? (int)USEC_PER_SEC : 1;
-
-        if (c->n == 0) {
-                fputc('*', f);
-                return;
-        }
-        /* seconds: one "0/1" element covers every second, whatever else is listed */
-        for (size_t i = 0; usec && i < c->n; i++)
-                if (c->v[i].start == 0 && c->v[i].stop < 0 && c->v[i].repeat == d) {
-                        fputc('*', f);
-                        return;
-                }
-        for (size_t i = 0; i < c->n; i++) {
-                const struct cal_comp *x = &c->v[i];
-                if (i > 0)
-                        fputc(',', f);
-                fprintf(f, "%0*d", width, x->start / d);
-                if (x->start % d > 0)
-                        fprintf(f, ".%06d", x->start % d);
-                if (x->stop > 0)
-                        fprintf(f, "..%0*d", width, x->stop / d);
-                if (x->stop % d > 0)
-                        fprintf(f, ".%06d", x->stop % d);
-                if (x->repeat > 0 && !(x->stop > 0 && x->repeat == d))
-                        fprintf(f, "/%d", x->repeat / d);
-                if (x->repeat % d > 0)
-                        fprintf(f, ".%06d", x->repeat % d);
-        }
-}
-
-int calendar_normalize(const struct calendar_spec *c, char **ret) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-
-        if (c->kind == CAL_KIND_CRON) {
-                char *s = strdup(c->cron.text);
-                if (!s)
-                        return -ENOMEM;
-                *ret = s;
-                return 0;
-        }
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        if (c->weekdays > 0 && c->weekdays < WEEKDAYS_ALL) {
-                format_weekdays(f, c->weekdays);
-                fputc(' ', f);
-        }
-        format_chain(f, 4, &c->year, false);
-        fputc('-', f);
-        format_chain(f, 2, &c->month, false);
-        fputc(c->end_of_month ? '~' : '-', f);
-        format_chain(f, 2, &c->day, false);
-        fputc(' ', f);
-        format_chain(f, 2, &c->hour, false);
-        fputc(':', f);
-        format_chain(f, 2, &c->minute, false);
-        fputc(':', f);
-        format_chain(f, 2, &c->usec, true);
-        if (c->utc)
-                fputs(" UTC", f);
-        else if (c->timezone)
-                fprintf(f, " %s", c->timezone);
-        else if (c->dst == 0 || c->dst == 1) {
-                tzset();
-                if (tzname[c->dst] && *tzname[c->dst])
-                        fprintf(f, " %s", tzname[c->dst]);
-        }
-        return memstream_finish(f, &buf, ret);
-}
-
-/* ---------- next elapse ---------- */
-
-/* The search walks a struct tm through mktime()/timegm() normalisation like
- * systemd does; every quirk of its DST handling comes from that. */
-struct walk {
-        const struct calendar_spec *spec;
-        struct tm tm;
-        int usec;
-};
-
-static time_t tm_to_time(struct tm *tm, bool utc) {
-        return utc ? timegm(tm) : mktime(tm);
-}
-
-/* The day "n-th from the end" of tm's month (n = 1: the last), or -1. */
-static int end_of_month_day(const struct tm *tm, bool utc, int n) {
-        struct tm t = *tm;
-
-        t.tm_mon++;
-        t.tm_mday = 1 - n;
-        if (tm_to_time(&t, utc) < 0 || t.tm_mon != tm->tm_mon)
-                return -1;
-        return t.tm_mday;
-}
-
-/* Smallest value >= *val that the chain allows: 1 and *val updated when it
- * moved, 0 when *val matches, -ENOENT when nothing does. */
-static int chain_match(const struct walk *w, const struct cal_chain *c, bool is_day, int *val) {
-        bool eom = is_day && w->spec->end_of_month;
-        bool found = false;
-        int best = 0;
-
-        if (c->n == 0)
-                return 0;
-        for (size_t i = 0; i < c->n; i++) {
-                int start = c->v[i].start, stop = c->v[i].stop, repeat = c->v[i].repeat;
-
-                if (eom) {
-                        start = end_of_month_day(&w->tm, w->spec->utc, start);
-                        stop = end_of_month_day(&w->tm, w->spec->utc, stop);
-                        if (stop > 0) {
-                                int t = start;
-                                start = stop;
-                                stop = t;
-                        }
-                }
-                if (start >= *val) {
-                        if (!found || start < best) {
-                                best = start;
-                                found = true;
-                        }
-                } else if (repeat > 0) {
-                        long k = start + (long)repeat * ((*val - start + repeat - 1) / repeat);
-                        if ((!found || k < best) && (stop < 0 || k <= stop) && k <= INT_MAX) {
-                                best = (int)k;
-                                found = true;
-                        }
-                }
-        }
-        if (!found)
-                return -ENOENT;
-        int moved = *val != best;
-        *val = best;
-        return moved;
-}
-
-/* 1 if tm survives mktime() normalisation unchanged. 0 if it does not (Feb
- * 30, minute 64, a wall-clock time in a DST gap): then tm is replaced by the
- * normalised time with the fields below the highest changed one reset, so
- * the search resumes at the start of that unit ("02:00" in a spring-forward
- * gap becomes "03:00"). -EDEADLK if normalisation went backwards, -ERANGE
- * past the search bound. The usec part is left alone, as systemd does. */
-static int tm_within_bounds(struct tm *tm, bool utc) {
-        struct tm t = *tm;
-        int cmp;
-
-        if (tm->tm_year + 1900 > CAL_MAX_YEAR)
-                return -ERANGE;
-        if (tm_to_time(&t, utc) < 0)
-                return -EINVAL;
-
-#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
-        if ((cmp = CMP(t.tm_year, tm->tm_year)) != 0)
-                t.tm_mon = 0;
-        else if ((cmp = CMP(t.tm_mon, tm->tm_mon)) != 0)
-                t.tm_mday = 1;
-        else if ((cmp = CMP(t.tm_mday, tm->tm_mday)) != 0)
-                t.tm_hour = 0;
-        else if ((cmp = CMP(t.tm_hour, tm->tm_hour)) != 0)
-                t.tm_min = 0;
-        else if ((cmp = CMP(t.tm_min, tm->tm_min)) != 0)
-                t.tm_sec = 0;
-        else
-                cmp = CMP(t.tm_sec, tm->tm_sec);
-#undef CMP
-        if (cmp < 0)
-                return -EDEADLK;
-        if (cmp > 0)
-                *tm = t;
-        return cmp == 0;
-}
-
-static bool weekday_matches(int bits, const struct tm *tm, bool utc) {
-        struct tm t = *tm;
-
-        if (bits < 0 || bits >= WEEKDAYS_ALL)
-                return true;
-        if (tm_to_time(&t, utc) < 0)
-                return false;
-        return bits & (1 << (t.tm_wday == 0 ? 6 : t.tm_wday - 1));
-}
-
-enum { F_YEAR, F_MONTH, F_DAY, F_HOUR, F_MINUTE, F_SECOND };
-
-/* Reset every field below `level` to its first value. */
-static void reset_below(struct walk *w, int level) {
-        if (level < F_MONTH)
-                w->tm.tm_mon = 0;
-        if (level < F_DAY)
-                w->tm.tm_mday = 1;
-        if (level < F_HOUR)
-                w->tm.tm_hour = 0;
-        if (level < F_MINUTE)
-                w->tm.tm_min = 0;
-        w->tm.tm_sec = 0;
-        w->usec = 0;
-}
-
-/* Move to the start of the next unit above `level`. */
-static void carry(struct walk *w, int level) {
-        switch (level) {
-        case F_MONTH: w->tm.tm_year++; break;
-        case F_DAY: w->tm.tm_mon++; break;
-        case F_HOUR: w->tm.tm_mday++; break;
-        case F_MINUTE: w->tm.tm_hour++; break;
-        case F_SECOND: w->tm.tm_min++; break;
-        }
-        reset_below(w, level - 1);
-}
-
-/* Compares broken-down times field by field, then the usec parts. */
-static int tm_compare(const struct tm *a, int ausec, const struct tm *b, int busec) {
-        const int x[] = { a->tm_year, a->tm_mon, a->tm_mday, a->tm_hour, a->tm_min, a->tm_sec, ausec };
-        const int y[] = { b->tm_year, b->tm_mon, b->tm_mday, b->tm_hour, b->tm_min, b->tm_sec, busec };
-        for (size_t i = 0; i < ELEMENTSOF(x); i++)
-                if (x[i] != y[i])
-                        return x[i] < y[i] ? -1 : 1;
-        return 0;
-}
-
-static int walk_next(struct walk *w) {
-        const struct calendar_spec *s = w->spec;
-        const struct tm start = w->tm;
-        const int start_usec = w->usec;
-        bool keep_dst = false;
-        bool utc = s->utc;
-        int r;
-
-        /* systemd's safety valve: give up with -EDEADLK after 1000 passes.
-         * Never-matching expressions end well before (each pass over a year
-         * costs a few passes, and years stop at 2199); it triggers where
-         * mktime() keeps bouncing around a DST change (e.g. 02:45 in
-         * Pacific/Chatham on its spring-forward day), exactly as in systemd. */
-        for (unsigned guard = 0; guard < 1000; guard++) {
-                (void)tm_to_time(&w->tm, utc);
-                if (!keep_dst)
-                        w->tm.tm_isdst = s->dst;
-
-                int year = w->tm.tm_year + 1900;
-                r = chain_match(w, &s->year, false, &year);
-                w->tm.tm_year = year - 1900;
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        reset_below(w, F_YEAR);
-                if (tm_within_bounds(&w->tm, utc) <= 0)
-                        return -ENOENT;
-
-                int mon = w->tm.tm_mon + 1;
-                r = chain_match(w, &s->month, false, &mon);
-                w->tm.tm_mon = mon - 1;
-                if (r > 0)
-                        reset_below(w, F_MONTH);
-                if (r < 0 || (r = tm_within_bounds(&w->tm, utc)) < 0) {
-                        carry(w, F_MONTH);
-                        continue;
-                }
-                if (r == 0) /* normalised forward: resume from there */
-                        continue;
-
-                r = chain_match(w, &s->day, true, &w->tm.tm_mday);
-                if (r > 0)
-                        reset_below(w, F_DAY);
-                if (r < 0 || (r = tm_within_bounds(&w->tm, utc)) < 0) {
-                        carry(w, F_DAY);
-                        continue;
-                }
-                if (r == 0) /* normalised forward: resume from there */
-                        continue;
-
-                if (!weekday_matches(s->weekdays, &w->tm, utc)) {
-                        carry(w, F_HOUR);
-                        continue;
-                }
-
-                /* an hour in a DST gap normalises to the hour after it */
-                r = chain_match(w, &s->hour, false, &w->tm.tm_hour);
-                if (r > 0)
-                        reset_below(w, F_HOUR);
-                if (r < 0 || (r = tm_within_bounds(&w->tm, utc)) < 0) {
-                        carry(w, F_HOUR);
-                        continue;
-                }
-                if (r == 0) /* normalised forward: resume from there */
-                        continue;
-
-                r = chain_match(w, &s->minute, false, &w->tm.tm_min);
-                if (r > 0)
-                        reset_below(w, F_MINUTE);
-                if (r < 0 || (r = tm_within_bounds(&w->tm, utc)) < 0) {
-                        carry(w, F_MINUTE);
-                        continue;
-                }
-                if (r == 0) /* normalised forward: resume from there */
-                        continue;
-
-                int sec = w->tm.tm_sec * (int)USEC_PER_SEC + w->usec;
-                r = chain_match(w, &s->usec, false, &sec);
-                w->usec = sec % (int)USEC_PER_SEC;
-                w->tm.tm_sec = sec / (int)USEC_PER_SEC;
-                if (r < 0 || (r = tm_within_bounds(&w->tm, utc)) < 0) {
-                        carry(w, F_SECOND);
-                        continue;
-                }
-                if (r == 0) /* normalised forward: resume from there */
-                        continue;
-
-                /* mktime() took us back to before where we started: a DST
-                 * change bounced the search. As systemd does, go on one hour
-                 * later, from then on keeping the DST flag that mktime()
-                 * computes instead of the expression's. The start itself
-                 * (after + 1 us) is a valid elapse: "02:30:00" from a base
-                 * of 02:29:59.999999 is 02:30:00, not tomorrow's. */
-                if (tm_compare(&w->tm, w->usec, &start, start_usec) < 0) {
-                        w->tm.tm_hour++;
-                        keep_dst = true;
-                        continue;
-                }
-                return 0;
-        }
-        return -EDEADLK;
-}
-
-static int calendar_next_here(const struct calendar_spec *spec, usec_t after, usec_t *ret) {
-        struct walk w = { .spec = spec };
-        time_t t;
-        int r;
-
-        if (after >= CAL_USEC_MAX) /* systemd: -EINVAL; there is no elapse anyway */
-                return -ENOENT;
-        after++;
-        t = (time_t)(after / USEC_PER_SEC);
-        if (!(spec->utc ? gmtime_r(&t, &w.tm) : localtime_r(&t, &w.tm)))
-                return -EINVAL;
-        w.usec = (int)(after % USEC_PER_SEC);
-
-        r = walk_next(&w);
-        if (r < 0)
-                return r;
-        t = tm_to_time(&w.tm, spec->utc);
-        if (t < 0)
-                return -EINVAL;
-        *ret = (usec_t)t * USEC_PER_SEC + (usec_t)w.usec;
-        return 0;
-}
-
-/* calendar_timezone_valid() opens the zone file (about 4 µs): remember the
- * last few good names for a minute. Main thread only, like the rest. */
-static bool zone_known_good(const char *tz) {
-        static struct {
-                char name[64];
-                usec_t checked;
-        } cache[8];
-        static unsigned next_slot;
-        usec_t now = now_usec(CLOCK_MONOTONIC);
-
-        for (size_t i = 0; i < ELEMENTSOF(cache); i++)
-                if (cache[i].checked > 0 && now - cache[i].checked < USEC_PER_MINUTE && streq(cache[i].name, tz))
-                        return true;
-        if (!calendar_timezone_valid(tz))
-                return false;
-        if (strlen(tz) < sizeof cache[0].name) {
-                unsigned k = next_slot++ % ELEMENTSOF(cache);
-                strcpy(cache[k].name, tz);
-                cache[k].checked = now;
-        }
-        return true;
-}
-
-int calendar_with_zone(const char *tz, int (*fn)(const struct calendar_spec *, usec_t, usec_t *),
-                       const struct calendar_spec *spec, usec_t after, usec_t *ret) {
-        char *saved = NULL, *colon = NULL;
-        const char *old;
-        int r;
-
-        if (!tz)
-                return fn(spec, after, ret);
-        if (!zone_known_good(tz))
-                return -EINVAL;
-
-        old = getenv("TZ");
-        if (old && (streq(old, tz) || (old[0] == ':' && streq(old + 1, tz))))
-                return fn(spec, after, ret); /* already there */
-        if (old && !(saved = strdup(old)))
-                return -ENOMEM;
-        colon = strdup_printf(":%s", tz);
-        if (!colon) {
-                free(saved);
-                return -ENOMEM;
-        }
-        if (setenv("TZ", colon, 1) < 0) {
-                r = -errno;
-                goto out;
-        }
-        tzset();
-        r = fn(spec, after, ret);
-        if (saved)
-                (void)setenv("TZ", saved, 1);
-        else
-                (void)unsetenv("TZ");
-        tzset();
-out:
-        free(saved);
-        free(colon);
-        return r;
-}
-
-static int next_once(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret) {
-        if (spec->kind == CAL_KIND_CRON)
-                return spec->cron.reboot ? -ENOENT : calendar_with_zone(tz, cron_next, spec, after, ret);
-        if (spec->utc)
-                return calendar_next_here(spec, after, ret);
-        return calendar_with_zone(spec->timezone ? spec->timezone : tz, calendar_next_here, spec, after, ret);
-}
-
-int calendar_next(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret) {
-        usec_t next;
-        int r;
-
-        if (!spec || !ret)
-                return -EINVAL;
-        r = next_once(spec, tz, after, &next);
-        /* Never an elapse at or before `after`: systemd can come back with
-         * one when mktime() resolves a repeated fall-back time to its other
-         * instant, and a caller re-arming on it would spin. Go on from one
-         * hour later instead. */
-        if (r >= 0 && next <= after) {
-                r = next_once(spec, tz, after + USEC_PER_HOUR, &next);
-                if (r >= 0 && next <= after)
-                        r = -EDEADLK;
-        }
-        if (r < 0)
-                return r;
-        *ret = next;
-        return 0;
-}
-
 /* ---------- the rest ---------- */
 
-bool calendar_is_reboot(const struct calendar_spec *spec) {
-        return spec && spec->kind == CAL_KIND_CRON && spec->cron.reboot;
-}
-
 const char *calendar_timezone(const struct calendar_spec *spec) {
-        if (!spec || spec->kind != CAL_KIND_CALENDAR)
+        if (!spec)
                 return NULL;
         if (spec->utc)
                 return "UTC";
@@ -1168,57 +656,9 @@ const char *calendar_timezone(const struct calendar_spec *spec) {
 struct calendar_spec *calendar_free(struct calendar_spec *c) {
         if (!c)
                 return NULL;
-        chain_done(&c->year);
-        chain_done(&c->month);
-        chain_done(&c->day);
-        chain_done(&c->hour);
-        chain_done(&c->minute);
-        chain_done(&c->usec);
+        for_each_chain(c, chain_done);
         free(c->timezone);
-        cron_fields_done(&c->cron);
+        free(c->dst_name);
         free(c);
         return NULL;
-}
-
-bool calendar_timezone_valid(const char *tz) {
-        char path[PATH_MAX];
-        char magic[4];
-        bool slash = false;
-        struct stat st;
-        int fd;
-        ssize_t n;
-
-        /* The rules of systemd's timezone_is_valid(): a relative path of
-         * [A-Za-z0-9_+-] words, naming a TZif file. */
-        if (!tz || !*tz)
-                return false;
-        if (streq(tz, "UTC"))
-                return true;
-        if (tz[0] == '/')
-                return false;
-        for (const char *p = tz; *p; p++) {
-                if (!(*p >= '0' && *p <= '9') && !(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
-                    !strchr("-_+/", *p))
-                        return false;
-                if (*p == '/') {
-                        if (slash)
-                                return false;
-                        slash = true;
-                } else
-                        slash = false;
-        }
-        if (slash)
-                return false;
-        if (snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz) >= (int)sizeof path)
-                return false;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return false;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                close(fd);
-                return false;
-        }
-        n = read(fd, magic, sizeof magic);
-        close(fd);
-        return n == (ssize_t)sizeof magic && memcmp(magic, "TZif", 4) == 0;
 }

@@ -21,8 +21,9 @@
  * and the configuration it builds. inih's options are process globals, set
  * once (pthread_once) to the same values and never changed; user and group
  * lookups are the _r variants; glob()'s error callback reports through a
- * thread-local pointer; strerror_r, never strerror. calendar_parse() and
- * calendar_timezone_valid() are the schedule module's to keep thread-safe.
+ * thread-local pointer; strerror_r, never strerror. schedule_parse() and
+ * the other schedule functions called here are thread-safe (schedule.h);
+ * schedule_next() is never called from here.
  * Counting references (config_free, job_def_ref/unref) is main thread only.
  *
  * Design decisions:
@@ -78,7 +79,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "calendar.h"
+#include "schedule.h"
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -217,7 +218,7 @@ static void section_end(struct parser *p) {
         if (p->section == SEC_JOB && p->job)
                 job_finish(p);
         if (p->job_scratch)
-                calendar_free(p->scratch.calendar);
+                schedule_free(p->scratch.calendar);
         p->environment = strv_free(p->environment);
         p->job_scratch = false;
         p->job = NULL;
@@ -535,7 +536,7 @@ struct config *config_free(struct config *c) {
         if (--c->refcount > 0)
                 return NULL;
         for (size_t i = 0; i < c->n_jobs; i++)
-                calendar_free(c->defs[i].calendar);
+                schedule_free(c->defs[i].calendar);
         free(c->defs);
         arena_done(&c->arena);
         free(c);

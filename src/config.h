@@ -21,7 +21,7 @@
 #include "arena.h"
 #include "util.h"
 
-struct calendar_spec;
+struct schedule;
 
 enum overlap_policy {
         OVERLAP_SKIP,
@@ -56,7 +56,7 @@ struct job_def {
         char **argv;            /* split command, or {"/bin/sh","-c",command} when shell */
 
         char *schedule_text;             /* calendar/cron expression as written */
-        struct calendar_spec *calendar;  /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
+        struct schedule *calendar;       /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
         char *timezone;                  /* NULL: system zone */
 
         char *user;             /* NULL: run as evd's own user */

@@ -11,7 +11,7 @@
 
 #include <ctype.h>
 
-#include "calendar.h"
+#include "schedule.h"
 #include "timespan.h"
 
 /* A word as split_command() reads it back: white space in single quotes
@@ -71,7 +71,7 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
         case SCHEDULE_CALENDAR:
         case SCHEDULE_CRON: {
                 char *norm = NULL;
-                if (d->calendar && calendar_normalize(d->calendar, &norm) >= 0)
+                if (d->calendar && schedule_normalize(d->calendar, &norm) >= 0)
                         fprintf(f, "# normalized: %s\n", norm);
                 free(norm);
                 put_string(f, d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->schedule_text);

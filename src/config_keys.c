@@ -23,7 +23,7 @@
 #include <pwd.h>
 #include <stddef.h>
 
-#include "calendar.h"
+#include "schedule.h"
 #include "timespan.h"
 
 /* ---- lookups --------------------------------------------------------------- */
@@ -237,8 +237,8 @@ static void parse_schedule(struct parser *p, const struct config_key *k, const c
                 return;
         }
         bool cron = streq(k->name, "cron");
-        struct calendar_spec *spec = NULL;
-        int r = cron ? calendar_parse_cron(value, &spec, &why) : calendar_parse(value, &spec, &why);
+        struct schedule *spec = NULL;
+        int r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, value, &spec, &why);
         if (r == -ENOMEM)
                 config_oom(p);
         else if (r < 0) {
@@ -251,7 +251,7 @@ static void parse_schedule(struct parser *p, const struct config_key *k, const c
                        k->name, p->section_display, reason ? ": " : "", reason ? reason : "");
                 free(prefix);
         } else if (!(d->schedule_text = config_strdup_unique(p, value)))
-                calendar_free(spec);
+                schedule_free(spec);
         else {
                 d->calendar = spec;
                 d->schedule = cron ? SCHEDULE_CRON : SCHEDULE_CALENDAR;
@@ -261,7 +261,7 @@ static void parse_schedule(struct parser *p, const struct config_key *k, const c
 
 static void parse_timezone(struct parser *p, const struct config_key *k, const char *value, void *field) {
         char q[QBUF_SIZE];
-        if (!calendar_timezone_valid(value))
+        if (!schedule_timezone_valid(value))
                 lerror(p, p->line, "unknown time zone %s for %s= in %s", config_quote(q, value), k->name,
                        p->section_display);
         else

@@ -1,14 +1,13 @@
-/* control.c - the control socket (see control.h).
- *
- * Replies: `list` sizes its columns to their content and keeps every line
- * within 79 characters (cutting the schedule, then the job name, with "…";
- * --json has them whole). With --json an error is a JSON object too
- * ({"error": ..., "code": N}), so a script always gets JSON on stdout. A
- * failed reload always names at least one PATH[:LINE] and why. */
+/* control.c - the control socket (see control.h): connections, access, and
+ * one short handler per command of the table in ctlproto.h. Replies are
+ * rendered by render.c from the scheduler's view (sched_view.h); nothing
+ * here reads the scheduler's internals. With --json an error is a JSON
+ * object too ({"error": ..., "code": N}), so a script always gets JSON on
+ * stdout. A failed reload always names at least one PATH[:LINE] and why. */
 #include "control.h"
 
 #include <fcntl.h>
-#include <grp.h>
+#include <libgen.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -17,302 +16,84 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "ctlproto.h"
 #include "log.h"
+#include "render.h"
+#include "sched_view.h"
 #include "scheduler.h"
 #include "strbuf.h"
-#include "timespan.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-#define NEXT_MAX 100
-/* `list` fits an 80-column terminal: at most 79 characters a line. */
-#define LIST_WIDTH 79
-#define LIST_MIN_SCHED 12
-#define LIST_MIN_JOB 12
+#define MAX_WORDS 8
+/* A handler's answer when the reply comes later (reload). */
+#define REPLY_DEFERRED (-1)
 
 struct control_client {
         struct loop_source source;
         struct control *ctl;
         struct timer deadline;
         struct control_client *next, *prev;
+        uid_t uid;
+        bool read_eof;          /* the request ended with EOF, not a newline */
+        bool waiting;           /* for a deferred reply (reload) */
+        bool json;              /* the request asked for JSON */
         char in[CONTROL_REQUEST_MAX];
         size_t in_len;
         char *out;
         size_t out_len, out_off;
-        bool authorized;
 };
 
-/* ---- rendering ---- */
+/* One parsed request, as the handlers see it. */
+struct request {
+        struct sched *sched;
+        struct control *ctl;            /* NULL outside a connection */
+        struct control_client *client;  /* NULL outside a connection */
+        const struct ctl_command *cmd;
+        char **args;                    /* after the command's name */
+        size_t n_args;
+        bool json;
+        struct job_view job;            /* when the first argument names a job */
+        struct strbuf *out;
+};
 
-static void fmt_iso(struct strbuf *b, usec_t t) {
-        char buf[64], tz[8];
-        time_t sec = (time_t)(t / USEC_PER_SEC);
-        struct tm tm;
-        localtime_r(&sec, &tm);
-        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-        strftime(tz, sizeof tz, "%z", &tm); /* +0200 -> +02:00 */
-        strbuf_printf(b, "\"%s%.3s:%s\"", buf, tz, tz + 3);
+typedef int (*handler_fn)(struct request *r);
+
+static struct control *the_control; /* for stats outside a connection (SIGUSR1) */
+
+/* ---- handlers: each returns the exit code (or REPLY_DEFERRED) ---- */
+
+static int handle_list(struct request *r) {
+        render_list(r->sched, r->json, r->out);
+        return 0;
 }
 
-static void json_time_or_null(struct strbuf *b, usec_t t) {
-        if (t == 0 || t == USEC_INFINITY)
-                strbuf_puts(b, "null");
-        else
-                fmt_iso(b, t);
-}
-
-static const char *fmt_short(usec_t t, char *buf, size_t size) {
-        if (t == 0 || t == USEC_INFINITY)
-                return "-";
-        time_t sec = (time_t)(t / USEC_PER_SEC);
-        struct tm tm;
-        localtime_r(&sec, &tm);
-        strftime(buf, size, "%m-%d %H:%M", &tm);
-        return buf;
-}
-
-static const char *fmt_long(usec_t t, char *buf, size_t size) {
-        if (t == 0 || t == USEC_INFINITY)
-                return "-";
-        time_t sec = (time_t)(t / USEC_PER_SEC);
-        struct tm tm;
-        localtime_r(&sec, &tm);
-        strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
-        return buf;
-}
-
-/* Milliseconds are enough for a run of a second or more; a shorter one
- * keeps its microseconds rather than showing as "0". */
-static usec_t duration_rounded(usec_t d) {
-        return d >= USEC_PER_SEC ? d - d % USEC_PER_MSEC : d;
-}
-
-static char *schedule_text(const struct job_def *d, char *buf, size_t size) {
-        char span[TIMESPAN_MAX];
-        switch (d->schedule) {
-        case SCHEDULE_EVERY:
-                snprintf(buf, size, "every %s", timespan_format(span, sizeof span, d->every));
-                break;
-        case SCHEDULE_CALENDAR:
-                snprintf(buf, size, "%s", d->schedule_text);
-                break;
-        case SCHEDULE_CRON:
-                snprintf(buf, size, "cron %s", d->schedule_text);
-                break;
+static int handle_status(struct request *r) {
+        if (r->n_args == 0) {
+                render_status(r->sched, r->json, r->out);
+                return 0;
         }
-        return buf;
-}
-
-static const char *short_result(const struct job *j, char *buf, size_t size) {
-        int n;
-        char sig[16];
-        if (j->n_runs == 0)
-                return "-";
-        if (j->last_ok)
-                return "ok";
-        if (sscanf(j->last_result, "exit status %d", &n) == 1)
-                snprintf(buf, size, "exit %d", n);
-        else if (sscanf(j->last_result, "killed by signal %15s", sig) == 1)
-                snprintf(buf, size, "SIG%s", sig);
-        else
-                snprintf(buf, size, "no start");
-        return buf;
-}
-
-static void render_list(struct sched *s, bool json, struct strbuf *b) {
-        char sched_buf[256], a[32], c[32], res[32];
-        if (json) {
-                strbuf_puts(b, "{\"jobs\":[");
-                for (size_t i = 0; i < s->n_jobs; i++) {
-                        const struct job *j = s->jobs[i];
-                        strbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-                        strbuf_json_string(b, j->def->name);
-                        strbuf_puts(b, ",\"schedule\":");
-                        strbuf_json_string(b, schedule_text(j->def, sched_buf, sizeof sched_buf));
-                        strbuf_printf(b, ",\"state\":\"%s\",\"last_run\":", job_state_to_string(job_state(j)));
-                        json_time_or_null(b, j->last_start);
-                        strbuf_puts(b, ",\"result\":");
-                        if (j->n_runs)
-                                strbuf_json_string(b, j->last_result);
-                        else
-                                strbuf_puts(b, "null");
-                        strbuf_printf(b, ",\"ok\":%s,\"next_run\":", j->n_runs ? (j->last_ok ? "true" : "false") : "null");
-                        json_time_or_null(b, job_next_run_realtime(j));
-                        strbuf_printf(b, ",\"runs\":%llu,\"failures\":%llu,\"paused\":%s}",
-                                      (unsigned long long)j->n_runs, (unsigned long long)j->n_failures,
-                                      j->paused ? "true" : "false");
-                }
-                strbuf_puts(b, "]}\n");
-                return;
-        }
-        /* Columns as wide as their widest cell, two spaces apart, the whole
-         * line kept within LIST_WIDTH: when it would not fit, the schedule and
-         * then the job name are cut (with "…"); `list --json` has them whole. */
-        enum { C_JOB, C_SCHED, C_STATE, C_LAST, C_RESULT, C_NEXT, N_COLS };
-        static const char *const headers[N_COLS] = { "JOB", "SCHEDULE", "STATE", "LAST RUN", "RESULT", "NEXT RUN" };
-        size_t w[N_COLS];
-        for (size_t k = 0; k < N_COLS; k++)
-                w[k] = strlen(headers[k]);
-        for (size_t i = 0; i < s->n_jobs; i++) {
-                const struct job *j = s->jobs[i];
-                w[C_JOB] = MAX(w[C_JOB], strlen(j->def->name));
-                w[C_SCHED] = MAX(w[C_SCHED], strlen(schedule_text(j->def, sched_buf, sizeof sched_buf)));
-                w[C_STATE] = MAX(w[C_STATE], strlen(job_state_to_string(job_state(j))));
-                w[C_LAST] = MAX(w[C_LAST], strlen(fmt_short(j->last_start, a, sizeof a)));
-                w[C_RESULT] = MAX(w[C_RESULT], strlen(short_result(j, res, sizeof res)));
-                w[C_NEXT] = MAX(w[C_NEXT], strlen(fmt_short(job_next_run_realtime(j), c, sizeof c)));
-        }
-        size_t total = 2 * (N_COLS - 1);
-        for (size_t k = 0; k < N_COLS; k++)
-                total += w[k];
-        if (total > LIST_WIDTH) {
-                size_t over = total - LIST_WIDTH, cut;
-                cut = w[C_SCHED] > LIST_MIN_SCHED ? MIN(over, w[C_SCHED] - LIST_MIN_SCHED) : 0;
-                w[C_SCHED] -= cut, over -= cut;
-                cut = w[C_JOB] > LIST_MIN_JOB ? MIN(over, w[C_JOB] - LIST_MIN_JOB) : 0;
-                w[C_JOB] -= cut, over -= cut;
-                cut = w[C_SCHED] > strlen(headers[C_SCHED]) ? MIN(over, w[C_SCHED] - strlen(headers[C_SCHED])) : 0;
-                w[C_SCHED] -= cut;
-        }
-        for (size_t k = 0; k < N_COLS; k++) {
-                if (k + 1 < N_COLS) {
-                        strbuf_column(b, headers[k], w[k]);
-                        strbuf_puts(b, "  ");
-                } else
-                        strbuf_puts(b, headers[k]);
-        }
-        strbuf_puts(b, "\n");
-        for (size_t i = 0; i < s->n_jobs; i++) {
-                const struct job *j = s->jobs[i];
-                strbuf_column(b, j->def->name, w[C_JOB]);
-                strbuf_puts(b, "  ");
-                strbuf_column(b, schedule_text(j->def, sched_buf, sizeof sched_buf), w[C_SCHED]);
-                strbuf_puts(b, "  ");
-                strbuf_column(b, job_state_to_string(job_state(j)), w[C_STATE]);
-                strbuf_puts(b, "  ");
-                strbuf_column(b, fmt_short(j->last_start, a, sizeof a), w[C_LAST]);
-                strbuf_puts(b, "  ");
-                strbuf_column(b, short_result(j, res, sizeof res), w[C_RESULT]);
-                strbuf_puts(b, "  ");
-                strbuf_puts(b, fmt_short(job_next_run_realtime(j), c, sizeof c));
-                strbuf_puts(b, "\n");
-        }
-        if (s->n_jobs == 0)
-                strbuf_puts(b, "(no jobs)\n");
-}
-
-static void render_job(struct sched *s, const struct job *j, bool json, struct strbuf *b) {
-        const struct job_def *d = j->def;
-        char sched_buf[256], t1[64], t2[64], span[TIMESPAN_MAX];
         usec_t next[3];
-        size_t n_next = job_next_elapses(j, next, 3);
-
-        if (json) {
-                strbuf_puts(b, "{\"name\":");
-                strbuf_json_string(b, d->name);
-                strbuf_puts(b, ",\"command\":");
-                strbuf_json_string(b, d->command);
-                strbuf_puts(b, ",\"schedule\":");
-                strbuf_json_string(b, schedule_text(d, sched_buf, sizeof sched_buf));
-                strbuf_printf(b, ",\"state\":\"%s\",\"overlap\":\"%s\",\"enabled\":%s,\"paused\":%s",
-                              job_state_to_string(job_state(j)), overlap_policy_to_string(d->overlap),
-                              d->enabled ? "true" : "false", j->paused ? "true" : "false");
-                strbuf_printf(b, ",\"running\":%u,\"runs\":%llu,\"failures\":%llu,\"skipped\":%llu", j->n_running,
-                              (unsigned long long)j->n_runs, (unsigned long long)j->n_failures,
-                              (unsigned long long)j->n_skipped);
-                strbuf_puts(b, ",\"last_run\":");
-                json_time_or_null(b, j->last_start);
-                strbuf_puts(b, ",\"last_result\":");
-                if (j->n_runs)
-                        strbuf_json_string(b, j->last_result);
-                else
-                        strbuf_puts(b, "null");
-                strbuf_printf(b, ",\"last_duration_usec\":%llu,\"next\":[", (unsigned long long)j->last_duration);
-                for (size_t i = 0; i < n_next; i++) {
-                        if (i)
-                                strbuf_puts(b, ",");
-                        fmt_iso(b, next[i]);
-                }
-                strbuf_puts(b, "],\"file\":");
-                strbuf_json_string(b, d->file ? d->file : "");
-                strbuf_printf(b, ",\"line\":%u}\n", d->line);
-                return;
-        }
-        strbuf_printf(b, "%s\n", d->name);
-        strbuf_printf(b, "  command:   %s%s\n", d->command, d->shell ? " (through /bin/sh)" : "");
-        strbuf_printf(b, "  schedule:  %s\n", schedule_text(d, sched_buf, sizeof sched_buf));
-        strbuf_printf(b, "  state:     %s%s\n", job_state_to_string(job_state(j)),
-                      j->n_running > 1 ? " (several runs)" : "");
-        strbuf_printf(b, "  overlap:   %s\n", overlap_policy_to_string(d->overlap));
-        if (j->n_runs)
-                strbuf_printf(b, "  last run:  %s, %s after %s\n", fmt_long(j->last_start, t1, sizeof t1),
-                              j->last_result, timespan_format(span, sizeof span,
-                                                             duration_rounded(j->last_duration)));
-        else
-                strbuf_puts(b, "  last run:  never\n");
-        for (size_t i = 0; i < n_next; i++)
-                strbuf_printf(b, "  %s  %s\n", i == 0 ? "next run:" : "         ", fmt_long(next[i], t2, sizeof t2));
-        if (n_next == 0)
-                strbuf_puts(b, "  next run:  -\n");
-        strbuf_printf(b, "  runs:      %llu, %llu failed, %llu skipped\n", (unsigned long long)j->n_runs,
-                      (unsigned long long)j->n_failures, (unsigned long long)j->n_skipped);
-        strbuf_printf(b, "  defined:   %s:%u\n", d->file ? d->file : "?", d->line);
+        size_t n = sched_job_next_elapses(r->sched, r->job.def->name, next, ELEMENTSOF(next));
+        render_job(&r->job, next, n, r->json, r->out);
+        return 0;
 }
 
-static void render_stats(struct sched *s, struct control *ctl, bool json, struct strbuf *b) {
-        usec_t up = now_usec(CLOCK_REALTIME) - s->started_realtime;
-        char span[TIMESPAN_MAX];
-        struct {
-                const char *name;
-                uint64_t v;
-        } rows[] = {
-                { "uptime_sec", up / USEC_PER_SEC },
-                { "jobs", s->n_jobs },
-                { "loop_iterations", s->loop->iterations },
-                { "events_timer_boottime", s->mono.source.events },
-                { "events_timer_realtime", s->wall.source.events },
-                { "events_completion", s->pool.source.events },
-                { "events_control", ctl ? ctl->listen.events : 0 },
-                { "clock_changes", s->wall.clock_changes },
-                { "timers_fired", s->mono.fired + s->wall.fired },
-                { "runs_started", s->stats.runs_started },
-                { "runs_completed", s->pool.completed },
-                { "runs_failed", s->stats.runs_failed },
-                { "runs_skipped", s->stats.runs_skipped },
-                { "runs_queued", s->stats.runs_queued },
-                { "retries", s->stats.retries },
-                { "running", s->n_running },
-                { "waiting_for_worker", s->n_pending },
-                { "workers", s->pool.n_workers },
-                { "orphans_reaped", s->stats.orphans_reaped },
-                { "reloads", s->stats.reloads },
-                { "reload_failures", s->stats.reload_failures },
-                { "control_requests", ctl ? ctl->requests : 0 },
-                { "control_refused", ctl ? ctl->refused : 0 },
-                { "control_bad_requests", ctl ? ctl->bad_requests : 0 },
-        };
-        if (json) {
-                strbuf_printf(b, "{\"pid\":%d", (int)getpid());
-                for (size_t i = 0; i < ELEMENTSOF(rows); i++)
-                        strbuf_printf(b, ",\"%s\":%llu", rows[i].name, (unsigned long long)rows[i].v);
-                strbuf_puts(b, "}\n");
-                return;
-        }
-        strbuf_printf(b, "%-24s %d\n", "pid", (int)getpid());
-        strbuf_printf(b, "%-24s %s\n", "uptime", timespan_format(span, sizeof span, up - up % USEC_PER_SEC));
-        for (size_t i = 1; i < ELEMENTSOF(rows); i++)
-                strbuf_printf(b, "%-24s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
+static int handle_stats(struct request *r) {
+        struct control *ctl = r->ctl ? r->ctl : the_control;
+        render_stats(r->sched, ctl ? ctl->loop : NULL, ctl, r->json, r->out);
+        return 0;
 }
 
 /* Why `run` did what it did. A manual run ignores `paused`, so a skip
  * always comes from the overlap policy. */
-static const char *run_outcome_detail(const struct job *j, enum start_outcome o) {
+static const char *run_outcome_detail(const struct job_def *d, enum start_outcome o) {
         switch (o) {
         case START_QUEUED:
-                return j->def->overlap == OVERLAP_REPLACE ? " (the active run is being stopped, overlap=replace)"
-                                                          : " (waits for the active run, overlap=queue)";
+                return d->overlap == OVERLAP_REPLACE ? " (the active run is being stopped, overlap=replace)"
+                                                     : " (waits for the active run, overlap=queue)";
         case START_SKIPPED:
-                return j->def->overlap == OVERLAP_QUEUE ? " (a run is active and one is already queued, overlap=queue)"
-                                                        : " (a run is active, overlap=skip)";
+                return d->overlap == OVERLAP_QUEUE ? " (a run is active and one is already queued, overlap=queue)"
+                                                   : " (a run is active, overlap=skip)";
         case START_REFUSED:
                 return " (evd is shutting down, or the job was removed)";
         default:
@@ -320,7 +101,119 @@ static const char *run_outcome_detail(const struct job *j, enum start_outcome o)
         }
 }
 
-static struct control *current_control; /* for stats from control_handle */
+static int handle_run(struct request *r) {
+        const char *name = r->job.def->name;
+        enum start_outcome o;
+        if (sched_run_now(r->sched, name, &o) < 0) {
+                strbuf_printf(r->out, "%s: not started: evd is shutting down\n", name);
+                return 1;
+        }
+        if (r->json)
+                strbuf_printf(r->out, "{\"job\":\"%s\",\"outcome\":\"%s\"}\n", name, start_outcome_to_string(o));
+        else
+                strbuf_printf(r->out, "%s: %s%s\n", name, start_outcome_to_string(o),
+                              run_outcome_detail(r->job.def, o));
+        return o == START_SKIPPED || o == START_REFUSED ? 1 : 0;
+}
+
+static int handle_next(struct request *r) {
+        unsigned count = 1;
+        if (r->n_args == 2 && !ctl_parse_count(r->args[1], &count)) {
+                strbuf_printf(r->out, "next: N must be 1..%d\n", CTL_NEXT_MAX);
+                return 2;
+        }
+        usec_t times[CTL_NEXT_MAX];
+        size_t k = sched_job_next_elapses(r->sched, r->job.def->name, times, count);
+        char t[64];
+        if (r->json) {
+                strbuf_puts(r->out, "{\"job\":");
+                strbuf_json_string(r->out, r->job.def->name);
+                strbuf_puts(r->out, ",\"next\":[");
+                for (size_t i = 0; i < k; i++) {
+                        if (i)
+                                strbuf_puts(r->out, ",");
+                        render_json_time(r->out, times[i]);
+                }
+                strbuf_puts(r->out, "]}\n");
+                return 0;
+        }
+        for (size_t i = 0; i < k; i++)
+                strbuf_printf(r->out, "%s\n", render_time_long(times[i], t, sizeof t));
+        if (k == 0)
+                strbuf_printf(r->out, "%s: no next run\n", r->job.def->name);
+        return 0;
+}
+
+static int handle_pause(struct request *r) {
+        bool pause = r->cmd->id == CTL_PAUSE;
+        const char *name = r->job.def->name;
+        int changed = sched_set_paused(r->sched, name, pause);
+        if (r->json)
+                strbuf_printf(r->out, "{\"job\":\"%s\",\"paused\":%s,\"changed\":%s}\n", name,
+                              pause ? "true" : "false", changed > 0 ? "true" : "false");
+        else
+                strbuf_printf(r->out, "%s: %s%s\n", name, changed > 0 ? "" : "already ", pause ? "paused" : "resumed");
+        return 0;
+}
+
+static void client_reply(struct control_client *cl, int code, const char *body);
+
+/* The reload's reply, from its result. */
+static int render_reload(struct sched *s, int r, char **errors, bool json, struct strbuf *b) {
+        if (r >= 0) {
+                if (json)
+                        strbuf_printf(b, "{\"reloaded\":true,\"jobs\":%zu,\"errors\":[]}\n", sched_job_count(s));
+                else
+                        strbuf_printf(b, "configuration reloaded: %zu jobs\n", sched_job_count(s));
+                return 0;
+        }
+        /* Not a configuration error (out of memory, or a loader that failed
+         * without a message): still say something a reader can act on. */
+        char *fallback[2] = { NULL, NULL };
+        if (strv_length(errors) == 0) {
+                fallback[0] = strdup_printf("%s: %s; see evd's log", sched_config(s)->path,
+                                            r == -EINVAL ? "the configuration could not be loaded" : strerror(-r));
+                errors = fallback;
+        }
+        if (json) {
+                strbuf_puts(b, "{\"reloaded\":false,\"errors\":[");
+                for (size_t i = 0; errors[i]; i++) {
+                        if (i)
+                                strbuf_puts(b, ",");
+                        strbuf_json_string(b, errors[i]);
+                }
+                strbuf_puts(b, "]}\n");
+        } else {
+                for (char **e = errors; *e; e++)
+                        strbuf_printf(b, "%s\n", *e);
+                strbuf_puts(b, "reload failed: the running configuration is unchanged\n");
+        }
+        free(fallback[0]);
+        return 1;
+}
+
+static void reload_done(void *userdata, int r, char **errors) {
+        struct control_client *cl = userdata;
+        struct control *ctl = cl->ctl;
+        struct strbuf b = { 0 };
+        cl->waiting = false;
+        int code = render_reload(ctl->sched, r, errors, cl->json, &b);
+        client_reply(cl, code, b.s && !b.oom ? b.s : "out of memory\n");
+        strbuf_done(&b);
+        timer_clock_flush(&ctl->clock);
+}
+
+static int handle_reload(struct request *r) {
+        if (!r->client) {
+                strbuf_puts(r->out, "reload: only over the control socket\n");
+                return 1;
+        }
+        int k = sched_reload_request(r->sched, reload_done, r->client);
+        if (k < 0)
+                return render_reload(r->sched, k, NULL, r->json, r->out);
+        r->client->waiting = true;
+        return REPLY_DEFERRED;
+}
 
 #ifdef EVD_TEST_HOOKS
 /* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
@@ -330,214 +223,126 @@ static bool test_hooks_enabled(void) {
         const char *e = getenv("EVD_TEST_HOOKS");
         return e && streq(e, "1");
 }
+
+/* Block the main loop, as a bug would, so the watchdog test can show
+ * systemd restarting a stalled evd. */
+static int handle_test_stall(struct request *r) {
+        unsigned long sec = strtoul(r->args[0], NULL, 10);
+        log_warning("test-stall: blocking the main loop for %lus", sec);
+        struct timespec ts = { .tv_sec = (time_t)MIN(sec, 3600UL) };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        strbuf_puts(r->out, "stalled\n");
+        return 0;
+}
+
+/* A step of the wall clock by SECONDS (may be negative), seen only by this
+ * evd and handled on the path of a real one. */
+static int handle_test_clock_step(struct request *r) {
+        const char *arg = r->args[0];
+        char *end;
+        errno = 0;
+        long long sec = strtoll(arg, &end, 10);
+        if (errno || end == arg || *end || sec < -86400LL * 366 || sec > 86400LL * 366) {
+                strbuf_printf(r->out, "test-clock-step: bad number of seconds \"%s\"\n", arg);
+                return 2;
+        }
+        log_warning("test-clock-step: stepping evd's wall clock by %llds", sec);
+        sched_test_clock_step(r->sched, (int64_t)sec * (int64_t)USEC_PER_SEC);
+        strbuf_printf(r->out, "stepped %llds\n", sec);
+        return 0;
+}
 #endif
 
-int control_handle(struct sched *s, const char *request, char **ret_body) {
-        struct strbuf b = { 0 };
-        char *words[8];
+static const handler_fn handlers[_CTL_COMMAND_MAX] = {
+        [CTL_LIST] = handle_list,     [CTL_STATUS] = handle_status, [CTL_RUN] = handle_run,
+        [CTL_NEXT] = handle_next,     [CTL_PAUSE] = handle_pause,   [CTL_RESUME] = handle_pause,
+        [CTL_RELOAD] = handle_reload, [CTL_STATS] = handle_stats,
+#ifdef EVD_TEST_HOOKS
+        [CTL_TEST_STALL] = handle_test_stall, [CTL_TEST_CLOCK_STEP] = handle_test_clock_step,
+#endif
+};
+
+/* ---- parse -> lookup -> handler ---- */
+
+static handler_fn lookup(const struct ctl_command *c) {
+        if (!c || !(c->flags & CTL_DAEMON) || !handlers[c->id])
+                return NULL;
+#ifdef EVD_TEST_HOOKS
+        if ((c->flags & CTL_TEST_HOOK) && !test_hooks_enabled())
+                return NULL;
+#endif
+        return handlers[c->id];
+}
+
+/* Splits the line into r->args (the command's name first), and finds the
+ * command and its job. Returns 0, or the exit code of an error in r->out. */
+static int parse(struct request *r, char *line, char **words) {
         size_t n = 0;
-        bool json = false;
-        int code = 0;
-        char *copy = strdup(request);
+        for (char *save = NULL, *w = strtok_r(line, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (streq(w, "--json"))
+                        r->json = true;
+                else if (n < MAX_WORDS)
+                        words[n++] = w;
+                else {
+                        strbuf_puts(r->out, "too many arguments\n");
+                        return 2;
+                }
+        }
+        if (n == 0) {
+                strbuf_puts(r->out, "empty request\n");
+                return 2;
+        }
+        r->cmd = ctl_command_find(words[0]);
+        r->args = words + 1;
+        r->n_args = n - 1;
+        if (!lookup(r->cmd))
+                goto unknown;
+        if (r->cmd->flags & CTL_TAKES_JOB) {
+                if (r->n_args == 0 && r->cmd->min_args > 0) {
+                        strbuf_printf(r->out, "%s: a job name is needed\n", words[0]);
+                        return 2;
+                }
+                if (r->n_args > 0 && sched_job_view(r->sched, r->args[0], &r->job) < 0) {
+                        strbuf_printf(r->out, "no such job: %s\n", r->args[0]);
+                        return 3;
+                }
+        }
+        if (r->n_args >= r->cmd->min_args && r->n_args <= r->cmd->max_args)
+                return 0;
+unknown:
+        strbuf_printf(r->out, "unknown request \"%s\" (or wrong number of arguments)\n", words[0]);
+        return 2;
+}
+
+/* Handles one request line; *ret_body gets the reply unless deferred. */
+static int handle_request(struct sched *s, struct control *ctl, struct control_client *cl, const char *line,
+                          char **ret_body) {
+        struct strbuf b = { 0 };
+        struct request r = { .sched = s, .ctl = ctl, .client = cl, .out = &b };
+        char *words[MAX_WORDS];
+        char *copy = strdup(line);
+        int code;
 
         if (!copy) {
                 *ret_body = strdup("out of memory\n");
                 return 1;
         }
-        for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                if (streq(w, "--json"))
-                        json = true;
-                else if (n < ELEMENTSOF(words))
-                        words[n++] = w;
-                else {
-                        code = 2;
-                        strbuf_puts(&b, "too many arguments\n");
-                        goto out;
-                }
-        }
-        if (n == 0) {
-                code = 2;
-                strbuf_puts(&b, "empty request\n");
-                goto out;
-        }
-        const char *cmd = words[0];
-        struct job *j = NULL;
-        bool needs_job = streq(cmd, "run") || streq(cmd, "next") || streq(cmd, "pause") || streq(cmd, "resume") ||
-                         (streq(cmd, "status") && n > 1);
-        if (needs_job) {
-                if (n < 2) {
-                        code = 2;
-                        strbuf_printf(&b, "%s: a job name is needed\n", cmd);
-                        goto out;
-                }
-                j = sched_find_job(s, words[1]);
-                if (!j) {
-                        code = 3;
-                        strbuf_printf(&b, "no such job: %s\n", words[1]);
-                        goto out;
-                }
-        }
-
-        if (streq(cmd, "list") && n == 1)
-                render_list(s, json, &b);
-        else if (streq(cmd, "status") && n == 1) {
-                char status[256];
-                sched_status_line(s, status, sizeof status);
-                if (json) {
-                        strbuf_puts(&b, "{\"status\":");
-                        strbuf_json_string(&b, status);
-                        strbuf_printf(&b, ",\"pid\":%d,\"jobs\":[", (int)getpid());
-                        for (size_t i = 0; i < s->n_jobs; i++) {
-                                struct strbuf one = { 0 };
-                                render_job(s, s->jobs[i], true, &one);
-                                if (i)
-                                        strbuf_puts(&b, ",");
-                                if (one.s)
-                                        strbuf_append(&b, one.s, one.len - 1); /* without the newline */
-                                strbuf_done(&one);
-                        }
-                        strbuf_puts(&b, "]}\n");
-                } else {
-                        strbuf_printf(&b, "evd (pid %d): %s\n\n", (int)getpid(), status);
-                        for (size_t i = 0; i < s->n_jobs; i++)
-                                render_job(s, s->jobs[i], false, &b);
-                }
-        } else if (streq(cmd, "status") && n == 2)
-                render_job(s, j, json, &b);
-        else if (streq(cmd, "stats") && n == 1)
-                render_stats(s, current_control, json, &b);
-        else if (streq(cmd, "run") && n == 2) {
-                enum start_outcome o;
-                int r = sched_run_now(s, words[1], &o);
-                if (r < 0) {
-                        code = 1;
-                        strbuf_printf(&b, "%s: not started: evd is shutting down\n", words[1]);
-                } else {
-                        if (o == START_SKIPPED || o == START_REFUSED)
-                                code = 1;
-                        if (json)
-                                strbuf_printf(&b, "{\"job\":\"%s\",\"outcome\":\"%s\"}\n", words[1],
-                                              start_outcome_to_string(o));
-                        else
-                                strbuf_printf(&b, "%s: %s%s\n", words[1], start_outcome_to_string(o),
-                                              run_outcome_detail(j, o));
-                }
-        } else if (streq(cmd, "reload") && n == 1) {
-                char **errors = NULL;
-                int r = sched_reload(s, &errors);
-                if (r < 0 && strv_length(errors) == 0) {
-                        /* Not a configuration error (out of memory, or a
-                         * loader that failed without a message): still say
-                         * something a reader can act on. */
-                        char *e = strdup_printf("%s: %s; see evd's log", s->config_path,
-                                                r == -EINVAL ? "the configuration could not be loaded" : strerror(-r));
-                        if (e)
-                                (void)strv_push(&errors, e);
-                        free(e);
-                }
-                if (r < 0) {
-                        code = 1;
-                        if (json) {
-                                strbuf_puts(&b, "{\"reloaded\":false,\"errors\":[");
-                                for (size_t i = 0; errors && errors[i]; i++) {
-                                        if (i)
-                                                strbuf_puts(&b, ",");
-                                        strbuf_json_string(&b, errors[i]);
-                                }
-                                strbuf_puts(&b, "]}\n");
-                        } else {
-                                for (char **e = errors; e && *e; e++)
-                                        strbuf_printf(&b, "%s\n", *e);
-                                strbuf_puts(&b, "reload failed: the running configuration is unchanged\n");
-                        }
-                } else if (json)
-                        strbuf_printf(&b, "{\"reloaded\":true,\"jobs\":%zu,\"errors\":[]}\n", s->n_jobs);
-                else
-                        strbuf_printf(&b, "configuration reloaded: %zu jobs\n", s->n_jobs);
-                strv_free(errors);
-        } else if (streq(cmd, "next") && (n == 2 || n == 3)) {
-                unsigned long count = 1;
-                char *end = NULL;
-                if (n == 3) {
-                        count = strtoul(words[2], &end, 10);
-                        if (!*words[2] || *end || count == 0 || count > NEXT_MAX) {
-                                code = 2;
-                                strbuf_printf(&b, "next: N must be 1..%d\n", NEXT_MAX);
-                                goto out;
-                        }
-                }
-                usec_t times[NEXT_MAX];
-                size_t k = job_next_elapses(j, times, count);
-                char t[64];
-                if (json) {
-                        strbuf_puts(&b, "{\"job\":");
-                        strbuf_json_string(&b, j->def->name);
-                        strbuf_puts(&b, ",\"next\":[");
-                        for (size_t i = 0; i < k; i++) {
-                                if (i)
-                                        strbuf_puts(&b, ",");
-                                fmt_iso(&b, times[i]);
-                        }
-                        strbuf_puts(&b, "]}\n");
-                } else {
-                        for (size_t i = 0; i < k; i++)
-                                strbuf_printf(&b, "%s\n", fmt_long(times[i], t, sizeof t));
-                        if (k == 0)
-                                strbuf_printf(&b, "%s: no next run\n", j->def->name);
-                }
-        } else if ((streq(cmd, "pause") || streq(cmd, "resume")) && n == 2) {
-                bool pause = streq(cmd, "pause");
-                int r = sched_set_paused(s, words[1], pause);
-                if (json)
-                        strbuf_printf(&b, "{\"job\":\"%s\",\"paused\":%s,\"changed\":%s}\n", words[1],
-                                      pause ? "true" : "false", r > 0 ? "true" : "false");
-                else
-                        strbuf_printf(&b, "%s: %s%s\n", words[1], r > 0 ? "" : "already ",
-                                      pause ? "paused" : "resumed");
-#ifdef EVD_TEST_HOOKS
-        } else if (streq(cmd, "test-stall") && n == 2 && test_hooks_enabled()) {
-                /* Test hook: block the main loop, as a bug would, so the
-                 * watchdog test can show systemd restarting a stalled evd. */
-                unsigned long sec = strtoul(words[1], NULL, 10);
-                log_warning("test-stall: blocking the main loop for %lus", sec);
-                struct timespec ts = { .tv_sec = (time_t)MIN(sec, 3600UL) };
-                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                        ;
-                strbuf_puts(&b, "stalled\n");
-        } else if (streq(cmd, "test-clock-step") && n == 2 && test_hooks_enabled()) {
-                /* Test hook: a step of the wall clock by SECONDS (may be
-                 * negative), seen only by this evd and handled on the path
-                 * of a real one (timer_clock_test_step()). */
-                char *end;
-                errno = 0;
-                long long sec = strtoll(words[1], &end, 10);
-                if (errno || end == words[1] || *end || sec < -86400LL * 366 || sec > 86400LL * 366) {
-                        code = 2;
-                        strbuf_printf(&b, "test-clock-step: bad number of seconds \"%s\"\n", words[1]);
-                } else {
-                        log_warning("test-clock-step: stepping evd's wall clock by %llds", sec);
-                        timer_clock_test_step(&s->wall, (int64_t)sec * (int64_t)USEC_PER_SEC);
-                        strbuf_printf(&b, "stepped %llds\n", sec);
-                }
-#endif
-        } else {
-                code = 2;
-                strbuf_printf(&b, "unknown request \"%s\" (or wrong number of arguments)\n", cmd);
-        }
-out:
+        code = parse(&r, copy, words);
+        if (code == 0)
+                code = lookup(r.cmd)(&r);
         free(copy);
-        if (json && code != 0 && b.s && b.s[0] != '{') {
-                /* An error asked for in JSON gets a JSON object too, so a
-                 * script reading stdout always has something to parse. */
-                struct strbuf e = { 0 };
-                if (b.len > 0 && b.s[b.len - 1] == '\n')
-                        b.s[--b.len] = '\0';
-                strbuf_puts(&e, "{\"error\":");
-                strbuf_json_string(&e, b.s);
-                strbuf_printf(&e, ",\"code\":%d}\n", code);
+        if (cl)
+                cl->json = r.json;
+        if (code == REPLY_DEFERRED) {
                 strbuf_done(&b);
-                b = e;
+                *ret_body = NULL;
+                return code;
         }
+        /* An error asked for in JSON gets a JSON object too, so a script
+         * reading stdout always has something to parse. */
+        if (r.json && code != 0 && b.s && b.s[0] != '{')
+                render_json_error(&b, code);
         *ret_body = strbuf_steal(&b);
         if (!*ret_body) {
                 *ret_body = strdup("out of memory\n");
@@ -546,10 +351,16 @@ out:
         return code;
 }
 
+int control_handle(struct sched *s, const char *request, char **ret_body) {
+        return handle_request(s, NULL, NULL, request, ret_body);
+}
+
 /* ---- connections ---- */
 
 static void client_free(struct control_client *cl) {
         struct control *ctl = cl->ctl;
+        if (cl->waiting)
+                sched_reload_forget(ctl->sched, cl);
         timer_stop(&cl->deadline);
         loop_remove(ctl->loop, &cl->source);
         safe_close(cl->source.fd);
@@ -583,6 +394,8 @@ static void client_reply(struct control_client *cl, int code, const char *body) 
         cl->out_off = 0;
         shutdown(cl->source.fd, SHUT_RD);
         loop_modify(cl->ctl->loop, &cl->source, EPOLLOUT);
+        /* A deferred reply gets the whole deadline for its writing. */
+        timer_start(&cl->ctl->clock, &cl->deadline, now_usec(CLOCK_BOOTTIME) + CONTROL_CLIENT_TIMEOUT);
 }
 
 static void client_write(struct control_client *cl) {
@@ -598,28 +411,24 @@ static void client_write(struct control_client *cl) {
         client_free(cl);
 }
 
-static void client_dispatch(struct loop_source *src, uint32_t events) {
-        struct control_client *cl = container_of(src, struct control_client, source);
+/* Reads the request line. Returns true when it is complete (NUL-terminated
+ * in cl->in); false when more must come or the client is gone or answered. */
+static bool client_read(struct control_client *cl) {
         struct control *ctl = cl->ctl;
-
-        if (cl->out) {
-                client_write(cl);
-                return;
-        }
         for (;;) {
-                ssize_t n = recv(src->fd, cl->in + cl->in_len, sizeof cl->in - cl->in_len, 0);
+                ssize_t n = recv(cl->source.fd, cl->in + cl->in_len, sizeof cl->in - cl->in_len, 0);
                 if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                return;
-                        client_free(cl);
-                        return;
+                        if (errno != EAGAIN && errno != EINTR)
+                                client_free(cl);
+                        return false;
                 }
                 if (n == 0) {
                         /* EOF without a full line: treat what came as the request. */
                         if (cl->in_len == 0) {
                                 client_free(cl);
-                                return;
+                                return false;
                         }
+                        cl->read_eof = true;
                         break;
                 }
                 char *nl = memchr(cl->in + cl->in_len, '\n', (size_t)n);
@@ -631,7 +440,7 @@ static void client_dispatch(struct loop_source *src, uint32_t events) {
                 if (cl->in_len == sizeof cl->in) {
                         ctl->bad_requests++;
                         client_reply(cl, 2, "request too long\n");
-                        return;
+                        return false;
                 }
         }
         cl->in[cl->in_len] = '\0';
@@ -641,17 +450,47 @@ static void client_dispatch(struct loop_source *src, uint32_t events) {
                 if ((unsigned char)cl->in[i] < 0x20 && cl->in[i] != '\t') {
                         ctl->bad_requests++;
                         client_reply(cl, 2, "malformed request\n");
-                        return;
+                        return false;
                 }
+        return true;
+}
+
+static void client_dispatch_inner(struct control_client *cl, uint32_t events) {
+        struct control *ctl = cl->ctl;
+
+        if (cl->out) {
+                client_write(cl);
+                return;
+        }
+        if (cl->waiting) {
+                /* Only a hang-up wakes a waiting client: it went away. */
+                if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                        client_free(cl);
+                return;
+        }
+        if (!client_read(cl))
+                return;
         ctl->requests++;
         char *body = NULL;
-        current_control = ctl;
-        int code = control_handle(ctl->sched, cl->in, &body);
-        current_control = NULL;
+        int code = handle_request(ctl->sched, ctl, cl, cl->in, &body);
+        if (code == REPLY_DEFERRED) {
+                /* No deadline while evd works on it; a hang-up (when the
+                 * client has not already shut down its side) drops it. */
+                timer_stop(&cl->deadline);
+                loop_modify(ctl->loop, &cl->source, cl->read_eof ? 0 : EPOLLRDHUP);
+                return;
+        }
         if (code == 2)
                 ctl->bad_requests++;
         client_reply(cl, code, body ? body : "");
         free(body);
+}
+
+static void client_dispatch(struct loop_source *src, uint32_t events) {
+        struct control_client *cl = container_of(src, struct control_client, source);
+        struct control *ctl = cl->ctl;
+        client_dispatch_inner(cl, events);
+        timer_clock_flush(&ctl->clock);
 }
 
 static void accept_retry_fired(struct timer *t, usec_t now) {
@@ -667,116 +506,226 @@ static void client_timeout(struct timer *t, usec_t now) {
         client_free(cl);
 }
 
-static bool peer_authorized(int fd, const struct config *cfg) {
-        struct ucred cred;
-        socklen_t len = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-                return false;
-        if (cred.uid == 0 || cred.uid == geteuid())
+/* Whether gid is among the peer's supplementary groups (however many). */
+static bool peer_in_group(int fd, gid_t gid) {
+        gid_t small[64], *groups = small;
+        socklen_t len = sizeof small;
+        bool found = false;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+                /* ERANGE: len now says how much is needed. */
+                if (errno != ERANGE || len == 0)
+                        return false;
+                groups = malloc(len);
+                if (!groups)
+                        return false;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+                        free(groups);
+                        return false;
+                }
+        }
+        for (size_t i = 0; i < len / sizeof(gid_t) && !found; i++)
+                found = groups[i] == gid;
+        if (groups != small)
+                free(groups);
+        return found;
+}
+
+static bool peer_authorized(int fd, const struct ucred *cred, const struct config *cfg) {
+        if (cred->uid == 0 || cred->uid == geteuid())
                 return true;
         if (!cfg->control_group)
                 return false;
-        if (cred.gid == cfg->control_gid)
-                return true;
-        gid_t groups[256];
-        len = sizeof groups;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+        return cred->gid == cfg->control_gid || peer_in_group(fd, cfg->control_gid);
+}
+
+/* A client over its share of the slots (see control.h): true when it was
+ * answered "too many connections" and closed. */
+static bool over_limit(struct control *ctl, int fd, uid_t uid) {
+        if (uid == 0)
                 return false;
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == cfg->control_gid)
-                        return true;
-        return false;
+        size_t mine = 0;
+        for (struct control_client *c = ctl->clients; c; c = c->next)
+                mine += c->uid == uid;
+        if (mine < CONTROL_MAX_PER_USER && ctl->n_clients < CONTROL_MAX_CLIENTS - CONTROL_ROOT_SLOTS)
+                return false;
+        char msg[160];
+        int n = snprintf(msg, sizeof msg, "EVD/1 1\ntoo many connections to evd's control socket from uid %u; "
+                                          "try again later\n", (unsigned)uid);
+        /* A new socket's buffer takes it whole; if not, the client only
+         * misses the reason. */
+        (void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ctl->over_limit++;
+        return true;
+}
+
+static void accept_failed(struct control *ctl) {
+        /* Out of descriptors or memory: the client stays in the backlog, the
+         * listener stays readable. Stop watching it for a while instead of
+         * spinning, and say so once per episode. */
+        if (!ctl->accept_failing)
+                log_warning_errno(errno, "Control socket: accept failed; trying again every %llums",
+                                  (unsigned long long)(CONTROL_ACCEPT_RETRY / USEC_PER_MSEC));
+        ctl->accept_failures++;
+        ctl->accept_failing = true;
+        ctl->accept_backoff = true;
+        loop_modify(ctl->loop, &ctl->listen, 0);
+        timer_start(&ctl->clock, &ctl->accept_retry, now_usec(CLOCK_BOOTTIME) + CONTROL_ACCEPT_RETRY);
+}
+
+static void client_new(struct control *ctl, int fd) {
+        struct ucred cred = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || over_limit(ctl, fd, cred.uid)) {
+                safe_close(fd);
+                return;
+        }
+        struct control_client *cl = calloc(1, sizeof(*cl));
+        if (!cl) {
+                safe_close(fd);
+                return;
+        }
+        cl->ctl = ctl;
+        cl->uid = cred.uid;
+        cl->source.fd = fd;
+        cl->source.name = "control-client";
+        cl->source.callback = client_dispatch;
+        timer_init(&cl->deadline, client_timeout);
+        cl->next = ctl->clients;
+        if (ctl->clients)
+                ctl->clients->prev = cl;
+        ctl->clients = cl;
+        ctl->n_clients++;
+        if (loop_add(ctl->loop, &cl->source, EPOLLIN) < 0) {
+                client_free(cl);
+                return;
+        }
+        timer_start(&ctl->clock, &cl->deadline, now_usec(CLOCK_BOOTTIME) + CONTROL_CLIENT_TIMEOUT);
+        if (!peer_authorized(fd, &cred, sched_config(ctl->sched))) {
+                ctl->refused++;
+                client_reply(cl, 1, "permission denied: only root and members of control_group may use evd's control socket\n");
+        }
 }
 
 static void listen_dispatch(struct loop_source *src, uint32_t events) {
         struct control *ctl = container_of(src, struct control, listen);
-        for (;;) {
+        /* Bounded: a flood of refused clients cannot keep the loop here
+         * (the listener, still readable, is dispatched again). */
+        for (int i = 0; i < 4 * CONTROL_MAX_CLIENTS; i++) {
                 if (ctl->n_clients >= CONTROL_MAX_CLIENTS) {
                         /* Leave the rest in the backlog until a slot frees. */
                         ctl->accept_paused = true;
                         loop_modify(ctl->loop, &ctl->listen, 0);
-                        return;
+                        break;
                 }
                 int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
-                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-                                return;
-                        /* Out of descriptors or memory: the client stays in
-                         * the backlog, the listener stays readable. Stop
-                         * watching it for a while instead of spinning, and
-                         * say so once per episode. */
-                        if (!ctl->accept_failing)
-                                log_warning_errno(errno, "Control socket: accept failed; trying again every %llums",
-                                                  (unsigned long long)(CONTROL_ACCEPT_RETRY / USEC_PER_MSEC));
-                        ctl->accept_failures++;
-                        ctl->accept_failing = true;
-                        ctl->accept_backoff = true;
-                        loop_modify(ctl->loop, &ctl->listen, 0);
-                        timer_start(&ctl->sched->mono, &ctl->accept_retry,
-                                    now_usec(CLOCK_BOOTTIME) + CONTROL_ACCEPT_RETRY);
-                        return;
+                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                                accept_failed(ctl);
+                        break;
                 }
                 ctl->accepted++;
                 if (ctl->accept_failing) {
                         log_info("Control socket: accepting clients again");
                         ctl->accept_failing = false;
                 }
-                struct control_client *cl = calloc(1, sizeof(*cl));
-                if (!cl) {
-                        safe_close(fd);
-                        continue;
-                }
-                cl->ctl = ctl;
-                cl->source.fd = fd;
-                cl->source.name = "control-client";
-                cl->source.callback = client_dispatch;
-                timer_init(&cl->deadline, client_timeout);
-                cl->next = ctl->clients;
-                if (ctl->clients)
-                        ctl->clients->prev = cl;
-                ctl->clients = cl;
-                ctl->n_clients++;
-                if (loop_add(ctl->loop, &cl->source, EPOLLIN) < 0) {
-                        client_free(cl);
-                        continue;
-                }
-                timer_start(&ctl->sched->mono, &cl->deadline, now_usec(CLOCK_BOOTTIME) + CONTROL_CLIENT_TIMEOUT);
-                if (!peer_authorized(fd, ctl->sched->config)) {
-                        ctl->refused++;
-                        client_reply(cl, 1, "permission denied: only root and members of control_group may use evd's control socket\n");
-                }
+                client_new(ctl, fd);
         }
+        timer_clock_flush(&ctl->clock);
 }
 
-int control_open(struct control *c, struct loop *l, struct sched *s, const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int r;
+/* ---- the socket ---- */
 
-        *c = (struct control){ .loop = l, .sched = s, .lock_fd = -1, .listen.fd = -1 };
-        if (strlen(path) >= sizeof sa.sun_path)
-                return log_error_errno(-ENAMETOOLONG, "Control socket path %s is too long", path);
-        c->path = strdup(path);
-        char *lock = strdup_printf("%s.lock", path);
-        if (!c->path || !lock) {
-                free(lock);
+/* The socket's group: control_group's, else evd's own. */
+static gid_t wanted_gid(const struct config *c) {
+        return c->control_group ? c->control_gid : getegid();
+}
+
+/* Gives the socket (never what a link there points to) to gid. */
+static void socket_set_group(struct control *c, const struct config *cfg) {
+        gid_t gid = wanted_gid(cfg);
+        if (gid == c->socket_gid)
+                return;
+        if (fchownat(AT_FDCWD, c->path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                log_warning_errno(errno, "Cannot give %s to group %s", c->path,
+                                  cfg->control_group ? cfg->control_group : "root");
+                return;
+        }
+        c->socket_gid = gid;
+}
+
+static void config_changed(void *userdata, const struct config *cfg) {
+        struct control *c = userdata;
+        gid_t old = c->socket_gid;
+        socket_set_group(c, cfg);
+        if (c->socket_gid != old)
+                log_info("Control socket %s now belongs to group %s", c->path,
+                         cfg->control_group ? cfg->control_group : "root");
+}
+
+/* Between bind() and the chown of the socket, whoever may write to its
+ * directory could swap it for a link to another file. Refuse such a
+ * directory unless it is sticky (then only we may rename our socket) and
+ * owned by root or us. */
+static int check_directory(const char *path) {
+        _cleanup_(freep) char *copy = strdup(path);
+        struct stat st;
+        if (!copy)
                 return -ENOMEM;
+        const char *dir = dirname(copy);
+        if (stat(dir, &st) < 0)
+                return log_error_errno(errno, "Cannot use the control socket's directory %s", dir);
+        if (st.st_uid != 0 && st.st_uid != geteuid()) {
+                log_error("Control socket directory %s belongs to uid %u, not to root or evd's user; "
+                          "refusing to create the socket there", dir, (unsigned)st.st_uid);
+                return -EPERM;
         }
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+                log_error("Control socket directory %s is writable by others (mode %04o) and not sticky; "
+                          "refusing to create the socket there", dir, (unsigned)(st.st_mode & 07777));
+                return -EPERM;
+        }
+        return 0;
+}
+
+static int take_lock(struct control *c, const char *path) {
+        _cleanup_(freep) char *lock = strdup_printf("%s.lock", path);
+        int r;
+        if (!lock)
+                return -ENOMEM;
         c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (c->lock_fd < 0) {
-                r = log_error_errno(errno, "Cannot open %s", lock);
-                free(lock);
-                return r;
-        }
+        if (c->lock_fd < 0)
+                return log_error_errno(errno, "Cannot open %s", lock);
         if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
                 r = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
                 if (r == -EADDRINUSE)
                         log_error("Another evd is already running with control socket %s (%s is locked)", path, lock);
                 else
                         log_error_errno(r, "Cannot lock %s", lock);
-                free(lock);
                 return r;
         }
-        free(lock);
+        return 0;
+}
+
+int control_open(struct control *c, struct loop *l, struct sched *s, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int r;
+
+        *c = (struct control){ .loop = l, .sched = s, .lock_fd = -1, .listen.fd = -1, .clock.source.fd = -1,
+                               .socket_gid = getegid() };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return log_error_errno(-ENAMETOOLONG, "Control socket path %s is too long", path);
+        c->path = strdup(path);
+        if (!c->path)
+                return -ENOMEM;
+        r = check_directory(path);
+        if (r < 0)
+                return r;
+        r = take_lock(c, path);
+        if (r < 0)
+                return r;
+        r = timer_clock_init(&c->clock, l, CLOCK_BOOTTIME, "timer-control");
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the control socket's timer");
 
         c->listen.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (c->listen.fd < 0)
@@ -797,8 +746,7 @@ int control_open(struct control *c, struct loop *l, struct sched *s, const char 
         umask(old);
         if (r < 0)
                 return log_error_errno(errno, "Cannot bind the control socket %s", path);
-        if (s->config->control_group && chown(path, 0, s->config->control_gid) < 0)
-                log_warning_errno(errno, "Cannot give %s to group %s", path, s->config->control_group);
+        socket_set_group(c, sched_config(s));
         if (listen(c->listen.fd, 512) < 0)
                 return log_error_errno(errno, "Cannot listen on %s", path);
         c->listen.name = "control";
@@ -807,10 +755,16 @@ int control_open(struct control *c, struct loop *l, struct sched *s, const char 
         r = loop_add(l, &c->listen, EPOLLIN);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch the control socket");
+        sched_set_reload_hook(s, config_changed, c);
+        the_control = c;
         return 0;
 }
 
 void control_close(struct control *c) {
+        if (the_control == c) {
+                the_control = NULL;
+                sched_set_reload_hook(c->sched, NULL, NULL);
+        }
         timer_stop(&c->accept_retry);
         while (c->clients)
                 client_free(c->clients);
@@ -820,6 +774,8 @@ void control_close(struct control *c) {
                 if (c->path)
                         (void)unlink(c->path);
         }
+        if (c->clock.source.fd >= 0)
+                timer_clock_done(&c->clock);
         c->lock_fd = safe_close(c->lock_fd);
         free(c->path);
         c->path = NULL;

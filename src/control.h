@@ -13,12 +13,26 @@
  * non-blocking, each client has a small fixed request buffer and a
  * deadline (CONTROL_CLIENT_TIMEOUT), and at most CONTROL_MAX_CLIENTS are
  * served at once (the rest wait in the listen backlog). A client that
- * sends garbage gets an error reply and is dropped.
+ * sends garbage gets an error reply and is dropped. One user other than
+ * root holds at most CONTROL_MAX_PER_USER connections, and the last
+ * CONTROL_ROOT_SLOTS slots are root's: a client over either limit gets
+ * "too many connections" at once and is closed, so a member of
+ * control_group cannot make root's evdctl wait.
+ *
+ * A client's life: reading its request line -> handled (the command table
+ * of ctlproto.h, a handler in control.c) -> writing the reply -> closed.
+ * `reload` is answered when the scheduler has applied or refused the new
+ * configuration (sched_reload_request): meanwhile the client waits without
+ * a deadline, and is forgotten (the reload still happens) if it hangs up.
  *
  * Access: the socket is created 0660, owned by root and the configured
- * control_group; each client's credentials (SO_PEERCRED, SO_PEERGROUPS)
- * are checked again: root, the daemon's own user, and members of
- * control_group are served, everyone else is refused.
+ * control_group (given to the socket again after a reload changes it);
+ * each client's credentials (SO_PEERCRED, SO_PEERGROUPS, however many
+ * groups) are checked again: root, the daemon's own user, and members of
+ * control_group are served, everyone else is refused. The socket's
+ * directory must not be writable by others unless it is sticky (like
+ * /tmp): else someone could swap the socket for a link to another file
+ * between bind() and the chown; evd refuses to start there.
  *
  * A lock file next to the socket (PATH.lock, flock) makes a second evd on
  * the same socket refuse to start. Main thread only. */
@@ -31,6 +45,8 @@
 
 #define CONTROL_REQUEST_MAX 4096
 #define CONTROL_MAX_CLIENTS 64
+#define CONTROL_ROOT_SLOTS 8
+#define CONTROL_MAX_PER_USER 8
 #define CONTROL_CLIENT_TIMEOUT (5 * USEC_PER_SEC)
 #define CONTROL_ACCEPT_RETRY (250 * USEC_PER_MSEC)
 
@@ -41,8 +57,10 @@ struct control {
         struct loop_source listen;
         struct loop *loop;
         struct sched *sched;
+        struct timer_clock clock;       /* CLOCK_BOOTTIME: client deadlines, accept retry */
         char *path;
         int lock_fd;
+        gid_t socket_gid;               /* the group the socket was given */
         struct control_client *clients;
         size_t n_clients;
         bool accept_paused;
@@ -52,12 +70,13 @@ struct control {
         bool accept_backoff;
         bool accept_failing;    /* since the last accept that worked (logged once) */
         struct timer accept_retry;
-        uint64_t accepted, refused, requests, bad_requests, timeouts, accept_failures;
+        uint64_t accepted, refused, requests, bad_requests, timeouts, accept_failures, over_limit;
 };
 
 /* Binds the socket. -EADDRINUSE when another evd holds it (logged). */
 int control_open(struct control *c, struct loop *l, struct sched *s, const char *path);
 void control_close(struct control *c);
-/* Builds the reply to one request line (exposed for tests). Returns the
- * exit code; *ret_body is malloc'd. */
+/* Builds the reply to one request line, outside any connection (SIGUSR1's
+ * dump, tests): every command but reload. Returns the exit code;
+ * *ret_body is malloc'd. */
 int control_handle(struct sched *s, const char *request, char **ret_body);

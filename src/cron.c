@@ -1,6 +1,6 @@
 /* cron.c - five-field cron expressions with Vixie cron semantics: parse,
- * normalise, next elapse. Reached through calendar.h (calendar_parse_cron,
- * calendar_next); the representation is in calendar_private.h.
+ * normalise, next elapse. A leaf of schedule.h; it knows nothing of
+ * calendar expressions.
  *
  * Syntax: "MIN HOUR DOM MON DOW", each field a comma list of "*", "N",
  * "N-M", "*\/S" or "N-M/S" (a step after a single number is an error, as in
@@ -8,7 +8,7 @@
  * in ranges; weekday 0 and 7 are Sunday. When both day fields are
  * restricted (neither starts with "*") a day matches if either does,
  * otherwise both must. Macros: @yearly @annually @monthly @weekly @daily
- * @midnight @hourly, and @reboot (never elapses; see calendar_is_reboot).
+ * @midnight @hourly, and @reboot (never elapses; see cron_is_reboot).
  *
  * DST policy (Vixie cron's, as cron(8) documents it): a job whose minute
  * and hour fields are both fixed (neither starts with "*")
@@ -22,15 +22,30 @@
  *
  * The search walks local days (civil arithmetic, no mktime normalisation),
  * then the matching hours and minutes of a day, mapping each wall-clock
- * minute to its instants with localtime_r() in the zone calendar.c set up.
- * It gives up past the year 2199, like calendar expressions. */
-#include "calendar.h"
-#include "calendar_private.h"
+ * minute to its instants with localtime_r() in the zone tz_run() set up.
+ * It gives up past the year 2199, like calendar expressions.
+ *
+ * Threads: any; cron_next() is serialised by tz_run(). */
+#include "cron.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 
+#include "tz.h"
+
 #define CRON_MAX_YEAR 2199
+
+struct cron_spec {
+        uint64_t minute; /* bit 0..59 */
+        uint32_t hour;   /* bit 0..23 */
+        uint32_t dom;    /* bit 1..31 */
+        uint16_t month;  /* bit 1..12 */
+        uint8_t dow;     /* bit 0..6, Sunday = 0 */
+        bool minute_star, hour_star, dom_star, dow_star;
+        bool reboot;
+        char *text;      /* normalised text */
+};
 
 struct field_def {
         const char *what;
@@ -142,9 +157,24 @@ static int parse_field(const struct field_def *fd, const char *text, uint64_t *r
         return 0;
 }
 
-void cron_fields_done(struct cron_fields *f) {
-        free(f->text);
-        f->text = NULL;
+struct cron_spec *cron_free(struct cron_spec *spec) {
+        if (!spec)
+                return NULL;
+        free(spec->text);
+        free(spec);
+        return NULL;
+}
+
+bool cron_is_reboot(const struct cron_spec *spec) {
+        return spec && spec->reboot;
+}
+
+int cron_normalize(const struct cron_spec *spec, char **ret) {
+        char *s = strdup(spec->text);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
 }
 
 static int cron_fail(const char *text, const char *why, char **ret_error) {
@@ -153,7 +183,10 @@ static int cron_fail(const char *text, const char *why, char **ret_error) {
         return -EINVAL;
 }
 
-int calendar_parse_cron(const char *text, struct calendar_spec **ret, char **ret_error) {
+/* A leading macro: *ret_fields is what it stands for (NULL: @reboot) and
+ * *ret_macro its canonical name; both NULL when text is no macro. */
+static int parse_macro(const char *text, const char *source, const char **ret_fields, const char **ret_macro,
+                       char **ret_error) {
         static const struct {
                 const char *name;
                 const char *fields;
@@ -162,85 +195,99 @@ int calendar_parse_cron(const char *text, struct calendar_spec **ret, char **ret
                 { "@weekly", "0 0 * * 0" },  { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
                 { "@hourly", "0 * * * *" },  { "@reboot", NULL },
         };
-        char *copy = NULL, *words[6] = {}, *save = NULL, *w;
-        const char *macro = NULL, *source;
-        struct calendar_spec *c;
-        size_t n = 0;
-        int r;
+        size_t len = strcspn(source, " \t"), i;
 
-        if (!text)
-                return -EINVAL;
-        source = text + strspn(text, " \t");
-        if (*source == '@') {
-                size_t len = strcspn(source, " \t");
-                size_t i;
-                for (i = 0; i < ELEMENTSOF(macros); i++)
-                        if (strlen(macros[i].name) == len && strncasecmp(source, macros[i].name, len) == 0)
-                                break;
-                if (i >= ELEMENTSOF(macros) || source[len + strspn(source + len, " \t")] != 0)
-                        return cron_fail(text, "unknown macro", ret_error);
-                macro = macros[i].name;
-                source = macros[i].fields;
-        }
+        *ret_fields = source;
+        *ret_macro = NULL;
+        if (*source != '@')
+                return 0;
+        for (i = 0; i < ELEMENTSOF(macros); i++)
+                if (strlen(macros[i].name) == len && strncasecmp(source, macros[i].name, len) == 0)
+                        break;
+        if (i >= ELEMENTSOF(macros) || source[len + strspn(source + len, " \t")] != 0)
+                return cron_fail(text, "unknown macro", ret_error);
+        *ret_macro = macros[i].name;
+        *ret_fields = macros[i].fields;
+        return 0;
+}
 
-        c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
-        c->kind = CAL_KIND_CRON;
-        c->weekdays = -1;
-        c->dst = -1;
-        if (!source) {
-                c->cron.reboot = true;
-                goto done;
-        }
-
-        copy = strdup(source);
-        if (!copy) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                if (n >= 5) {
-                        r = cron_fail(text, "more than five fields", ret_error);
-                        goto fail;
-                }
-                words[n++] = w;
-        }
-        if (n < 5) {
-                r = cron_fail(text, n == 0 ? "empty expression" : "fewer than five fields", ret_error);
-                goto fail;
-        }
-
+/* The five words of source into c's bit sets. */
+static int parse_fields(struct cron_spec *c, const char *text, char *words[5], char **ret_error) {
         uint64_t bits[5];
         bool star[5];
+
         for (size_t i = 0; i < 5; i++) {
                 const char *why = NULL;
                 if (parse_field(&fields[i], words[i], &bits[i], &star[i], &why) < 0) {
                         if (ret_error)
                                 *ret_error = strdup_printf("invalid cron expression \"%s\": %s field \"%s\": %s",
                                                            text, fields[i].what, words[i], why);
-                        r = -EINVAL;
-                        goto fail;
+                        return -EINVAL;
                 }
         }
-        c->cron.minute = bits[0];
-        c->cron.hour = (uint32_t)bits[1];
-        c->cron.dom = (uint32_t)bits[2];
-        c->cron.month = (uint16_t)bits[3];
+        c->minute = bits[0];
+        c->hour = (uint32_t)bits[1];
+        c->dom = (uint32_t)bits[2];
+        c->month = (uint16_t)bits[3];
         if (bits[4] & (1u << 7))
                 bits[4] |= 1; /* 7 is Sunday too */
-        c->cron.dow = (uint8_t)(bits[4] & 0x7f);
-        c->cron.minute_star = star[0];
-        c->cron.hour_star = star[1];
-        c->cron.dom_star = star[2];
-        c->cron.dow_star = star[4];
+        c->dow = (uint8_t)(bits[4] & 0x7f);
+        c->minute_star = star[0];
+        c->hour_star = star[1];
+        c->dom_star = star[2];
+        c->dow_star = star[4];
+        return 0;
+}
 
+/* Splits copy at blanks into exactly five words. */
+static int split_words(const char *text, char *copy, char *words[5], char **ret_error) {
+        char *save = NULL, *w;
+        size_t n = 0;
+
+        for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (n >= 5)
+                        return cron_fail(text, "more than five fields", ret_error);
+                words[n++] = w;
+        }
+        if (n < 5)
+                return cron_fail(text, n == 0 ? "empty expression" : "fewer than five fields", ret_error);
+        return 0;
+}
+
+int cron_parse(const char *text, struct cron_spec **ret, char **ret_error) {
+        char *copy = NULL, *words[5] = {};
+        const char *macro, *source;
+        struct cron_spec *c;
+        int r;
+
+        if (!text)
+                return -EINVAL;
+        r = parse_macro(text, text + strspn(text, " \t"), &source, &macro, ret_error);
+        if (r < 0)
+                return r;
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        if (!source) {
+                c->reboot = true;
+                goto done;
+        }
+        copy = strdup(source);
+        if (!copy) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = split_words(text, copy, words, ret_error);
+        if (r >= 0)
+                r = parse_fields(c, text, words, ret_error);
+        if (r < 0)
+                goto fail;
 done:
         if (macro)
-                c->cron.text = strdup(macro);
+                c->text = strdup(macro);
         else
-                c->cron.text = strdup_printf("%s %s %s %s %s", words[0], words[1], words[2], words[3], words[4]);
-        if (!c->cron.text) {
+                c->text = strdup_printf("%s %s %s %s %s", words[0], words[1], words[2], words[3], words[4]);
+        if (!c->text) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -249,7 +296,7 @@ done:
         return 0;
 fail:
         free(copy);
-        calendar_free(c);
+        cron_free(c);
         return r;
 }
 
@@ -286,7 +333,7 @@ static long utc_offset(time_t t) {
         return tm.tm_gmtoff;
 }
 
-static bool day_matches(const struct cron_fields *f, int64_t days, int m, int d) {
+static bool day_matches(const struct cron_spec *f, int64_t days, int m, int d) {
         if (!(f->month & (1u << m)))
                 return false;
         int wday = (int)(((days + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
@@ -335,8 +382,9 @@ static size_t local_instants(int64_t g, time_t out[2], time_t *ret_gap_end) {
         return n;
 }
 
-int cron_next(const struct calendar_spec *spec, usec_t after, usec_t *ret) {
-        const struct cron_fields *f = &spec->cron;
+/* In the zone tz_run() set up; userdata is a struct cron_spec. */
+static int next_here(const void *userdata, usec_t after, usec_t *ret) {
+        const struct cron_spec *f = userdata;
         bool fixed = !f->minute_star && !f->hour_star;
         int64_t a = (int64_t)(after / USEC_PER_SEC);
         bool found = false;
@@ -396,4 +444,12 @@ done:
                 return -ENOENT;
         *ret = (usec_t)best * USEC_PER_SEC;
         return 0;
+}
+
+int cron_next(const struct cron_spec *spec, const char *tz, usec_t after, usec_t *ret) {
+        if (!spec || !ret)
+                return -EINVAL;
+        if (spec->reboot)
+                return -ENOENT;
+        return tz_run(tz, next_here, spec, after, ret);
 }

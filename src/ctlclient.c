@@ -1,4 +1,8 @@
-/* ctlclient.c - see ctlclient.h. Blocking I/O with a deadline (poll). */
+/* ctlclient.c - see ctlclient.h. Non-blocking I/O with one deadline for
+ * the whole exchange (poll), connect() included: a unix socket's connect
+ * fails with EAGAIN when the listener's backlog is full (it never
+ * completes later), so it is tried again, a little later each time, until
+ * the deadline. */
 #include "ctlclient.h"
 
 #include <poll.h>
@@ -27,6 +31,32 @@ static int wait_for(int fd, short events, usec_t deadline) {
         }
 }
 
+/* Connects a non-blocking socket to sa before deadline. */
+static int connect_until(const struct sockaddr_un *sa, usec_t deadline, int *ret_fd) {
+        usec_t pause = 5 * USEC_PER_MSEC;
+        for (;;) {
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (fd < 0)
+                        return -errno;
+                if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) {
+                        *ret_fd = fd;
+                        return 0;
+                }
+                int r = -errno;
+                safe_close(fd);
+                if (r != -EAGAIN && r != -EINTR)
+                        return r;
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                usec_t d = MIN(pause, deadline - now);
+                struct timespec ts = { .tv_sec = (time_t)(d / USEC_PER_SEC),
+                                       .tv_nsec = (long)(d % USEC_PER_SEC * 1000) };
+                (void)nanosleep(&ts, NULL);
+                pause = MIN(pause * 2, 200 * USEC_PER_MSEC);
+        }
+}
+
 int ctl_request(const char *socket_path, const char *request, usec_t timeout, int *ret_code, char **ret_body) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct strbuf reply = { 0 };
@@ -36,11 +66,10 @@ int ctl_request(const char *socket_path, const char *request, usec_t timeout, in
         if (strlen(socket_path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, socket_path);
-        _cleanup_(closep) int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-                return -errno;
+        _cleanup_(closep) int fd = -1;
+        r = connect_until(&sa, deadline, &fd);
+        if (r < 0)
+                return r;
 
         char *line = strdup_printf("%s\n", request);
         if (!line)
@@ -69,7 +98,7 @@ int ctl_request(const char *socket_path, const char *request, usec_t timeout, in
                         goto fail;
                 ssize_t n = recv(fd, buf, sizeof buf, 0);
                 if (n < 0) {
-                        if (errno == EINTR)
+                        if (errno == EINTR || errno == EAGAIN)
                                 continue;
                         if (errno == ECONNRESET)
                                 break;

@@ -8,13 +8,16 @@
  * succeeded (or is JSON), on stderr otherwise. The daemon renders the text
  * and the JSON, so evdctl and evd never disagree on a format.
  *
- * Global options (--socket, --json, --help) may come before or after the
- * command. Exit status: 0 success, 1 error, 2 usage, 3 no such job, 4 evd
+ * The commands, their argument counts and usage come from the table evd
+ * uses too (ctlproto.h). Global options (--socket, --json, --timeout,
+ * --help) may come before or after the command. Exit status: 0 success, 1 error, 2 usage, 3 no such job, 4 evd
  * not reachable (no socket, nobody listening, or no reply in time).
  * Single-threaded: it may set $TZ for --timezone. */
-#include "calendar.h"
+#include "schedule.h"
 #include "ctlclient.h"
+#include "ctlproto.h"
 #include "strbuf.h"
+#include "timespan.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -25,52 +28,36 @@
 #define EXIT_NO_JOB 3
 #define EXIT_UNREACHABLE 4
 
-/* How long to wait for evd's reply: a reload of a large configuration is
- * the slowest request. */
+/* How long to wait for evd (connecting, sending, and its reply) unless
+ * --timeout says otherwise: a reload of a large configuration is the
+ * slowest request. */
 #define REQUEST_TIMEOUT (60 * USEC_PER_SEC)
-/* The daemon's limit for `next JOB N` (NEXT_MAX in control.c). */
-#define NEXT_MAX 100
 
 /* Global options, set by main() before a command runs. */
 static const char *arg_socket;
 static bool arg_json;
-
-struct command {
-        const char *name;
-        const char *args;
-        const char *summary;
-        /* calendar: runs on its own; daemon commands (run == NULL): a request
-         * with min_args..max_args words, the first a job name if takes_job. */
-        int (*run)(int argc, char **argv);
-        unsigned min_args, max_args;
-        bool takes_job;
-};
+static usec_t arg_timeout = REQUEST_TIMEOUT;
 
 static int cmd_calendar(int argc, char **argv);
 
-static const struct command commands[] = {
-        { "list", "", "the jobs: schedule, state, last run, result, next run", NULL, 0, 0, false },
-        { "status", "[JOB]", "evd's summary and every job's details, or one job's", NULL, 0, 1, true },
-        { "run", "JOB", "start JOB now (its overlap= policy applies)", NULL, 1, 1, true },
-        { "next", "JOB [N]", "JOB's next N run times (default 1, at most 100)", NULL, 1, 2, true },
-        { "pause", "JOB", "skip JOB's scheduled runs until resumed (kept across restarts)", NULL, 1, 1, true },
-        { "resume", "JOB", "schedule JOB's runs again", NULL, 1, 1, true },
-        { "reload", "", "re-read the configuration; on errors keep the running one", NULL, 0, 0, false },
-        { "stats", "", "evd's counters: runs, failures, loop events, requests", NULL, 0, 0, false },
-        { "calendar", "[--iterations N] [--base-time TIME] [--timezone TZ] EXPR...",
-          "next elapses of calendar and cron:EXPR expressions (needs no evd)", cmd_calendar, 0, 0, false },
-};
+/* What evdctl offers: the table's commands but the test hooks. */
+static bool offered(const struct ctl_command *c) {
+        return !(c->flags & CTL_TEST_HOOK);
+}
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: evdctl [OPTIONS] COMMAND [ARGS...]\n\n"
                    "Control evd, the job scheduler, through its control socket.\n\nCommands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %s%s%s\n      %s\n", commands[i].name, *commands[i].args ? " " : "",
-                        commands[i].args, commands[i].summary);
+        for (size_t i = 0; i < _CTL_COMMAND_MAX; i++)
+                if (offered(&ctl_commands[i]))
+                        fprintf(f, "  %s%s%s\n      %s\n", ctl_commands[i].name, *ctl_commands[i].args ? " " : "",
+                                ctl_commands[i].args, ctl_commands[i].summary);
         fprintf(f, "\nOptions (before or after the command):\n"
                    "  -s, --socket PATH  evd's control socket (default $EVD_SOCKET,\n"
                    "                     else /run/evd/control.sock)\n"
                    "  -j, --json         machine-readable output (JSON)\n"
+                   "  -t, --timeout SPAN give up when evd has not answered within SPAN\n"
+                   "                     (\"5s\", \"2min\"; default 60s)\n"
                    "  -h, --help         show this help\n"
                    "      --version      show evdctl's version\n\n"
                    "Exit status: 0 success, 1 error, 2 usage, 3 no such job, 4 evd not reachable.\n"
@@ -79,25 +66,12 @@ static void usage(FILE *f) {
 
 /* ---------- calendar ---------- */
 
+/* Through the JSON writer evd uses: what is not UTF-8 is escaped. */
 static void json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                switch (*p) {
-                case '"': fputs("\\\"", f); break;
-                case '\\': fputs("\\\\", f); break;
-                case '\n': fputs("\\n", f); break;
-                case '\t': fputs("\\t", f); break;
-                case '\r': fputs("\\r", f); break;
-                case '\b': fputs("\\b", f); break;
-                case '\f': fputs("\\f", f); break;
-                default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                fprintf(f, "\\u%04x", *p);
-                        else
-                                fputc(*p, f);
-                }
-        }
-        fputc('"', f);
+        struct strbuf b = { 0 };
+        strbuf_json_string(&b, s);
+        fputs(b.s && !b.oom ? b.s : "\"\"", f);
+        strbuf_done(&b);
 }
 
 static bool parse_digits(const char **p, int n, int *ret) {
@@ -282,18 +256,19 @@ static bool in_utc(void) {
 }
 
 static int show_one(const char *expr, const char *tz, usec_t base, unsigned iterations, bool json) {
-        _cleanup_(calendar_freep) struct calendar_spec *spec = NULL;
+        _cleanup_(schedule_freep) struct schedule *spec = NULL;
         _cleanup_(freep) char *error = NULL, *norm = NULL;
         bool cron = startswith(expr, "cron:");
         usec_t now = now_usec(CLOCK_REALTIME), next = base;
         int r;
 
-        r = cron ? calendar_parse_cron(expr + 5, &spec, &error) : calendar_parse(expr, &spec, &error);
+        r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, cron ? expr + 5 : expr, &spec,
+                           &error);
         if (r < 0) {
                 fprintf(stderr, "evdctl: %s\n", error ? error : strerror(-r));
                 return r;
         }
-        r = calendar_normalize(spec, &norm);
+        r = schedule_normalize(spec, &norm);
         if (r < 0) {
                 fprintf(stderr, "evdctl: %s: %s\n", expr, strerror(-r));
                 return r;
@@ -310,7 +285,7 @@ static int show_one(const char *expr, const char *tz, usec_t base, unsigned iter
                         json_string(stdout, s);
                 } else
                         json_string(stdout, norm);
-                if (calendar_is_reboot(spec))
+                if (schedule_is_reboot(spec))
                         printf(", \"reboot\": true");
                 printf(", \"next\": [");
         } else {
@@ -320,11 +295,11 @@ static int show_one(const char *expr, const char *tz, usec_t base, unsigned iter
 
         for (unsigned i = 0; i < iterations; i++) {
                 char buf[256];
-                r = calendar_next(spec, tz, next, &next);
+                r = schedule_next(spec, tz, next, &next);
                 if (r == -ENOENT) {
                         if (i == 0 && !json)
                                 printf("%16s %s\n", "Next elapse:",
-                                       calendar_is_reboot(spec) ? "never (runs once when evd starts)" : "never");
+                                       schedule_is_reboot(spec) ? "never (runs once when evd starts)" : "never");
                         r = 0;
                         break;
                 }
@@ -424,7 +399,7 @@ static int cmd_calendar(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (tz) {
-                if (!calendar_timezone_valid(tz)) {
+                if (!schedule_timezone_valid(tz)) {
                         fprintf(stderr, "evdctl calendar: unknown time zone \"%s\"\n", tz);
                         return EXIT_USAGE;
                 }
@@ -458,24 +433,13 @@ static int cmd_calendar(int argc, char **argv) {
 
 /* ---------- daemon commands ---------- */
 
-/* Job names are [A-Za-z0-9_.-]+ (SPEC.md); anything else cannot name a job,
- * and must not reach the line protocol (spaces would split it). */
-static bool job_name_valid(const char *s) {
-        if (!*s || strlen(s) > 255)
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
-                      *s == '.' || *s == '-'))
-                        return false;
-        return true;
-}
-
-static void command_usage(FILE *f, const struct command *c) {
+static void command_usage(FILE *f, const struct ctl_command *c) {
         fprintf(f, "Usage: evdctl [--socket PATH] [--json] %s%s%s\n      %s\n", c->name, *c->args ? " " : "", c->args,
                 c->summary);
 }
 
 static int report_unreachable(const char *path, int r) {
+        char span[TIMESPAN_MAX];
         switch (r) {
         case -EACCES:
         case -EPERM:
@@ -484,8 +448,8 @@ static int report_unreachable(const char *path, int r) {
                         path, strerror(-r));
                 return EXIT_ERROR;
         case -ETIMEDOUT:
-                fprintf(stderr, "evdctl: evd at %s did not reply within %llus\n", path,
-                        (unsigned long long)(REQUEST_TIMEOUT / USEC_PER_SEC));
+                fprintf(stderr, "evdctl: evd at %s did not answer within %s (see --timeout)\n", path,
+                        timespan_format(span, sizeof span, arg_timeout));
                 return EXIT_UNREACHABLE;
         case -EPROTO:
                 fprintf(stderr, "evdctl: unexpected reply from %s (is it evd's control socket?)\n", path);
@@ -509,7 +473,7 @@ static int daemon_request(const char *request) {
         _cleanup_(freep) char *body = NULL;
         int code = 0;
 
-        int r = ctl_request(path, request, REQUEST_TIMEOUT, &code, &body);
+        int r = ctl_request(path, request, arg_timeout, &code, &body);
         if (r < 0)
                 return report_unreachable(path, r);
         if (code < 0 || code > EXIT_NO_JOB)
@@ -530,26 +494,22 @@ static int daemon_request(const char *request) {
         return code;
 }
 
-static int run_daemon_command(const struct command *c, char **args, size_t n_args) {
+static int run_daemon_command(const struct ctl_command *c, char **args, size_t n_args) {
         if (n_args < c->min_args || n_args > c->max_args) {
                 fprintf(stderr, "evdctl %s: %s\n", c->name,
-                        n_args < c->min_args ? (c->takes_job ? "a job name is needed" : "an argument is missing")
+                        n_args < c->min_args ? ((c->flags & CTL_TAKES_JOB) ? "a job name is needed" : "an argument is missing")
                                              : "too many arguments");
                 command_usage(stderr, c);
                 return EXIT_USAGE;
         }
-        if (c->takes_job && n_args > 0 && !job_name_valid(args[0])) {
+        if ((c->flags & CTL_TAKES_JOB) && n_args > 0 && !ctl_job_name_valid(args[0])) {
                 fprintf(stderr, "evdctl: no such job: %s (job names are made of A-Z a-z 0-9 _ . -)\n", args[0]);
                 return EXIT_NO_JOB;
         }
-        if (streq(c->name, "next") && n_args == 2) {
-                char *e;
-                errno = 0;
-                unsigned long v = strtoul(args[1], &e, 10);
-                if (errno > 0 || *e || e == args[1] || args[1][0] < '0' || args[1][0] > '9' || v < 1 || v > NEXT_MAX) {
-                        fprintf(stderr, "evdctl next: N must be a number from 1 to %d, not \"%s\"\n", NEXT_MAX, args[1]);
-                        return EXIT_USAGE;
-                }
+        unsigned count;
+        if (c->id == CTL_NEXT && n_args == 2 && !ctl_parse_count(args[1], &count)) {
+                fprintf(stderr, "evdctl next: N must be a number from 1 to %d, not \"%s\"\n", CTL_NEXT_MAX, args[1]);
+                return EXIT_USAGE;
         }
 
         struct strbuf req = { 0 };
@@ -599,6 +559,19 @@ static int global_option(int argc, char **argv, int *i) {
                 }
                 return OPT_TAKEN;
         }
+        if (streq(a, "-t") || streq(a, "--timeout") || startswith(a, "--timeout=")) {
+                const char *v = startswith(a, "--timeout=") ? a + strlen("--timeout=") : NULL;
+                if (!v && *i + 1 < argc)
+                        v = argv[++*i];
+                usec_t t;
+                if (!v || timespan_parse(v, &t) < 0 || t == 0 || t == USEC_INFINITY) {
+                        fprintf(stderr, "evdctl: %s needs a time span such as 5s or 2min, not \"%s\"\n", a,
+                                v ? v : "");
+                        return OPT_BAD;
+                }
+                arg_timeout = t;
+                return OPT_TAKEN;
+        }
         if (streq(a, "-h") || streq(a, "--help"))
                 return OPT_HELP;
         if (streq(a, "--version"))
@@ -607,7 +580,7 @@ static int global_option(int argc, char **argv, int *i) {
 }
 
 int main(int argc, char **argv) {
-        const struct command *cmd = NULL;
+        const struct ctl_command *cmd = NULL;
         int i;
 
         for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
@@ -631,16 +604,14 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return EXIT_USAGE;
         }
-        for (size_t k = 0; k < ELEMENTSOF(commands); k++)
-                if (streq(argv[i], commands[k].name))
-                        cmd = &commands[k];
-        if (!cmd) {
+        cmd = ctl_command_find(argv[i]);
+        if (!cmd || !offered(cmd)) {
                 fprintf(stderr, "evdctl: unknown command \"%s\"\n", argv[i]);
                 usage(stderr);
                 return EXIT_USAGE;
         }
-        if (cmd->run)
-                return cmd->run(argc - i, argv + i);
+        if (!(cmd->flags & CTL_DAEMON))
+                return cmd_calendar(argc - i, argv + i);
 
         /* The rest: the command's words, with global options allowed among
          * them; after "--" everything is a word. */

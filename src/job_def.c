@@ -18,7 +18,7 @@
  * parser; job_def_ref/unref only on the main thread (plain counter). */
 #include "config_parser.h"
 
-#include "calendar.h"
+#include "schedule.h"
 
 struct job_def *job_def_ref(struct job_def *d) {
         if (d)
@@ -188,11 +188,11 @@ static void job_argv(struct parser *p, struct job_def *d) {
  * ignore it. calendar keeps "UTC" as a flag, which only its normalised form
  * shows. */
 static void job_check_zone(struct parser *p, const struct job_def *d) {
-        const char *zone = calendar_timezone(d->calendar);
+        const char *zone = schedule_timezone(d->calendar);
         char q[QBUF_SIZE], q2[QBUF_SIZE], *norm = NULL;
 
         if (!zone) {
-                if (calendar_normalize(d->calendar, &norm) < 0) {
+                if (schedule_normalize(d->calendar, &norm) < 0) {
                         config_oom(p);
                         return;
                 }
@@ -264,7 +264,7 @@ int job_table_finish(struct parser *p) {
 
 void job_table_free(struct parser *p) {
         for (size_t i = 0; i < p->n_defs; i++)
-                calendar_free(p->defs[i].calendar);
+                schedule_free(p->defs[i].calendar);
         free(p->defs);
         free(p->table);
         p->defs = NULL;

@@ -16,12 +16,14 @@
 
 #include "config.h"
 #include "control.h"
+#include "sched_view.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
 #include "scheduler.h"
 #include "signals.h"
 #include "spawn.h"
+#include "tz.h"
 #include "tzwatch.h"
 
 struct options {
@@ -220,7 +222,9 @@ static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
                 sched_shutdown(&sched);
                 break;
         case SIGHUP:
-                sched_reload(&sched, NULL);
+                /* Through the request, so the control socket hears of it. */
+                if (sched_reload_request(&sched, NULL, NULL) < 0)
+                        sched_reload(&sched, NULL);
                 break;
         case SIGUSR1:
                 dump_status();
@@ -262,8 +266,8 @@ int main(int argc, char **argv) {
         log_setup(o.log_target);
         log_set_max_level(o.log_level);
         /* Before any thread: the zone is read once, not stat()ed by every
-         * mktime() (see tzwatch.h). */
-        (void)tzwatch_setup();
+         * mktime() (see tz.h). */
+        (void)tz_setup();
 
         r = config_load(o.config_path, &config, &errors);
         if (r < 0) {

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "calendar.h"
+#include "schedule.h"
 #include "log.h"
 #include "notify.h"
 #include "timespan.h"
@@ -100,8 +100,8 @@ static void job_arm(struct job *j, usec_t base, bool first) {
                 usec_t due;
                 if (d->schedule == SCHEDULE_EVERY)
                         due = j->last_due + d->every;
-                else if (calendar_is_reboot(d->calendar) ||
-                         calendar_next(d->calendar, d->timezone, j->last_due, &due) < 0)
+                else if (schedule_is_reboot(d->calendar) ||
+                         schedule_next(d->calendar, d->timezone, j->last_due, &due) < 0)
                         due = USEC_INFINITY;
                 if (due != USEC_INFINITY) {
                         if (due <= now_rt)
@@ -126,13 +126,13 @@ static void job_arm(struct job *j, usec_t base, bool first) {
                                 next += (now - next) / d->every * d->every + d->every;
                 }
         } else {
-                if (calendar_is_reboot(d->calendar)) {
+                if (schedule_is_reboot(d->calendar)) {
                         timer_stop(&j->timer);
                         return;
                 }
                 usec_t now = now_usec(CLOCK_REALTIME);
                 usec_t after = MAX(now, base == USEC_INFINITY ? 0 : base);
-                int r = calendar_next(d->calendar, d->timezone, after, &next);
+                int r = schedule_next(d->calendar, d->timezone, after, &next);
                 if (r < 0) {
                         if (r == -ENOENT)
                                 log_job(LOG_NOTICE, d->name, 0, NULL, "schedule \"%s\" has no further elapse",
@@ -174,9 +174,9 @@ static bool catch_up_after_step(struct job *j, usec_t now) {
         usec_t ref = j->last_elapse ? j->last_elapse : j->sched->started_realtime;
         usec_t missed;
 
-        if (!d->persistent || j->paused || calendar_is_reboot(d->calendar))
+        if (!d->persistent || j->paused || schedule_is_reboot(d->calendar))
                 return false;
-        if (calendar_next(d->calendar, d->timezone, ref, &missed) < 0 || missed > now)
+        if (schedule_next(d->calendar, d->timezone, ref, &missed) < 0 || missed > now)
                 return false;
         log_job(LOG_INFO, d->name, 0, NULL, "the clock step skipped a run: running it now (persistent)");
         j->next_elapse = missed;
@@ -194,8 +194,8 @@ static bool resume_from_now(const struct job *j, usec_t now) {
         const struct job_def *d = j->def;
         usec_t a, b;
 
-        if (calendar_next(d->calendar, d->timezone, now, &a) < 0 ||
-            calendar_next(d->calendar, d->timezone, a, &b) < 0)
+        if (schedule_next(d->calendar, d->timezone, now, &a) < 0 ||
+            schedule_next(d->calendar, d->timezone, a, &b) < 0)
                 return false;
         return b - a < j->last_elapse - now;
 }
@@ -625,7 +625,7 @@ int sched_start(struct sched *s) {
                         j->paused = e->paused;
                 }
                 job_arm(j, USEC_INFINITY, true);
-                if (j->def->enabled && j->def->calendar && calendar_is_reboot(j->def->calendar))
+                if (j->def->enabled && j->def->calendar && schedule_is_reboot(j->def->calendar))
                         request_start(j, 1, "@reboot");
         }
         s->watchdog_usec = notify_watchdog_usec();
@@ -864,11 +864,11 @@ size_t job_next_elapses(const struct job *j, usec_t *out, size_t n) {
                         out[k] = base + k * d->every;
                 return k;
         }
-        if (calendar_is_reboot(d->calendar))
+        if (schedule_is_reboot(d->calendar))
                 return 0;
         usec_t t = timer_active(&j->timer) ? j->next_elapse - 1 : now_usec(CLOCK_REALTIME);
         for (; k < n; k++) {
-                if (calendar_next(d->calendar, d->timezone, t, &t) < 0)
+                if (schedule_next(d->calendar, d->timezone, t, &t) < 0)
                         break;
                 out[k] = t;
         }

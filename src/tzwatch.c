@@ -1,44 +1,15 @@
-/* tzwatch.c - see tzwatch.h.
- *
- * Why unset-then-set to re-read the zone: glibc's tzset() returns at once
- * when $TZ (less a leading ':') equals the value it last loaded, so setting
- * the same string again would keep the old zone. With $TZ unset it stats
- * /etc/localtime and re-reads it if it changed; setting ":/etc/localtime"
- * back then matches what is loaded and costs nothing. */
+/* tzwatch.c - see tzwatch.h. Re-reading the zone itself is tz.c's. */
 #include "tzwatch.h"
 
 #include <stddef.h>
-#include <stdio.h>
 #include <sys/inotify.h>
+#include <time.h>
 
 #include "log.h"
+#include "tz.h"
 
 #define ZONE_DIR "/etc"
 #define ZONE_NAME "localtime"
-#define ZONE_TZ ":/etc/localtime"
-
-static bool tz_ours;
-
-bool tzwatch_setup(void) {
-        if (getenv("TZ"))
-                return false;
-        if (setenv("TZ", ZONE_TZ, 1) < 0)
-                return false;
-        tzset();
-        tz_ours = true;
-        return true;
-}
-
-void tzwatch_reload_zone(void) {
-        if (!tz_ours) {
-                tzset();
-                return;
-        }
-        (void)unsetenv("TZ");
-        tzset();
-        (void)setenv("TZ", ZONE_TZ, 1);
-        tzset();
-}
 
 static void tzwatch_dispatch(struct loop_source *s, uint32_t events) {
         struct tzwatch *w = (struct tzwatch *)((char *)s - offsetof(struct tzwatch, source));
@@ -58,7 +29,7 @@ static void tzwatch_dispatch(struct loop_source *s, uint32_t events) {
         if (!hit)
                 return;
         w->changes++;
-        tzwatch_reload_zone();
+        tz_reload_zone();
         log_notice("System time zone changed (now %s/%s); recomputing calendar deadlines", tzname[0], tzname[1]);
         if (w->changed)
                 w->changed(w->userdata);

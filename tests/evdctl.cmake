@@ -16,3 +16,13 @@ foreach(t commands access abuse reload pause-restart overlap single-instance nex
   set_tests_properties(evdctl/${t} PROPERTIES LABELS "e2e" TIMEOUT 900 SKIP_RETURN_CODE 77)
 endforeach()
 set_tests_properties(evdctl/abuse PROPERTIES RUN_SERIAL TRUE)
+
+# The control socket's rules (test_socket.py): its directory and group,
+# access with many groups, per-user limits, UTF-8 JSON, deadlines.
+foreach(t utf8 long-schedule status-bounded connect-timeout reload-deferred socket-directory reload-group
+          many-groups user-limit)
+  add_test(NAME evdctl/socket-${t}
+           COMMAND ${EVD_CTL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/evdctl/test_socket.py
+                   $<TARGET_FILE:evd> $<TARGET_FILE:evdctl> ${t})
+  set_tests_properties(evdctl/socket-${t} PROPERTIES LABELS "e2e" TIMEOUT 900 SKIP_RETURN_CODE 77)
+endforeach()

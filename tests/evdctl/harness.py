@@ -127,7 +127,7 @@ class Env:
     def log(self, p=None):
         p = p or self.proc
         try:
-            with open(p.log_path) as f:
+            with open(p.log_path, errors="replace") as f:  # evd logs bytes as they are
                 return f.read()
         except OSError:
             return ""

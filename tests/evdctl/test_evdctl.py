@@ -751,6 +751,9 @@ every = 1h
           "commands")
     check(complete("evdctl", "re") == ["reload", "resume"], "re")
     check(complete("evdctl", "--js") == ["--json"], "--js")
+    check(complete("evdctl", "--ti") == ["--timeout"], "--ti")
+    check(complete("evdctl", "--timeout", "5s", "--socket", env.sock, "run", "al") == ["alpha", "alpine"],
+          "job names after --timeout")
     check(complete("evdctl", "--socket", env.sock, "run", "al") == ["alpha", "alpine"], "job names")
     check(complete("evdctl", "--socket=" + env.sock, "status", "") == ["alpha", "alpine", "beta"], "all jobs")
     check(complete("evdctl", "pause", "--socket", env.sock, "b") == ["beta"], "socket after the command")

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "calendar.h"
+#include "schedule.h"
 #include "config.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -265,7 +265,7 @@ START_TEST(test_all_keys) {
         ck_assert_int_eq(d->overlap, OVERLAP_QUEUE);
 
         d = config_find_job(c, "par");
-        ck_assert(calendar_is_reboot(d->calendar));
+        ck_assert(schedule_is_reboot(d->calendar));
         ck_assert_int_eq(d->overlap, OVERLAP_PARALLEL);
         ck_assert_ptr_null(d->user);
         ck_assert_str_eq(d->group, "root");
@@ -1035,10 +1035,9 @@ END_TEST
  * reload may start while one is parsed: two loads at once must not meet
  * (under TSan a shared static or an inih option set per load is a reported
  * race). One thread loads a file with includes, the others a text with
- * users, groups and the environment, and one with errors; each result must
- * be what the same load gives alone. Calendar and cron expressions are left
- * out: their parser (calendar.c) still calls tzset(), which the schedule
- * front end is to make safe; add them here when it does. */
+ * users, groups, the environment, calendar and cron expressions and time
+ * zones, and one with errors; each result must be what the same load gives
+ * alone. */
 struct load_thread {
         const char *path;
         const char *text; /* NULL: load the file path */
@@ -1073,10 +1072,12 @@ static void *load_thread_run(void *arg) {
 
 START_TEST(test_concurrent_loads) {
         static const char text[] = "[daemon]\ncontrol_group = root\n"
-                                   "[job:a]\ncommand = /bin/echo a\nevery = 5min\nuser = root\n"
-                                   "[job:b]\ncommand = b\nevery = 1h\ngroup = daemon\n"
+                                   "[job:a]\ncommand = /bin/echo a\ncalendar = Mon..Fri *-*-* 02:30\n"
+                                   "timezone = Europe/Berlin\nuser = root\n"
+                                   "[job:b]\ncommand = b\ncron = 30 2 * * 1-5\ngroup = daemon\n"
                                    "environment = A=1 B=2\n";
-        static const char bad[] = "[job:bad]\ncommand = x\nevery = 0\nuser = no-such-user-here\n";
+        static const char bad[] = "[job:bad]\ncommand = x\nevery = 0\nuser = no-such-user-here\n"
+                                  "[job:z]\ncommand = x\ncalendar = *-*-* 02:30\ntimezone = Mars/Olympus\n";
         char *dir = make_dir(), *main_conf = path_in(dir, "evd.conf"), *sub = path_in(dir, "conf.d"),
              *inc = path_in(dir, "conf.d/a.conf");
         struct load_thread t[3] = {
@@ -1087,13 +1088,14 @@ START_TEST(test_concurrent_loads) {
         pthread_t th[3];
 
         ck_assert_int_eq(mkdir(sub, 0755), 0);
-        write_text(inc, "[job:inc]\ncommand = /bin/true\nevery = 1min\nuser = root\n");
+        write_text(inc, "[job:inc]\ncommand = /bin/true\ncalendar = *:0/5 UTC\nuser = root\n");
         write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n[job:m]\ncommand = m\nevery = 1h\n");
         for (int i = 0; i < 3; i++)
                 t[i].expected = load_result(&t[i]);
         ck_assert(strstr(t[0].expected, "[job:inc]"));
         ck_assert(strstr(t[1].expected, "[job:b]"));
         ck_assert(strstr(t[2].expected, "unknown user"));
+        ck_assert(strstr(t[2].expected, "unknown time zone"));
 
         for (int i = 0; i < 3; i++)
                 ck_assert_int_eq(pthread_create(&th[i], NULL, load_thread_run, &t[i]), 0);

@@ -5,17 +5,18 @@
 #include <sys/stat.h>
 
 #include "loop.h"
+#include "tz.h"
 #include "tzwatch.h"
 
 START_TEST(test_setup_respects_tz) {
         setenv("TZ", "Europe/Berlin", 1);
-        ck_assert(!tzwatch_setup());
+        ck_assert(!tz_setup());
         ck_assert_str_eq(getenv("TZ"), "Europe/Berlin");
         unsetenv("TZ");
-        ck_assert(tzwatch_setup());
+        ck_assert(tz_setup());
         ck_assert_str_eq(getenv("TZ"), ":/etc/localtime");
         /* A reload leaves the same $TZ behind. */
-        tzwatch_reload_zone();
+        tz_reload_zone();
         ck_assert_str_eq(getenv("TZ"), ":/etc/localtime");
 }
 END_TEST
