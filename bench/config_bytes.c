@@ -9,8 +9,12 @@
  *
  *   cc -O2 -I src -pthread -o config_bytes bench/config_bytes.c \
  *      build/libevdcore.a $(pkg-config --libs libsystemd inih) -lm
- *   ./config_bytes [N]          # N defaults to 100000 */
+ *   ./config_bytes [N] [hourly] # N defaults to 100000
+ *
+ * With "hourly" the jobs share 24 expressions (*-*-* HH:00:00) instead:
+ * a configuration parses each expression once and the jobs share it. */
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,7 @@ static double now(void) {
 int main(int argc, char **argv) {
         static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
         long n = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
+        bool hourly = argc > 2 && strcmp(argv[2], "hourly") == 0;
         size_t size = 128 + (size_t)n * 128, at = 0;
         char *text = malloc(size);
 
@@ -43,11 +48,12 @@ int main(int argc, char **argv) {
         }
         at += (size_t)snprintf(text + at, size - at, "[daemon]\nworkers = 2\n\n");
         for (long i = 0; i < n; i++) {
-                long s = 5 * i;
+                long s = hourly ? i % 24 * 3600 : 5 * i;
                 at += (size_t)snprintf(text + at, size - at,
                                        "[job:filler%06ld]\ncommand = /usr/local/bin/report --quiet %06ld\n"
-                                       "calendar = %s *-*-* %02ld:%02ld:%02ld UTC\n\n",
-                                       i, i, days[s / 86400], s / 3600 % 24, s / 60 % 60, s % 60);
+                                       "calendar = %s%s*-*-* %02ld:%02ld:%02ld UTC\n\n",
+                                       i, i, hourly ? "" : days[s / 86400], hourly ? "" : " ", s / 3600 % 24,
+                                       s / 60 % 60, s % 60);
         }
 
         struct config *c = NULL;

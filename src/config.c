@@ -61,11 +61,13 @@
  * - Memory: the definitions are one array; every string and vector is in
  *   the configuration's arena. Strings many jobs share (file names, users,
  *   groups, time zones, directories, environment entries, programs) are
- *   stored once; names, commands, schedules and arguments, rarely equal,
- *   are copied without a look-up. A shell job's argv[2] is its command.
+ *   stored once; names, commands and arguments, rarely equal, are copied
+ *   without a look-up. A shell job's argv[2] is its command. An expression
+ *   given again (same text and syntax) is parsed once and shared.
  *   bench/config_bytes.c measures the heap per job: for 100,000 calendar
- *   jobs 795 bytes before this layout, 569 after, of which 256 are the
- *   calendar module's parsed expression.
+ *   jobs on distinct seconds 811 bytes before this layout, 593 after (272
+ *   of them the parsed expression, struct schedule); sharing 24 hourly
+ *   expressions, 811 before and 296 after.
  * - user= and group= are resolved when the configuration is loaded; each
  *   run looks the user up again (spawn.c) and fails if it was deleted or
  *   its uid changed since, until a reload reports it here.
@@ -217,8 +219,6 @@ char **config_strv(struct parser *p, char *const *v, bool argv) {
 static void section_end(struct parser *p) {
         if (p->section == SEC_JOB && p->job)
                 job_finish(p);
-        if (p->job_scratch)
-                schedule_free(p->scratch.calendar);
         p->environment = strv_free(p->environment);
         p->job_scratch = false;
         p->job = NULL;
@@ -535,8 +535,8 @@ struct config *config_free(struct config *c) {
                 abort(); /* unbalanced unref: a programming error */
         if (--c->refcount > 0)
                 return NULL;
-        for (size_t i = 0; i < c->n_jobs; i++)
-                schedule_free(c->defs[i].calendar);
+        for (size_t i = 0; i < c->n_schedules; i++)
+                schedule_free(c->schedules[i]);
         free(c->defs);
         arena_done(&c->arena);
         free(c);

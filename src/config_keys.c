@@ -212,11 +212,23 @@ static void parse_files(struct parser *p, const struct config_key *k UNUSED, con
         config_include_add(p, value);
 }
 
-/* every=, calendar= and cron=: exactly one of them. */
+static void schedule_error(struct parser *p, const struct config_key *k, const char *value, const char *why) {
+        /* The parser's message repeats the expression: keep only the reason. */
+        char q[QBUF_SIZE], *prefix = strdup_printf("invalid %s expression \"%s\": ", k->name, value);
+        const char *reason = why;
+        if (prefix && why && startswith(why, prefix))
+                reason = why + strlen(prefix);
+        lerror(p, p->line, "invalid %s expression %s for %s= in %s%s%s", k->name, config_quote(q, value), k->name,
+               p->section_display, reason ? ": " : "", reason ? reason : "");
+        free(prefix);
+}
+
+/* every=, calendar= and cron=: exactly one of them. An expression given
+ * again (same text, same syntax) is parsed once and shared. */
 static void parse_schedule(struct parser *p, const struct config_key *k, const char *value, void *field UNUSED) {
         static const char *const names[] = { "every", "calendar", "cron" };
         struct job_def *d = p->job;
-        char q[QBUF_SIZE], *why = NULL;
+        char *why = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 unsigned line = config_key_seen(p, names[i]);
@@ -237,26 +249,30 @@ static void parse_schedule(struct parser *p, const struct config_key *k, const c
                 return;
         }
         bool cron = streq(k->name, "cron");
-        struct schedule *spec = NULL;
-        int r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, value, &spec, &why);
-        if (r == -ENOMEM)
-                config_oom(p);
-        else if (r < 0) {
-                /* calendar's message repeats the expression: keep only the reason. */
-                char *prefix = strdup_printf("invalid %s expression \"%s\": ", k->name, value);
-                const char *reason = why;
-                if (prefix && why && startswith(why, prefix))
-                        reason = why + strlen(prefix);
-                lerror(p, p->line, "invalid %s expression %s for %s= in %s%s%s", k->name, config_quote(q, value),
-                       k->name, p->section_display, reason ? ": " : "", reason ? reason : "");
-                free(prefix);
-        } else if (!(d->schedule_text = config_strdup_unique(p, value)))
-                schedule_free(spec);
-        else {
-                d->calendar = spec;
-                d->schedule = cron ? SCHEDULE_CRON : SCHEDULE_CALENDAR;
+        char *text = config_strdup(p, value);
+        if (!text)
+                return;
+        struct schedule *spec = job_schedule_find(p, text, cron);
+        if (!spec) {
+                int r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, value, &spec, &why);
+                if (r == -ENOMEM) {
+                        config_oom(p);
+                        return;
+                }
+                if (r < 0) {
+                        schedule_error(p, k, value, why);
+                        free(why);
+                        return;
+                }
+                if (job_schedule_add(p, text, cron, spec) < 0) {
+                        schedule_free(spec);
+                        config_oom(p);
+                        return;
+                }
         }
-        free(why);
+        d->schedule_text = text;
+        d->calendar = spec;
+        d->schedule = cron ? SCHEDULE_CRON : SCHEDULE_CALENDAR;
 }
 
 static void parse_timezone(struct parser *p, const struct config_key *k, const char *value, void *field) {

@@ -30,6 +30,7 @@ enum section_kind {
 
 struct parser;
 struct config_key;
+struct shared_schedule;
 
 /* A key's parser: checks value, reports any error (lerror, with the key's
  * name and the section as today's messages have them) and stores the
@@ -118,6 +119,8 @@ struct parser {
         size_t n_table;
 
         struct arena_intern *intern; /* strings shared by many jobs, while parsing */
+        struct shared_schedule *schedules; /* open addressing by (interned text, syntax) */
+        size_t n_schedules, n_schedules_table;
 
         struct include *includes;
         size_t n_includes;
@@ -179,6 +182,12 @@ const struct job_def *job_table_find(const struct parser *p, const char *name);
 void job_begin(struct parser *p, const char *name, bool scratch);
 /* The checks that need all of a job's keys, at the end of its section. */
 void job_finish(struct parser *p);
-/* Sorts p->defs by name into p->config (defs, jobs), taking them. */
+/* The schedule parsed before from this text (interned: compared by
+ * pointer) in this syntax, or NULL. */
+struct schedule *job_schedule_find(const struct parser *p, const char *text, bool cron);
+/* Remembers s (taking it) for text; -ENOMEM (s not taken). */
+int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule *s);
+/* Sorts p->defs by name into p->config (defs, jobs), taking them and the
+ * schedules. */
 int job_table_finish(struct parser *p);
 void job_table_free(struct parser *p);

@@ -9,7 +9,9 @@
  * Invariants: a definition lives in its configuration's defs[] (scratch
  * definitions, whose section header was an error, live in the parser and
  * are dropped); its strings and vectors are in the configuration's arena;
- * only its calendar spec is its own (freed with the configuration).
+ * its parsed schedule is in config->schedules, each expression parsed once
+ * and shared by the jobs that give the same text in the same syntax
+ * (struct schedule is immutable), freed with the configuration.
  * job_def_ref() counts on d->config: a configuration is freed when its last
  * reference goes, so a run that holds a definition across a reload holds
  * the whole old configuration until it ends.
@@ -233,6 +235,65 @@ void job_finish(struct parser *p) {
                 job_check_zone(p, d);
 }
 
+/* ---- schedules shared ---------------------------------------------------------- */
+
+struct shared_schedule {
+        const char *text; /* interned: equal texts are one pointer; NULL: empty slot */
+        bool cron;
+        struct schedule *schedule;
+};
+
+static size_t schedule_slot(const struct shared_schedule *t, size_t n, const char *text, bool cron) {
+        size_t i = (((uintptr_t)text >> 3) * 11400714819323198485ULL + cron) & (n - 1);
+        while (t[i].text && !(t[i].text == text && t[i].cron == cron))
+                i = (i + 1) & (n - 1);
+        return i;
+}
+
+struct schedule *job_schedule_find(const struct parser *p, const char *text, bool cron) {
+        if (p->n_schedules_table == 0)
+                return NULL;
+        return p->schedules[schedule_slot(p->schedules, p->n_schedules_table, text, cron)].schedule;
+}
+
+int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule *s) {
+        if ((p->n_schedules + 1) * 2 > p->n_schedules_table) {
+                size_t n = p->n_schedules_table ? p->n_schedules_table * 2 : 64;
+                struct shared_schedule *t = calloc(n, sizeof(*t));
+                if (!t)
+                        return -ENOMEM;
+                for (size_t i = 0; i < p->n_schedules_table; i++)
+                        if (p->schedules[i].text)
+                                t[schedule_slot(t, n, p->schedules[i].text, p->schedules[i].cron)] = p->schedules[i];
+                free(p->schedules);
+                p->schedules = t;
+                p->n_schedules_table = n;
+        }
+        p->schedules[schedule_slot(p->schedules, p->n_schedules_table, text, cron)] =
+                (struct shared_schedule){ text, cron, s };
+        p->n_schedules++;
+        return 0;
+}
+
+/* The schedules into the configuration, which frees them. */
+static int schedules_finish(struct parser *p) {
+        struct config *c = p->config;
+        size_t k = 0;
+
+        c->schedules = arena_alloc(&c->arena, MAX(p->n_schedules, 1) * sizeof(*c->schedules),
+                                   _Alignof(struct schedule *));
+        if (!c->schedules)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n_schedules_table; i++)
+                if (p->schedules[i].text)
+                        c->schedules[k++] = p->schedules[i].schedule;
+        c->n_schedules = k;
+        free(p->schedules);
+        p->schedules = NULL;
+        p->n_schedules = p->n_schedules_table = 0;
+        return 0;
+}
+
 /* ---- the final table ---------------------------------------------------------- */
 
 static int def_cmp(const void *a, const void *b) {
@@ -246,7 +307,7 @@ int job_table_finish(struct parser *p) {
         if (n > 0)
                 qsort(p->defs, n, sizeof(*p->defs), def_cmp);
         c->jobs = arena_alloc(&c->arena, MAX(n, 1) * sizeof(*c->jobs), _Alignof(struct job_def *));
-        if (!c->jobs)
+        if (!c->jobs || schedules_finish(p) < 0)
                 return -ENOMEM;
         if (n > 0 && n < p->n_alloc_defs) {
                 struct job_def *d = reallocarray(p->defs, n, sizeof(*d));
@@ -263,8 +324,11 @@ int job_table_finish(struct parser *p) {
 }
 
 void job_table_free(struct parser *p) {
-        for (size_t i = 0; i < p->n_defs; i++)
-                schedule_free(p->defs[i].calendar);
+        for (size_t i = 0; i < p->n_schedules_table; i++)
+                schedule_free(p->schedules[i].schedule);
+        free(p->schedules);
+        p->schedules = NULL;
+        p->n_schedules = p->n_schedules_table = 0;
         free(p->defs);
         free(p->table);
         p->defs = NULL;

@@ -681,7 +681,9 @@ START_TEST(test_packed) {
                                    "working_directory = /srv\nenvironment = LANG=C X=1\n"
                                    "[job:b]\ncommand = /bin/echo y\nevery = 1s\nuser = root\n"
                                    "working_directory = /srv\nenvironment = X=1 LANG=C\n"
-                                   "[job:c]\ncommand = echo a | cat\nshell = yes\nevery = 1s\n");
+                                   "[job:c]\ncommand = echo a | cat\nshell = yes\nevery = 1s\n"
+                                   "[job:d]\ncommand = x\ncalendar = daily\n[job:e]\ncommand = x\ncalendar = daily\n"
+                                   "[job:f]\ncommand = x\ncron = 0 0 * * *\n[job:g]\ncommand = x\ncalendar = hourly\n");
         const struct job_def *a = config_find_job(c, "a"), *b = config_find_job(c, "b"), *sh = config_find_job(c, "c");
 
         ck_assert_ptr_eq(a, &c->defs[0]);
@@ -697,6 +699,14 @@ START_TEST(test_packed) {
         ck_assert_ptr_ne(a->argv[1], b->argv[1]);
         ck_assert_ptr_eq(sh->argv[2], sh->command);
         ck_assert_ptr_null(sh->argv[3]);
+
+        /* An expression given twice is parsed once. */
+        const struct job_def *d = config_find_job(c, "d"), *e = config_find_job(c, "e"), *f = config_find_job(c, "f"),
+                             *g = config_find_job(c, "g");
+        ck_assert_ptr_eq(d->calendar, e->calendar);
+        ck_assert_ptr_ne(d->calendar, f->calendar);
+        ck_assert_ptr_ne(d->calendar, g->calendar);
+        ck_assert_uint_eq(c->n_schedules, 3);
 
         struct job_def *ref = job_def_ref(c->jobs[2]);
         ck_assert_uint_eq(c->refcount, 2);
