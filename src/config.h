@@ -77,7 +77,7 @@ struct job_def {
         uid_t uid;
         gid_t gid;
         int nice;
-        unsigned limit_nofile;  /* RLIMIT_NOFILE, soft and hard; 0: default (soft 1024, hard evd's hard limit) */
+        unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
 
         bool shell;
         bool persistent;

@@ -217,8 +217,8 @@ static int handle_reload(struct request *r) {
 
 #ifdef EVD_TEST_HOOKS
 /* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
- * environment (and built with -DEVD_TEST_HOOKS=ON, the default for
- * development builds; packages are built without). */
+ * environment and built with -DEVD_TEST_HOOKS=ON (off by default; the
+ * test suite turns it on, packages are built without). */
 static bool test_hooks_enabled(void) {
         const char *e = getenv("EVD_TEST_HOOKS");
         return e && streq(e, "1");

@@ -11,7 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 
 #include "config.h"
@@ -20,7 +20,9 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "pool.h"
 #include "scheduler.h"
+#include "state.h"
 #include "signals.h"
 #include "spawn.h"
 #include "tz.h"
@@ -141,6 +143,19 @@ static void reset_signal_dispositions(void) {
                         (void)sigaction(sig, &sa, NULL);
                 }
         }
+}
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit, as systemd does for
+ * itself: workers hold descriptors (see pool_nofile_needed), and jobs get
+ * the conventional soft limit back (SPAWN_NOFILE_DEFAULT) in spawn. */
+static void raise_nofile_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(errno, "Failed to raise the limit on open files to %llu",
+                                  (unsigned long long)rl.rlim_max);
 }
 
 static int check_config(const char *path) {
@@ -280,6 +295,15 @@ int main(int argc, char **argv) {
                 return EX_CONFIG;
         }
         strv_free(errors);
+        raise_nofile_limit();
+        char *nofile = pool_nofile_check(config->workers);
+        if (nofile) {
+                log_error("%s: %s", o.config_path, nofile);
+                log_error("Invalid configuration, not starting");
+                free(nofile);
+                config_free(config);
+                return EX_CONFIG;
+        }
 
         /* Orphans of jobs come to us, and are reaped, instead of to PID 1. */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
@@ -309,6 +333,19 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to start");
                 return 1;
         }
+        /* Before the control socket: a second evd on the same state
+         * directory stops here, without touching the first one's socket. */
+        const char *state_dir = state_directory(&o, sched.config);
+        char *state_error = NULL;
+        int state_lock = state_dir_acquire(state_dir, &state_error);
+        if (state_lock == -EPERM || state_lock == -EBUSY) {
+                log_error("%s", state_error ? state_error : "Refusing the state directory");
+                free(state_error);
+                return 1;
+        }
+        if (state_lock < 0)
+                log_warning("%s; persistent= jobs have no history", state_error ? state_error : state_dir);
+        free(state_error);
         const char *sock = socket_path(&o);
         r = control_open(&control, &loop, &sched, sock);
         if (r < 0) {
@@ -319,7 +356,8 @@ int main(int argc, char **argv) {
         r = tzwatch_init(&tzwatch, &loop, on_zone_change, &sched);
         if (r < 0)
                 log_warning_errno(r, "Cannot watch /etc/localtime; a change of the time zone needs a restart");
-        sched_use_state_directory(&sched, state_directory(&o, sched.config));
+        if (state_lock >= 0)
+                sched_use_state_directory(&sched, state_dir);
         sched_start(&sched);
         log_info("evd %s started: %zu job%s from %s, %u worker%s", EVD_VERSION, sched.n_jobs,
                  sched.n_jobs == 1 ? "" : "s", o.config_path, sched.config->workers,
@@ -334,6 +372,7 @@ int main(int argc, char **argv) {
         control_close(&control);
         tzwatch_done(&tzwatch);
         sched_done(&sched);
+        safe_close(state_lock); /* after the last save */
         signals_done(&signals);
         loop_done(&loop);
         log_info("Stopped");

@@ -34,12 +34,15 @@ void output_init(struct output *o, const char *job, uint64_t run) {
         o->byte_tokens = o->limits.bytes_burst;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0; its
+ * code point in *ret_cp. */
+static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *ret_cp) {
         size_t len;
         uint32_t cp;
-        if (s[0] < 0x80)
+        if (s[0] < 0x80) {
+                *ret_cp = s[0];
                 return 1;
+        }
         if ((s[0] & 0xe0) == 0xc0) {
                 len = 2;
                 cp = s[0] & 0x1f;
@@ -62,7 +65,16 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
         if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
             (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
                 return 0;
+        *ret_cp = cp;
         return len;
+}
+
+/* Valid UTF-8 that a terminal or a log viewer would still act on rather
+ * than show: the C1 controls (U+0080-U+009F; U+009B is a CSI, as ESC [ is)
+ * and the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069), which reorder the text around them. */
+static bool invisible_control(uint32_t cp) {
+        return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 size_t output_make_safe(char *dst, const char *src, size_t n) {
@@ -70,19 +82,25 @@ size_t output_make_safe(char *dst, const char *src, size_t n) {
         const unsigned char *s = (const unsigned char *)src;
         size_t k = 0;
         for (size_t i = 0; i < n;) {
-                size_t l = utf8_len(s + i, n - i);
+                uint32_t cp = 0;
+                size_t l = utf8_len(s + i, n - i, &cp);
                 if (l == 1 && (s[i] >= 0x20 || s[i] == '\t') && s[i] != 0x7f) {
                         dst[k++] = (char)s[i++];
-                } else if (l > 1) {
+                } else if (l > 1 && !invisible_control(cp)) {
                         memcpy(dst + k, s + i, l);
                         k += l;
                         i += l;
                 } else {
-                        dst[k++] = '\\';
-                        dst[k++] = 'x';
-                        dst[k++] = hex[s[i] >> 4];
-                        dst[k++] = hex[s[i] & 15];
-                        i++;
+                        /* Each byte of the sequence (one if it is not
+                         * valid), so a reader sees the exact bytes. */
+                        if (l == 0)
+                                l = 1;
+                        for (size_t j = 0; j < l; j++, i++) {
+                                dst[k++] = '\\';
+                                dst[k++] = 'x';
+                                dst[k++] = hex[s[i] >> 4];
+                                dst[k++] = hex[s[i] & 15];
+                        }
                 }
         }
         dst[k] = '\0';

@@ -5,7 +5,10 @@
  * is rate-limited (a token bucket of lines and one of bytes): past the
  * burst, lines are counted and dropped, and the count is logged when
  * logging resumes and at the end of the run. Bytes that are not printable
- * UTF-8 are escaped as \xNN so every journal entry stays text.
+ * UTF-8 are escaped as \xNN so every journal entry stays text: invalid
+ * UTF-8, C0 controls and DEL, and (each byte of the sequence) the C1
+ * controls U+0080-U+009F and the bidirectional overrides and isolates
+ * U+202A-U+202E, U+2066-U+2069, which a terminal would act on.
  *
  * One struct output belongs to one run and is used by the worker thread
  * running it only. */

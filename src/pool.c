@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 
 #include "log.h"
 #include "run.h"
@@ -153,6 +154,22 @@ void pool_submit(struct pool *p, struct run *r) {
         p->submitted++;
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
+}
+
+uint64_t pool_nofile_needed(size_t n_workers) {
+        return POOL_NOFILE_BASE + (uint64_t)n_workers * POOL_NOFILE_PER_WORKER;
+}
+
+char *pool_nofile_check(size_t n_workers) {
+        struct rlimit rl;
+        uint64_t need = pool_nofile_needed(n_workers);
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur)
+                return NULL;
+        return strdup_printf("workers = %zu needs up to %llu open files (%u + %u per worker), more than evd's "
+                             "limit of %llu (RLIMIT_NOFILE, hard limit %llu): lower workers, or raise the hard "
+                             "limit (LimitNOFILE= in evd.service)", n_workers, (unsigned long long)need,
+                             POOL_NOFILE_BASE, POOL_NOFILE_PER_WORKER, (unsigned long long)rl.rlim_cur,
+                             (unsigned long long)rl.rlim_max);
 }
 
 void pool_stop(struct pool *p) {

@@ -64,5 +64,17 @@ size_t pool_drain(struct pool *p);
 /* Lets the workers finish their current run, then joins them. */
 void pool_stop(struct pool *p);
 
+/* Descriptors: evd's own (POOL_NOFILE_BASE: epoll, signalfd, timerfds,
+ * the control socket and its CONTROL_MAX_CLIENTS clients, journal, state
+ * and configuration files, with room to spare) plus, per worker, its
+ * eventfd and what a run holds at most (while spawning: stdout and stderr
+ * pipes, the status pipe, the pidfd). */
+#define POOL_NOFILE_BASE 128
+#define POOL_NOFILE_PER_WORKER 8
+uint64_t pool_nofile_needed(size_t n_workers);
+/* NULL if n_workers fit evd's soft RLIMIT_NOFILE, else a message with the
+ * numbers (malloc'd; NULL too when out of memory). Any thread. */
+char *pool_nofile_check(size_t n_workers);
+
 /* Worker side of the completion queue (exposed for the tests). */
 void pool_complete(struct pool *p, struct run *r);

@@ -60,7 +60,10 @@ bool run_succeeded(const struct run *r) {
 }
 
 char *run_describe_result(const struct run *r, char *buf, size_t size) {
-        if (r->spawn_error != 0)
+        if (r->spawn_error != 0 && r->killed_before_exec)
+                snprintf(buf, size, "failed to start: %s: %s before exec", r->spawn_step ? r->spawn_step : "spawn",
+                         r->timed_out ? "timed out" : "stopped");
+        else if (r->spawn_error != 0)
                 snprintf(buf, size, "failed to start: %s: %s", r->spawn_step ? r->spawn_step : "spawn",
                          strerror(r->spawn_error));
         else if (r->wait_code == CLD_EXITED)
@@ -97,18 +100,185 @@ static bool group_alive(pid_t pgid) {
         return kill(-pgid, 0) == 0 || errno == EPERM;
 }
 
+static int poll_timeout_ms(usec_t next, usec_t now) {
+        return next == USEC_INFINITY ? -1 : next <= now ? 0 : (int)MIN((next - now + 999) / 1000, (usec_t)INT32_MAX);
+}
+
+/* Waits until the child has exec'd, with timeout= and cancellation in
+ * force: a child stuck before execve (in chdir into a hung mount, say) is
+ * SIGKILLed at the deadline or at the first request to stop, and the run
+ * fails to start. SIGKILL at once, with no kill_grace: it is still evd's
+ * code, with nothing of the job's to clean up, and it blocks SIGTERM until
+ * its last step anyway. (A child that exec'd an instant before the kill is
+ * reported as killed before exec all the same.) */
+static int wait_exec(struct run *r, struct spawn_child *c, int wake_fd, usec_t term_at, const char **ret_step) {
+        for (;;) {
+                const char *step = NULL;
+                int k = spawn_child_result(c, &step);
+                if (k != -EAGAIN) {
+                        if (k < 0)
+                                *ret_step = step;
+                        return k;
+                }
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                int cancel = atomic_load(&r->cancel);
+                if (cancel != RUN_CANCEL_NONE || now >= term_at) {
+                        if (cancel != RUN_CANCEL_NONE)
+                                r->cancelled = true;
+                        else
+                                r->timed_out = true;
+                        r->killed_before_exec = true;
+                        step = spawn_child_kill(c, MAX(r->kill_grace, USEC_PER_SEC));
+                        if (!spawn_child_reaped(c))
+                                log_job(LOG_WARNING, r->def->name, r->id, NULL,
+                                        "process %d is stuck in the kernel (%s) and did not die on SIGKILL; "
+                                        "leaving it", (int)c->pid, step ? step : "before exec");
+                        *ret_step = step ? step : "spawn";
+                        return r->cancelled ? -ECANCELED : -ETIMEDOUT;
+                }
+                struct pollfd pfd[2] = {
+                        { .fd = wake_fd, .events = POLLIN },
+                        { .fd = c->status_fd, .events = POLLIN },
+                };
+                int n = poll(pfd, 2, poll_timeout_ms(term_at, now));
+                if (n > 0 && pfd[0].revents) {
+                        uint64_t v;
+                        (void)!read(wake_fd, &v, sizeof v);
+                }
+        }
+}
+
+/* Supervises a run from its exec to the end of its process group: output,
+ * timeout= (SIGTERM, SIGKILL after kill_grace), cancellation, reaping.
+ * Closes the pipes it reads to the end and the pidfd once reaped. */
+static void supervise(struct run *r, struct output *o, int wake_fd, int outp[2], int errp[2], int *pidfd_,
+                      usec_t term_at) {
+        const struct job_def *def = r->def;
+        int pidfd = *pidfd_;
+        char buf[64];
+        enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
+        usec_t kill_at = USEC_INFINITY;
+        bool exited = false, checked_group = false;
+        pid_t pgid = r->pid;
+
+        for (;;) {
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                int cancel = atomic_load(&r->cancel);
+
+                if (cancel == RUN_CANCEL_KILL && phase != KILLED) {
+                        r->cancelled = true;
+                        signal_group(pgid, pidfd, SIGKILL);
+                        phase = KILLED;
+                } else if (cancel == RUN_CANCEL_TERM && phase == RUNNING) {
+                        r->cancelled = true;
+                        signal_group(pgid, pidfd, SIGTERM);
+                        phase = TERMINATING;
+                        kill_at = now + r->kill_grace;
+                }
+                if (phase == RUNNING && now >= term_at) {
+                        r->timed_out = true;
+                        log_job(LOG_WARNING, def->name, r->id, NULL,
+                                "timed out after %s, terminating its process group",
+                                timespan_format(buf, sizeof buf, def->timeout));
+                        signal_group(pgid, pidfd, SIGTERM);
+                        phase = TERMINATING;
+                        kill_at = now + r->kill_grace;
+                }
+                if (phase == TERMINATING && now >= kill_at) {
+                        log_job(LOG_WARNING, def->name, r->id, NULL,
+                                "still running %s after SIGTERM, sending SIGKILL",
+                                timespan_format(buf, sizeof buf, r->kill_grace));
+                        signal_group(pgid, exited ? -1 : pidfd, SIGKILL);
+                        phase = KILLED;
+                }
+
+                bool alive = false;
+                if (exited) {
+                        alive = group_alive(pgid);
+                        if (alive && !checked_group && phase == RUNNING) {
+                                /* The main process is gone; the rest of its group goes too. */
+                                r->leftovers = 1;
+                                log_job(LOG_NOTICE, def->name, r->id, NULL,
+                                        "main process exited, terminating the rest of its process group");
+                                signal_group(pgid, -1, SIGTERM);
+                                phase = TERMINATING;
+                                kill_at = now + r->kill_grace;
+                        }
+                        checked_group = true;
+                        if (!alive) {
+                                /* Whoever still holds the pipes left the group:
+                                 * take what is there and stop listening. */
+                                if (outp[0] >= 0)
+                                        drain(o, &o->out, &outp[0]);
+                                if (errp[0] >= 0)
+                                        drain(o, &o->err, &errp[0]);
+                                break;
+                        }
+                }
+
+                struct pollfd pfd[4] = {
+                        { .fd = wake_fd, .events = POLLIN },
+                        { .fd = outp[0], .events = POLLIN },
+                        { .fd = errp[0], .events = POLLIN },
+                        { .fd = pidfd, .events = POLLIN },
+                };
+                usec_t next = MIN(phase == RUNNING ? term_at : USEC_INFINITY,
+                                  phase == TERMINATING ? kill_at : USEC_INFINITY);
+                if (exited && alive)
+                        next = MIN(next, now + GROUP_POLL_USEC);
+                int n = poll(pfd, 4, poll_timeout_ms(next, now));
+                if (n < 0 && errno != EINTR) {
+                        log_job(LOG_ERR, def->name, r->id, NULL, "poll failed: %m");
+                        break;
+                }
+                if (n <= 0)
+                        continue;
+                if (pfd[0].revents) {
+                        uint64_t v;
+                        (void)!read(wake_fd, &v, sizeof v);
+                }
+                if (pfd[1].revents)
+                        drain(o, &o->out, &outp[0]);
+                if (pfd[2].revents)
+                        drain(o, &o->err, &errp[0]);
+                if (pfd[3].revents) {
+                        siginfo_t si = { 0 };
+                        if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG,
+                                    &r->rusage) == 0 && si.si_pid != 0) {
+                                exited = true;
+                                r->wait_code = si.si_code;
+                                r->wait_status = si.si_status;
+                                r->end_monotonic = now_usec(CLOCK_MONOTONIC);
+                                pidfd = safe_close(pidfd);
+                        }
+                }
+        }
+        if (!exited) {
+                /* Only after a poll failure: make sure the child is gone and reaped. */
+                signal_group(pgid, pidfd, SIGKILL);
+                siginfo_t si = { 0 };
+                syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, &r->rusage);
+                r->wait_code = si.si_code;
+                r->wait_status = si.si_status;
+                r->end_monotonic = now_usec(CLOCK_MONOTONIC);
+        }
+        *pidfd_ = pidfd;
+}
+
 void run_execute(struct run *r, int wake_fd) {
         const struct job_def *def = r->def;
         struct spawn_prep prep = { 0 };
+        struct spawn_child *child = NULL;
         struct output o;
         int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
         int pidfd = -1, r_;
         const char *step = NULL;
-        char buf[64];
 
         atomic_store(&r->wake_fd, wake_fd);
         r->start_monotonic = now_usec(CLOCK_MONOTONIC);
         r->start_realtime = now_usec(CLOCK_REALTIME);
+        /* From here on: spawning counts against timeout= too. */
+        usec_t term_at = def->timeout == USEC_INFINITY ? USEC_INFINITY : r->start_monotonic + def->timeout;
         if (atomic_load(&r->cancel) != RUN_CANCEL_NONE) {
                 r->cancelled = true;
                 r->spawn_error = ECANCELED;
@@ -124,12 +294,19 @@ void run_execute(struct run *r, int wake_fd) {
                 step = "pipe";
                 goto spawn_failed;
         }
-        r_ = spawn_start(def, &prep, spawn_devnull(), outp[1], errp[1], &r->pid, &pidfd, &step);
+        r_ = spawn_start(def, &prep, spawn_devnull(), outp[1], errp[1], &child, &step);
         outp[1] = safe_close(outp[1]);
         errp[1] = safe_close(errp[1]);
-        spawn_prep_done(&prep);
         if (r_ < 0)
                 goto spawn_failed;
+        r_ = wait_exec(r, child, wake_fd, term_at, &step);
+        if (r_ < 0) {
+                child = spawn_child_free(child);
+                goto spawn_failed;
+        }
+        r->pid = child->pid;
+        pidfd = spawn_child_take_pidfd(child);
+        child = spawn_child_free(child);
         fcntl(outp[0], F_SETFL, O_NONBLOCK);
         fcntl(errp[0], F_SETFL, O_NONBLOCK);
 
@@ -140,118 +317,7 @@ void run_execute(struct run *r, int wake_fd) {
                 log_job(LOG_INFO, def->name, r->id, NULL, "started (pid %d)", (int)r->pid);
 
         output_init(&o, def->name, r->id);
-        {
-                enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
-                usec_t term_at = def->timeout == USEC_INFINITY ? USEC_INFINITY
-                                                               : r->start_monotonic + def->timeout;
-                usec_t kill_at = USEC_INFINITY;
-                bool exited = false, checked_group = false;
-                pid_t pgid = r->pid;
-
-                for (;;) {
-                        usec_t now = now_usec(CLOCK_MONOTONIC);
-                        int cancel = atomic_load(&r->cancel);
-
-                        if (cancel == RUN_CANCEL_KILL && phase != KILLED) {
-                                r->cancelled = true;
-                                signal_group(pgid, pidfd, SIGKILL);
-                                phase = KILLED;
-                        } else if (cancel == RUN_CANCEL_TERM && phase == RUNNING) {
-                                r->cancelled = true;
-                                signal_group(pgid, pidfd, SIGTERM);
-                                phase = TERMINATING;
-                                kill_at = now + r->kill_grace;
-                        }
-                        if (phase == RUNNING && now >= term_at) {
-                                r->timed_out = true;
-                                log_job(LOG_WARNING, def->name, r->id, NULL,
-                                        "timed out after %s, terminating its process group",
-                                        timespan_format(buf, sizeof buf, def->timeout));
-                                signal_group(pgid, pidfd, SIGTERM);
-                                phase = TERMINATING;
-                                kill_at = now + r->kill_grace;
-                        }
-                        if (phase == TERMINATING && now >= kill_at) {
-                                log_job(LOG_WARNING, def->name, r->id, NULL,
-                                        "still running %s after SIGTERM, sending SIGKILL",
-                                        timespan_format(buf, sizeof buf, r->kill_grace));
-                                signal_group(pgid, exited ? -1 : pidfd, SIGKILL);
-                                phase = KILLED;
-                        }
-
-                        bool alive = false;
-                        if (exited) {
-                                alive = group_alive(pgid);
-                                if (alive && !checked_group && phase == RUNNING) {
-                                        /* The main process is gone; the rest of its group goes too. */
-                                        r->leftovers = 1;
-                                        log_job(LOG_NOTICE, def->name, r->id, NULL,
-                                                "main process exited, terminating the rest of its process group");
-                                        signal_group(pgid, -1, SIGTERM);
-                                        phase = TERMINATING;
-                                        kill_at = now + r->kill_grace;
-                                }
-                                checked_group = true;
-                                if (!alive) {
-                                        /* Whoever still holds the pipes left the group:
-                                         * take what is there and stop listening. */
-                                        if (outp[0] >= 0)
-                                                drain(&o, &o.out, &outp[0]);
-                                        if (errp[0] >= 0)
-                                                drain(&o, &o.err, &errp[0]);
-                                        break;
-                                }
-                        }
-
-                        struct pollfd pfd[4] = {
-                                { .fd = wake_fd, .events = POLLIN },
-                                { .fd = outp[0], .events = POLLIN },
-                                { .fd = errp[0], .events = POLLIN },
-                                { .fd = pidfd, .events = POLLIN },
-                        };
-                        usec_t next = MIN(phase == RUNNING ? term_at : USEC_INFINITY,
-                                          phase == TERMINATING ? kill_at : USEC_INFINITY);
-                        if (exited && alive)
-                                next = MIN(next, now + GROUP_POLL_USEC);
-                        int timeout_ms = next == USEC_INFINITY ? -1
-                                         : next <= now ? 0 : (int)MIN((next - now + 999) / 1000, (usec_t)INT32_MAX);
-                        int n = poll(pfd, 4, timeout_ms);
-                        if (n < 0 && errno != EINTR) {
-                                log_job(LOG_ERR, def->name, r->id, NULL, "poll failed: %m");
-                                break;
-                        }
-                        if (n <= 0)
-                                continue;
-                        if (pfd[0].revents) {
-                                uint64_t v;
-                                (void)!read(wake_fd, &v, sizeof v);
-                        }
-                        if (pfd[1].revents)
-                                drain(&o, &o.out, &outp[0]);
-                        if (pfd[2].revents)
-                                drain(&o, &o.err, &errp[0]);
-                        if (pfd[3].revents) {
-                                siginfo_t si = { 0 };
-                                if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG,
-                                            &r->rusage) == 0 && si.si_pid != 0) {
-                                        exited = true;
-                                        r->wait_code = si.si_code;
-                                        r->wait_status = si.si_status;
-                                        r->end_monotonic = now_usec(CLOCK_MONOTONIC);
-                                        pidfd = safe_close(pidfd);
-                                }
-                        }
-                }
-                if (!exited) {
-                        /* Only after a poll failure: make sure the child is gone and reaped. */
-                        signal_group(pgid, pidfd, SIGKILL);
-                        siginfo_t si = { 0 };
-                        syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, &r->rusage);
-                        r->wait_code = si.si_code;
-                        r->wait_status = si.si_status;
-                        r->end_monotonic = now_usec(CLOCK_MONOTONIC);
-                }
-        }
+        supervise(r, &o, wake_fd, outp, errp, &pidfd, term_at);
         output_finish(&o);
         r->output_lines = o.lines;
         r->dropped_lines = o.total_dropped_lines;
@@ -268,6 +334,7 @@ out:
         safe_close(errp[0]);
         safe_close(errp[1]);
         safe_close(pidfd);
+        spawn_child_free(child);
         if (r->end_monotonic == 0)
                 r->end_monotonic = now_usec(CLOCK_MONOTONIC);
         atomic_store(&r->wake_fd, -1);

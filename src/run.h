@@ -44,6 +44,7 @@ struct run {
         int wait_status;          /* exit status or signal number */
         bool timed_out;
         bool cancelled;
+        bool killed_before_exec; /* timed out or cancelled between clone and execve */
         unsigned leftovers;     /* processes of the group still alive after the main one exited */
         struct rusage rusage;
         usec_t start_realtime;

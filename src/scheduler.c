@@ -653,6 +653,16 @@ int sched_reload(struct sched *s, char ***errors) {
         s->stats.reloads++;
         log_info("Reloading configuration from %s", s->config_path);
         int r = config_load(s->config_path, &nc, &errs);
+        char *nofile = r >= 0 ? pool_nofile_check(nc->workers) : NULL; /* must fit evd's RLIMIT_NOFILE */
+        if (nofile) {
+                char *e = strdup_printf("%s: %s", s->config_path, nofile);
+                (void)strv_push(&errs, e ? e : nofile); /* a copy, logged below */
+                free(e);
+                free(nofile);
+                config_free(nc);
+                nc = NULL;
+                r = -EMFILE;
+        }
         if (r < 0) {
                 s->stats.reload_failures++;
                 for (char **e = errs; e && *e; e++)

@@ -8,8 +8,13 @@
 #include "state.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -20,27 +25,45 @@ static int cmp_entry(const void *a, const void *b) {
         return strcmp(((const struct state_entry *)a)->name, ((const struct state_entry *)b)->name);
 }
 
-int state_parse(const char *text, struct state *ret, char ***warnings) {
+/* By name, then by line: qsort is not stable, so the position in the file
+ * is part of the key (a name seen twice: the later line must win). */
+static int cmp_entry_line(const void *a, const void *b) {
+        const struct state_entry *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        if (c != 0)
+                return c;
+        return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int warn_line(char ***warnings, size_t lineno, const char *what) {
+        char *w = strdup_printf("state line %zu: %s, ignored", lineno, what);
+        int r = w ? strv_push(warnings, w) : -ENOMEM;
+        free(w);
+        return r;
+}
+
+int state_parse(const char *text, size_t size, struct state *ret, char ***warnings) {
         struct state s = { 0 };
         size_t cap = 0, lineno = 0;
-        const char *p = text;
+        const char *p = text, *end = text + size;
         bool magic = false;
 
-        while (*p) {
-                const char *nl = strchrnul(p, '\n');
-                size_t len = (size_t)(nl - p);
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t len = (size_t)((nl ? nl : end) - p);
                 char line[512], name[256];
                 unsigned long long last;
                 int paused, consumed = 0;
 
                 lineno++;
                 if (len >= sizeof line) {
-                        char *w = strdup_printf("state line %zu: too long, ignored", lineno);
-                        if (!w || strv_push(warnings, w) < 0) {
-                                free(w);
+                        if (warn_line(warnings, lineno, "too long") < 0)
                                 goto oom;
-                        }
-                        free(w);
+                        goto next;
+                }
+                if (memchr(p, '\0', len)) {
+                        if (warn_line(warnings, lineno, "contains a NUL byte") < 0)
+                                goto oom;
                         goto next;
                 }
                 memcpy(line, p, len);
@@ -58,12 +81,8 @@ int state_parse(const char *text, struct state *ret, char ***warnings) {
                 }
                 if (sscanf(line, "job %255s %llu %d%n", name, &last, &paused, &consumed) != 3 ||
                     (size_t)consumed != len || (paused != 0 && paused != 1)) {
-                        char *w = strdup_printf("state line %zu: damaged, ignored", lineno);
-                        if (!w || strv_push(warnings, w) < 0) {
-                                free(w);
+                        if (warn_line(warnings, lineno, "damaged") < 0)
                                 goto oom;
-                        }
-                        free(w);
                         goto next;
                 }
                 if (s.n == cap) {
@@ -78,13 +97,14 @@ int state_parse(const char *text, struct state *ret, char ***warnings) {
                         goto oom;
                 s.entries[s.n].last_start = last;
                 s.entries[s.n].paused = paused;
+                s.entries[s.n].line = lineno;
                 s.n++;
         next:
-                p = *nl ? nl + 1 : nl;
+                p = nl ? nl + 1 : end;
         }
         if (s.n > 0)
-                qsort(s.entries, s.n, sizeof(*s.entries), cmp_entry);
-        /* A name seen twice: the later line wins (keep the last of each run). */
+                qsort(s.entries, s.n, sizeof(*s.entries), cmp_entry_line);
+        /* A name seen twice: the later line wins (the last of each run). */
         size_t k = 0;
         for (size_t i = 0; i < s.n; i++) {
                 if (k > 0 && strcmp(s.entries[k - 1].name, s.entries[i].name) == 0) {
@@ -105,12 +125,18 @@ int state_load(const char *dir, struct state *ret, char ***warnings) {
         char *path = strdup_printf("%s/%s", dir, STATE_FILE);
         if (!path)
                 return -ENOMEM;
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: a FIFO named "state" must not block start-up; its
+         * type is checked before anything is read. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         free(path);
         if (fd < 0) {
                 if (errno == ENOENT) {
                         *ret = (struct state){ 0 };
                         return 0;
+                }
+                if (errno == ELOOP) {
+                        *ret = (struct state){ 0 };
+                        return strv_push(warnings, "state file: a symbolic link, ignored");
                 }
                 return -errno;
         }
@@ -136,8 +162,7 @@ int state_load(const char *dir, struct state *ret, char ***warnings) {
         }
         safe_close(fd);
         text[got] = '\0';
-        /* A NUL inside means damage: parse what precedes it. */
-        int r = state_parse(text, ret, warnings);
+        int r = state_parse(text, got, ret, warnings);
         free(text);
         return r;
 }
@@ -189,10 +214,17 @@ int state_write(const char *dir, const char *text, size_t len) {
                 r = -ENOMEM;
                 goto out;
         }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-                r = -errno;
-                goto out;
+        /* Created exclusively: a stale or planted .state.tmp (a hard link to
+         * another file, a FIFO, a symlink) is removed, never written
+         * through or opened. */
+        for (int attempt = 0;; attempt++) {
+                fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+                if (fd >= 0)
+                        break;
+                if (errno != EEXIST || attempt > 0 || unlink(tmp) < 0) {
+                        r = -errno;
+                        goto out;
+                }
         }
         r = write_all(fd, text ? text : STATE_MAGIC "\n", text ? len : strlen(STATE_MAGIC "\n"));
         if (r < 0)
@@ -220,6 +252,160 @@ out:
         free(tmp);
         free(path);
         return r;
+}
+
+/* -errno of a failed system call, never -EPERM: that code means "not
+ * trusted" to state_dir_acquire's callers. */
+static int sys_error(void) {
+        return errno == EPERM ? -EACCES : -errno;
+}
+
+/* Sets *error to the formatted message (%m: errno) and returns r. */
+_printf_(3, 4) static int fail(char **error, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(error, fmt, ap) < 0)
+                *error = NULL;
+        va_end(ap);
+        return r;
+}
+
+static bool trusted_owner(uid_t uid) {
+        return uid == 0 || uid == geteuid();
+}
+
+/* One directory of the chain: owned by root or evd's user, writable by no
+ * one else; an ancestor may be a root-owned sticky directory (/tmp). */
+static int check_dir(const char *dir, const char *path, bool leaf, char **error) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return fail(error, sys_error(), "Cannot use state directory %s: %s: %m", dir, path);
+        if (S_ISLNK(st.st_mode))
+                return fail(error, -EPERM, "Refusing state directory %s: %s changed into a symbolic link", dir, path);
+        if (!S_ISDIR(st.st_mode))
+                return fail(error, -ENOTDIR, "Cannot use state directory %s: %s is not a directory", dir, path);
+        if (!trusted_owner(st.st_uid))
+                return fail(error, -EPERM,
+                            "Refusing state directory %s: %s is owned by uid %u, not by root or evd's user", dir,
+                            path, (unsigned)st.st_uid);
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (leaf || st.st_uid != 0 || !(st.st_mode & S_ISVTX)))
+                return fail(error, -EPERM,
+                            "Refusing state directory %s: %s is writable by group or others (run chmod go-w %s)",
+                            dir, path, path);
+        return 0;
+}
+
+/* Every directory of REAL (a path realpath() returned), from / down. */
+static int check_chain(const char *dir, const char *real, bool leaf, char **error) {
+        _cleanup_(freep) char *p = strdup(real);
+        if (!p)
+                return -ENOMEM;
+        int r = check_dir(dir, "/", leaf && strcmp(real, "/") == 0, error);
+        for (char *slash = p + 1; r >= 0 && *slash; slash++) {
+                slash = strchrnul(slash, '/');
+                char c = *slash;
+                *slash = '\0';
+                r = check_dir(dir, p, leaf && c == '\0', error);
+                *slash = c;
+                if (!c)
+                        break;
+        }
+        return r;
+}
+
+/* A symbolic link on the way to DIR (as written) must be root's or evd's
+ * user's: another user's link would choose where evd writes. */
+static int check_links(const char *dir, char **error) {
+        _cleanup_(freep) char *p = strdup(dir);
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = p + 1; *p; slash++) {
+                slash = strchrnul(slash, '/');
+                char c = *slash;
+                struct stat st;
+                *slash = '\0';
+                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && !trusted_owner(st.st_uid))
+                        return fail(error, -EPERM, "Refusing state directory %s: %s is a symbolic link owned by uid %u",
+                                    dir, p, (unsigned)st.st_uid);
+                *slash = c;
+                if (!c)
+                        break;
+        }
+        return 0;
+}
+
+/* The PID holding a flock() on the file (dev, ino) per /proc/locks, or 0. */
+static pid_t lock_holder(dev_t dev, ino_t ino) {
+        FILE *f = fopen("/proc/locks", "re");
+        char line[256];
+        pid_t found = 0;
+        while (f && !found && fgets(line, sizeof line, f)) {
+                unsigned maj, min;
+                unsigned long long inode;
+                int pid;
+                if (sscanf(line, "%*d: FLOCK %*s WRITE %d %x:%x:%llu", &pid, &maj, &min, &inode) == 4 &&
+                    maj == major(dev) && min == minor(dev) && inode == (unsigned long long)ino)
+                        found = pid;
+        }
+        if (f)
+                fclose(f);
+        return found;
+}
+
+/* A flock() on the directory itself: released when evd exits however it
+ * exits, and it needs no file in the directory (nor a descriptor open for
+ * writing, which would keep a read-only remount from happening). */
+static int lock_dir(const char *dir, const char *real, char **error) {
+        _cleanup_(closep) int fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return fail(error, sys_error(), "Cannot use state directory %s: %m", dir);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK)
+                        return fail(error, sys_error(), "Cannot lock state directory %s: %m", dir);
+                pid_t pid = lock_holder(st.st_dev, st.st_ino);
+                if (pid > 0)
+                        return fail(error, -EBUSY, "State directory %s is in use by another evd (pid %d)", dir,
+                                    (int)pid);
+                return fail(error, -EBUSY, "State directory %s is in use by another evd", dir);
+        }
+        int ret = fd;
+        fd = -EBADF;
+        return ret;
+}
+
+int state_dir_acquire(const char *dir, char **error) {
+        _cleanup_(freep) char *copy = strdup(dir), *parent = NULL, *real = NULL;
+        if (!copy)
+                return -ENOMEM;
+        /* The parent first: evd creates nothing under a directory it does
+         * not trust. */
+        size_t n = strlen(copy);
+        while (n > 1 && copy[n - 1] == '/')
+                copy[--n] = '\0';
+        char *slash = strrchr(copy, '/');
+        const char *parent_path = !slash ? "." : slash == copy ? "/" : (*slash = '\0', copy);
+        int r = check_links(dir, error);
+        if (r < 0)
+                return r;
+        parent = realpath(parent_path, NULL);
+        if (!parent)
+                return fail(error, sys_error(), "Cannot use state directory %s: %s: %m", dir, parent_path);
+        r = check_chain(dir, parent, false, error);
+        if (r < 0)
+                return r;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return fail(error, sys_error(), "Cannot create state directory %s: %m", dir);
+        r = check_links(dir, error);
+        if (r < 0)
+                return r;
+        real = realpath(dir, NULL);
+        if (!real)
+                return fail(error, sys_error(), "Cannot use state directory %s: %m", dir);
+        r = check_chain(dir, real, true, error);
+        if (r < 0)
+                return r;
+        return lock_dir(dir, real, error);
 }
 
 static void *writer_main(void *arg) {

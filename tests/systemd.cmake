@@ -18,7 +18,8 @@ set_tests_properties(systemd/service PROPERTIES
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
 
 # systemd's watchdog restarts an evd whose main loop stalls (needs evd's
-# test hooks, -DEVD_TEST_HOOKS=ON, the default; skipped without them).
+# test hooks, -DEVD_TEST_HOOKS=ON, which .ci/test sets (the default is off);
+# skipped without them).
 add_test(NAME systemd/watchdog
          COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_watchdog.py $<TARGET_FILE:evd> ${CMAKE_SOURCE_DIR}/systemd/evd.service)
 set_tests_properties(systemd/watchdog PROPERTIES

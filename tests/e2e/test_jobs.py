@@ -51,6 +51,47 @@ def test_env_and_cwd(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
+def test_path_lookup_in_job_context(evd_bin):
+    """A program name is looked up on the job's PATH as the job would: a
+    relative (or empty) entry is relative to the job's working directory,
+    not to evd's own (evd runs in DIR here, the jobs in DIR/wd)."""
+    conf = """
+    [job:both]
+    command = evdprog-both
+    working_directory = {DIR}/wd
+    environment = PATH=.:/bin
+    cron = @reboot
+    [job:onlywd]
+    command = evdprog-wd
+    working_directory = {DIR}/wd
+    environment = PATH=/bin:
+    cron = @reboot
+    [job:onlyevd]
+    command = evdprog-evd
+    working_directory = {DIR}/wd
+    environment = PATH=.:/bin
+    cron = @reboot
+    """
+    with Evd(evd_bin, conf, "pathctx", start=False) as e:
+        prog = "#!/bin/sh\necho {where} > {OUT}/{name}\n"
+        for name, where in (("both", "wd"), ("wd", "wd")):
+            e.write(f"wd/evdprog-{name}", prog.format(name=name, where=where, OUT="{OUT}"), mode=0o755)
+        for name in ("both", "evd"):
+            e.write(f"evdprog-{name}", prog.format(name=name, where="evd-cwd", OUT="{OUT}"), mode=0o755)
+        e.start()
+        e.wait_log(r"both\[\d+\]: (finished|failed)", 1)
+        check(read_file(e.o("both"), "").strip() == "wd",
+              f"PATH=.:/bin ran {read_file(e.o('both'), 'nothing')!r}, not the program in the working directory")
+        l = e.wait_log(r"onlywd\[\d+\]: (finished|failed)", 1)
+        check("finished: exit status 0" in l[0] and read_file(e.o("wd"), "").strip() == "wd",
+              f"a program in the job's directory on an empty PATH entry was not found: {l[0]}")
+        l = e.wait_log(r"onlyevd\[\d+\]: (finished|failed)", 1)
+        check("failed to start: executable lookup: No such file or directory" in l[0],
+              f"a program only in evd's own directory: {l[0]}")
+        check(read_file(e.o("evd")) is None, "the program in evd's own directory ran")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 def test_timeout_kills_group(evd_bin):
     conf = """
     [daemon]
@@ -183,6 +224,7 @@ def test_long_command_line(evd_bin):
 if __name__ == "__main__":
     run_tests([
         ("env_and_cwd", test_env_and_cwd),
+        ("path_lookup_in_job_context", test_path_lookup_in_job_context),
         ("timeout_kills_group", test_timeout_kills_group),
         ("kill_grace", test_kill_grace),
         ("double_fork_daemon", test_double_fork_daemon),

@@ -80,8 +80,27 @@ def test_long_line(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
+def test_terminal_controls(evd_bin):
+    """C1 controls (CSI U+009B) and bidi overrides are valid UTF-8 a terminal
+    acts on: they reach the log escaped, byte by byte."""
+    conf = """
+    [job:controls]
+    command = printf 'a\\302\\2332Jb \\342\\200\\256evil \\303\\251t\\303\\251\\n'
+    shell = yes
+    cron = @reboot
+    """
+    with Evd(evd_bin, conf, "controls") as e:
+        e.wait_log(r"controls\[\d+\]: finished: exit status 0", 1, timeout=30)
+        lines = e.grep(r"^info: controls\[\d+\]: a")
+        check(lines, "the job's line was not logged")
+        want = "a\\xc2\\x9b2Jb \\xe2\\x80\\xaeevil \u00e9t\u00e9"
+        check(lines[0].endswith(want), f"C1 / bidi controls not escaped: {lines[0]!r}, want ...{want!r}")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 if __name__ == "__main__":
     run_tests([
         ("flood", test_flood),
         ("long_line", test_long_line),
+        ("terminal_controls", test_terminal_controls),
     ])

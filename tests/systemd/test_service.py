@@ -120,6 +120,16 @@ def check_start(sd):
     return int(p["MainPID"])
 
 
+def check_nofile(sd, main_pid):
+    """LimitNOFILE= of the unit is evd's hard limit, and evd raised its soft
+    limit to it (workers = 1024 needs 128 + 8 * 1024 descriptors)."""
+    text = sd.run(["cat", f"/proc/{main_pid}/limits"]).stdout
+    soft, hard = text.split("Max open files")[1].split()[:2]
+    log(f"  RLIMIT_NOFILE of evd: soft {soft}, hard {hard}")
+    require(int(hard) >= 128 + 8 * 1024, f"the unit's hard RLIMIT_NOFILE {hard} does not fit workers = 1024")
+    require(soft == hard, f"evd did not raise its soft RLIMIT_NOFILE {soft} to the hard limit {hard}")
+
+
 def check_evdctl(sd):
     p = sd.run([f"{NS_DIR}/bin/evdctl", "list"], check=False)
     log(f"evdctl list: exit {p.returncode}")
@@ -325,6 +335,7 @@ def main():
     with sdboot.PrivateSystemd(files, units) as sd:
         try:
             main_pid = check_start(sd)
+            check_nofile(sd, main_pid)
             check_evdctl(sd)
             check_job_output(sd)
             config = check_reload(sd, main_pid, BASE_CONFIG, "systemctl reload")

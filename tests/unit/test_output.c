@@ -103,6 +103,30 @@ START_TEST(test_escaping) {
 }
 END_TEST
 
+/* Valid UTF-8 that terminals act on: C1 controls (a CSI U+009B would start
+ * an escape sequence on the console) and bidirectional overrides and
+ * isolates (they reorder what follows). Each byte is escaped; the printable
+ * characters around them, and their neighbours in the ranges, are kept. */
+START_TEST(test_escaping_c1_and_bidi) {
+        char out[128];
+        output_make_safe(out, "a\xc2\x9b" "31mb", 7); /* U+009B CSI */
+        ck_assert_str_eq(out, "a\\xc2\\x9b" "31mb");
+        output_make_safe(out, "\xc2\x80\xc2\x9f", 4); /* U+0080, U+009F */
+        ck_assert_str_eq(out, "\\xc2\\x80\\xc2\\x9f");
+        output_make_safe(out, "\xc2\xa0\xc2\xa9", 4); /* U+00A0, U+00A9: printable */
+        ck_assert_str_eq(out, "\xc2\xa0\xc2\xa9");
+        output_make_safe(out, "x\xe2\x80\xaey", 5); /* U+202E RIGHT-TO-LEFT OVERRIDE */
+        ck_assert_str_eq(out, "x\\xe2\\x80\\xaey");
+        output_make_safe(out, "\xe2\x80\xaa\xe2\x81\xa6\xe2\x81\xa9", 9); /* U+202A, U+2066, U+2069 */
+        ck_assert_str_eq(out, "\\xe2\\x80\\xaa\\xe2\\x81\\xa6\\xe2\\x81\\xa9");
+        output_make_safe(out, "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa", 12);
+        /* U+2029, U+202F, U+2065, U+206A: outside the ranges, kept */
+        ck_assert_str_eq(out, "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa");
+        /* The worst case still fits the documented 4*n+1 bytes. */
+        ck_assert_uint_eq(output_make_safe(out, "\xe2\x80\xae", 3), 12);
+}
+END_TEST
+
 START_TEST(test_rate_limit) {
         struct output o;
         struct captured c;
@@ -128,6 +152,7 @@ int main(void) {
         tcase_add_test(tc, test_lines_across_reads);
         tcase_add_test(tc, test_long_line_in_pieces);
         tcase_add_test(tc, test_escaping);
+        tcase_add_test(tc, test_escaping_c1_and_bidi);
         tcase_add_test(tc, test_rate_limit);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);

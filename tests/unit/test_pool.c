@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "pool.h"
 #include "run.h"
@@ -128,12 +129,33 @@ START_TEST(test_workers_run_everything) {
 }
 END_TEST
 
+/* What the workers need against this process's soft RLIMIT_NOFILE. */
+START_TEST(test_nofile_check) {
+        struct rlimit old, rl;
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+        if (old.rlim_max < 1024)
+                return;
+        rl = (struct rlimit){ .rlim_cur = 1024, .rlim_max = old.rlim_max };
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        ck_assert_uint_eq(pool_nofile_needed(4), POOL_NOFILE_BASE + 4 * POOL_NOFILE_PER_WORKER);
+        ck_assert_ptr_null(pool_nofile_check(4));
+        ck_assert_ptr_null(pool_nofile_check((1024 - POOL_NOFILE_BASE) / POOL_NOFILE_PER_WORKER));
+        char *m = pool_nofile_check(200);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_ptr_nonnull(strstr(m, "workers = 200 needs up to 1728 open files"));
+        ck_assert_ptr_nonnull(strstr(m, "limit of 1024"));
+        free(m);
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("pool");
         TCase *tc = tcase_create("core");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_completion_queue_many_threads);
         tcase_add_test(tc, test_workers_run_everything);
+        tcase_add_test(tc, test_nofile_check);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -1,10 +1,13 @@
 /* Unit tests for state.c: parsing (damaged input is a warning, never a
- * failure), the atomic write, and the writer thread. */
+ * failure), the atomic write, the writer thread, and the checks of the
+ * state directory (trust, lock). */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "state.h"
 
@@ -19,7 +22,7 @@ START_TEST(test_parse) {
                            "job c 5 7\n"
                            "garbage\n"
                            "job b 300 0\n";
-        ck_assert_int_eq(state_parse(text, &s, &warn), 0);
+        ck_assert_int_eq(state_parse(text, strlen(text), &s, &warn), 0);
         ck_assert_uint_eq(s.n, 2);
         ck_assert_str_eq(s.entries[0].name, "a");
         ck_assert(s.entries[0].paused);
@@ -32,12 +35,12 @@ START_TEST(test_parse) {
         state_done(&s);
 
         warn = NULL;
-        ck_assert_int_eq(state_parse("something else\njob a 1 0\n", &s, &warn), 0);
+        ck_assert_int_eq(state_parse("something else\njob a 1 0\n", 24, &s, &warn), 0);
         ck_assert_uint_eq(s.n, 0);
         ck_assert_uint_eq(strv_length(warn), 1);
         strv_free(warn);
         state_done(&s);
-        ck_assert_int_eq(state_parse("", &s, NULL), 0);
+        ck_assert_int_eq(state_parse("", 0, &s, NULL), 0);
         ck_assert_uint_eq(s.n, 0);
 }
 END_TEST
@@ -170,6 +173,226 @@ START_TEST(test_writer_empty_snapshot) {
 }
 END_TEST
 
+/* The C library's qsort is replaced, in this test program only, by one
+ * that is deliberately unstable: equal elements come out in reverse
+ * order (an insertion sort that moves an element past its equals). C
+ * does not promise stability; state_parse must not rely on it. */
+void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+        char *b = base, tmp[256];
+        ck_assert_uint_le(size, sizeof tmp);
+        for (size_t i = 1; i < n; i++) {
+                size_t j = i;
+                memcpy(tmp, b + i * size, size);
+                while (j > 0 && cmp(b + (j - 1) * size, tmp) >= 0) {
+                        memcpy(b + j * size, b + (j - 1) * size, size);
+                        j--;
+                }
+                memcpy(b + j * size, tmp, size);
+        }
+}
+
+START_TEST(test_duplicates_later_line_wins) {
+        char text[4096] = "evd-state 1\n";
+        size_t len = strlen(text);
+        /* a, b and c each seen ten times, interleaved: the last line of
+         * each name must win whatever order the sort leaves equal names. */
+        for (int i = 0; i < 30; i++)
+                len += (size_t)snprintf(text + len, sizeof text - len, "job %c %d %d\n", "abc"[i % 3], i, i == 29);
+        struct state s;
+        char **warn = NULL;
+        ck_assert_int_eq(state_parse(text, len, &s, &warn), 0);
+        ck_assert_ptr_null(warn);
+        ck_assert_uint_eq(s.n, 3);
+        ck_assert_uint_eq(state_find(&s, "a")->last_start, 27);
+        ck_assert_uint_eq(state_find(&s, "b")->last_start, 28);
+        ck_assert_uint_eq(state_find(&s, "c")->last_start, 29);
+        ck_assert(state_find(&s, "c")->paused);
+        ck_assert(!state_find(&s, "a")->paused);
+        state_done(&s);
+}
+END_TEST
+
+static char *path_in(const char *dir, const char *name) {
+        char *p = NULL;
+        ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+        return p;
+}
+
+static void write_file(const char *path, const char *data, size_t len) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+        close(fd);
+}
+
+/* A NUL byte is damage on one line: a warning naming that line, and the
+ * lines after it are still read. */
+START_TEST(test_nul_byte) {
+        static const char text[] = "evd-state 1\njob a 1 0\njob b\0 2 0\njob c 3 1\n";
+        struct state s;
+        char **warn = NULL;
+        ck_assert_int_eq(state_parse(text, sizeof text - 1, &s, &warn), 0);
+        ck_assert_uint_eq(s.n, 2);
+        ck_assert_ptr_nonnull(state_find(&s, "a"));
+        ck_assert_ptr_nonnull(state_find(&s, "c"));
+        ck_assert_uint_eq(strv_length(warn), 1);
+        ck_assert_str_eq(warn[0], "state line 3: contains a NUL byte, ignored");
+        strv_free(warn);
+        warn = NULL;
+        state_done(&s);
+
+        char *dir = make_dir(), *path = path_in(dir, "state");
+        write_file(path, text, sizeof text - 1);
+        ck_assert_int_eq(state_load(dir, &s, &warn), 0);
+        ck_assert_uint_eq(s.n, 2);
+        ck_assert(state_find(&s, "c")->paused);
+        ck_assert_uint_eq(strv_length(warn), 1);
+        ck_assert_ptr_nonnull(strstr(warn[0], "line 3"));
+        strv_free(warn);
+        state_done(&s);
+        unlink(path);
+        rmdir(dir);
+        free(path);
+        free(dir);
+}
+END_TEST
+
+/* A file planted as .state.tmp is never written through: a hard link to
+ * another file keeps that file intact, a FIFO does not block the write. */
+START_TEST(test_temp_created_exclusively) {
+        char *dir = make_dir(), *victim = path_in(dir, "victim"), *tmp = path_in(dir, ".state.tmp"),
+             *path = path_in(dir, "state");
+        struct state s;
+
+        write_file(victim, "precious\n", 9);
+        ck_assert_int_eq(link(victim, tmp), 0);
+        ck_assert_int_eq(state_write(dir, "evd-state 1\njob a 1 0\n", 22), 0);
+        char buf[64] = "";
+        int fd = open(victim, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(read(fd, buf, sizeof buf - 1), 9);
+        close(fd);
+        ck_assert_str_eq(buf, "precious\n");
+        ck_assert_int_eq(state_load(dir, &s, NULL), 0);
+        ck_assert_uint_eq(s.n, 1);
+        state_done(&s);
+
+        ck_assert_int_eq(mkfifo(tmp, 0600), 0);
+        ck_assert_int_eq(state_write(dir, "evd-state 1\njob b 2 0\n", 22), 0);
+        ck_assert_int_eq(state_load(dir, &s, NULL), 0);
+        ck_assert_ptr_nonnull(state_find(&s, "b"));
+        state_done(&s);
+        ck_assert_int_ne(access(tmp, F_OK), 0);
+
+        /* A FIFO named state: loading neither blocks nor reads it. */
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+        char **warn = NULL;
+        ck_assert_int_eq(state_load(dir, &s, &warn), 0);
+        ck_assert_uint_eq(s.n, 0);
+        ck_assert_uint_eq(strv_length(warn), 1);
+        strv_free(warn);
+
+        unlink(path);
+        unlink(victim);
+        rmdir(dir);
+        free(path);
+        free(tmp);
+        free(victim);
+        free(dir);
+}
+END_TEST
+
+static int acquire(const char *dir, char **msg) {
+        *msg = NULL;
+        int r = state_dir_acquire(dir, msg);
+        if (r >= 0)
+                ck_assert_ptr_null(*msg);
+        else
+                ck_assert_ptr_nonnull(*msg);
+        return r;
+}
+
+/* Untrusted directories are refused (-EPERM), trusted ones created,
+ * checked and locked; a second process is refused (-EBUSY), naming us. */
+START_TEST(test_dir_acquire) {
+        char *top = make_dir(), *dir = path_in(top, "state"), *msg;
+
+        /* The parent chain here: / and /tmp (root, sticky) and top (ours). */
+        ck_assert_int_eq(chmod(top, 0777), 0);
+        ck_assert_int_eq(acquire(dir, &msg), -EPERM);
+        ck_assert_ptr_nonnull(strstr(msg, "writable by group or others"));
+        ck_assert_int_ne(access(dir, F_OK), 0); /* nothing created under it */
+        free(msg);
+        ck_assert_int_eq(chmod(top, 0755), 0);
+
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        ck_assert_int_eq(chmod(dir, 01777), 0); /* sticky is fine above, not here */
+        ck_assert_int_eq(acquire(dir, &msg), -EPERM);
+        free(msg);
+        ck_assert_int_eq(chmod(dir, 0720), 0);
+        ck_assert_int_eq(acquire(dir, &msg), -EPERM);
+        free(msg);
+        ck_assert_int_eq(rmdir(dir), 0);
+
+        if (geteuid() == 0) {
+                ck_assert_int_eq(mkdir(dir, 0755), 0);
+                ck_assert_int_eq(chown(dir, 12345, 12345), 0);
+                ck_assert_int_eq(acquire(dir, &msg), -EPERM);
+                ck_assert_ptr_nonnull(strstr(msg, "owned by uid 12345"));
+                free(msg);
+                ck_assert_int_eq(rmdir(dir), 0);
+                /* Another user's symbolic link on the way. */
+                char *link = path_in(top, "link");
+                ck_assert_int_eq(symlink(top, link), 0);
+                ck_assert_int_eq(lchown(link, 12345, 12345), 0);
+                char *via = path_in(link, "state");
+                ck_assert_int_eq(acquire(via, &msg), -EPERM);
+                ck_assert_ptr_nonnull(strstr(msg, "symbolic link owned by uid 12345"));
+                free(msg);
+                unlink(link);
+                free(via);
+                free(link);
+        }
+
+        /* Missing: created, locked. */
+        int fd = acquire(dir, &msg);
+        ck_assert_int_ge(fd, 0);
+        struct stat st;
+        ck_assert_int_eq(stat(dir, &st), 0);
+        ck_assert(S_ISDIR(st.st_mode));
+        ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+
+        pid_t child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                char *m = NULL, want[64];
+                int r = state_dir_acquire(dir, &m);
+                snprintf(want, sizeof want, "(pid %d)", (int)getppid());
+                _exit(r == -EBUSY && m && strstr(m, "in use by another evd") && strstr(m, want) ? 0 : 1);
+        }
+        int status;
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        /* Released with its descriptor: the next evd may start. */
+        close(fd);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                char *m = NULL;
+                _exit(state_dir_acquire(dir, &m) >= 0 ? 0 : 1);
+        }
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        rmdir(dir);
+        rmdir(top);
+        free(dir);
+        free(top);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("state");
         TCase *tc = tcase_create("core");
@@ -177,6 +400,10 @@ int main(void) {
         tcase_add_test(tc, test_roundtrip_and_missing);
         tcase_add_test(tc, test_write_failure_keeps_old);
         tcase_add_test(tc, test_writer_empty_snapshot);
+        tcase_add_test(tc, test_duplicates_later_line_wins);
+        tcase_add_test(tc, test_nul_byte);
+        tcase_add_test(tc, test_temp_created_exclusively);
+        tcase_add_test(tc, test_dir_acquire);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
