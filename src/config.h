@@ -3,13 +3,22 @@
  * line; a configuration with any error is never returned.
  *
  * A struct config and its job definitions are immutable after config_load()
- * returns. Job definitions are reference counted (main thread only) so a run
- * in flight keeps the definition it started with across a reload. */
+ * returns. The definitions of one configuration are one array, their
+ * strings and vectors packed in the configuration's arena (equal strings
+ * stored once). job_def_ref()/job_def_unref() count references to the
+ * owning configuration, so a run in flight keeps the definition it started
+ * with (and the configuration around it) across a reload.
+ *
+ * Thread: config_load() and config_load_string() may run on any thread, two
+ * at once included (no process-wide state; see config.c). The counting
+ * (job_def_ref/unref, config_free) is not atomic: once a configuration is
+ * handed to the main loop, only the main thread counts. */
 #pragma once
 
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "arena.h"
 #include "util.h"
 
 struct schedule;
@@ -30,45 +39,56 @@ enum schedule_kind {
 /* At most this many environment= variables per job. */
 #define CONFIG_ENVIRONMENT_MAX 4096u
 
+/* The most limit_nofile= accepts (the kernel's default fs.nr_open). */
+#define CONFIG_LIMIT_NOFILE_MAX 1048576u
+
+struct config;
+
+/* Strings and vectors point into the owning configuration's arena. */
 struct job_def {
-        unsigned refcount;
+        /* Ordered by size, so the struct has no holes: it is the bulk of a
+         * large configuration's memory. */
+        struct config *config;  /* the owner: references count on it */
 
         char *name;             /* [A-Za-z0-9_.-]+ */
         char *file;             /* where its [job:NAME] section is */
-        unsigned line;
-
         char *command;          /* as written */
         char **argv;            /* split command, or {"/bin/sh","-c",command} when shell */
-        bool shell;
 
-        enum schedule_kind schedule;
-        usec_t every;                    /* SCHEDULE_EVERY */
         char *schedule_text;             /* calendar/cron expression as written */
         struct schedule *calendar;       /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
         char *timezone;                  /* NULL: system zone */
 
-        usec_t jitter;          /* 0: none */
-        bool persistent;
-        usec_t timeout;         /* USEC_INFINITY: none */
-        enum overlap_policy overlap;
-        unsigned retries;
-        usec_t retry_delay;
-
         char *user;             /* NULL: run as evd's own user */
-        uid_t uid;
         char *group;            /* NULL: user's primary group */
-        gid_t gid;
         char *home, *shell_path; /* from the user's passwd entry, when user is set */
-
         char *working_directory;        /* NULL: "/" (or the user's home when user is set) */
         char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
+
+        usec_t every;           /* SCHEDULE_EVERY */
+        usec_t jitter;          /* 0: none */
+        usec_t timeout;         /* USEC_INFINITY: none */
+        usec_t retry_delay;
+
+        unsigned line;
+        enum schedule_kind schedule;
+        enum overlap_policy overlap;
+        unsigned retries;
+        uid_t uid;
+        gid_t gid;
         int nice;
+        unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
+
+        bool shell;
+        bool persistent;
         bool nice_set;
-        unsigned long limit_nofile;     /* the run's soft RLIMIT_NOFILE; 0: SPAWN_NOFILE_DEFAULT (1024) */
         bool enabled;
 };
 
 struct config {
+        unsigned refcount;              /* this pointer's owner, plus job_def_ref()s */
+        struct arena arena;             /* every string and vector of the configuration */
+
         char *path;                     /* the main file */
         unsigned workers;               /* default 4 */
         usec_t shutdown_timeout;        /* default 30s */
@@ -77,13 +97,15 @@ struct config {
         char *control_group;            /* NULL: root only */
         gid_t control_gid;
 
-        struct job_def **jobs;          /* sorted by name */
+        struct job_def *defs;           /* the definitions, sorted by name */
+        struct schedule **schedules;    /* every parsed expression once: jobs with the same one share it */
+        size_t n_schedules;
+        struct job_def **jobs;          /* &defs[i], for callers that want pointers */
         size_t n_jobs;
 };
 
-/* Loads path (and its includes). Main thread only: loading sets inih's
- * process-wide options and calls getpwnam()/getgrnam(), so two loads must
- * never run at once. On success returns 0 and *ret. On a
+/* Loads path (and its includes). Any thread; loads may run concurrently.
+ * On success returns 0 and *ret (holding one reference). On a
  * configuration error returns -EINVAL and appends one "PATH:LINE: message"
  * string per error to *errors (a strv the caller frees), in file order.
  * Other failures (out of memory) return another negative errno. */
@@ -96,11 +118,15 @@ int config_load(const char *path, struct config **ret, char ***errors);
  * non-regular included files are still refused). */
 int config_load_string(const char *text, const char *name, struct config **ret, char ***errors);
 
+/* Drops the caller's reference; the configuration is freed with the last
+ * one (a job_def_ref() on one of its definitions holds one). */
 struct config *config_free(struct config *c);
 static inline void config_freep(struct config **c) { config_free(*c); }
 
 const struct job_def *config_find_job(const struct config *c, const char *name);
 
+/* A reference to d's configuration (d stays valid until the matching
+ * unref). Main thread only, as the count is not atomic. */
 struct job_def *job_def_ref(struct job_def *d);
 struct job_def *job_def_unref(struct job_def *d);
 

@@ -2,7 +2,8 @@
 """Fault: an unsafe configuration file (as cron refuses such crontabs).
 
 Cases: the configuration is a symbolic link; it is group-writable; an
-included file is group-writable.
+included file is group-writable; the directory of the included files is
+group-writable (every directory on the way is checked, not only the file).
 
 Expected:
   * at start: evd refuses to start, exit 78 (EX_CONFIG), with a message
@@ -39,6 +40,7 @@ def setups(e):
     """(name, make unsafe, make safe again, message pattern)."""
     real = e.path("real.conf")
     inc = e.path("conf.d/a.conf")
+    incdir = e.path("conf.d")
 
     def symlink():
         os.rename(e.conf, real)
@@ -52,6 +54,8 @@ def setups(e):
         ("group-writable", lambda: os.chmod(e.conf, 0o664), lambda: os.chmod(e.conf, 0o644), r"(?i)writable"),
         ("world-writable", lambda: os.chmod(e.conf, 0o646), lambda: os.chmod(e.conf, 0o644), r"(?i)writable"),
         ("include group-writable", lambda: os.chmod(inc, 0o664), lambda: os.chmod(inc, 0o644), r"(?i)writable"),
+        ("include directory group-writable", lambda: os.chmod(incdir, 0o775), lambda: os.chmod(incdir, 0o755),
+         r"(?i)directory \S*conf\.d is writable"),
     ]
 
 

@@ -113,17 +113,23 @@ def test_untrusted(evd_bin):
         refused(e, rf"{sd} is owned by uid 54321", "owned by another user")
         os.rmdir(e.state_dir)
 
-        # The parent writable by others: nothing is created under it.
-        os.chmod(e.dir, 0o777)
-        refused(e, rf"Refusing state directory {sd}: {re.escape(e.dir)} is writable by group or others",
+        # The parent writable by others: nothing is created under it. (A
+        # parent of its own: the configuration's directory must stay safe,
+        # or evd refuses the configuration before it looks at the state.)
+        parent = e.path("pub")
+        os.makedirs(parent, mode=0o755)
+        os.chmod(parent, 0o777)
+        e.state_dir = os.path.join(parent, "state")
+        sd = re.escape(e.state_dir)
+        refused(e, rf"Refusing state directory {sd}: {re.escape(parent)} is writable by group or others",
                 "parent world-writable")
         check(not os.path.exists(e.state_dir), "the state directory was created under an untrusted parent")
         # ... unless it is a root-owned sticky directory, as /tmp is.
-        os.chmod(e.dir, 0o1777)
+        os.chmod(parent, 0o1777)
         e.start()
         wait_saved(e)
         check(e.stop() == 0, f"exit status {e.returncode}")
-        os.chmod(e.dir, 0o755)
+        os.chmod(parent, 0o755)
 
 
 def test_second_evd(evd_bin):

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -44,12 +45,12 @@ static char *join(char **v) {
         return s;
 }
 
-/* Loads text as "t.conf" and checks that it fails with exactly these
+/* Loads text as `name` and checks that it fails with exactly these
  * errors (newline-separated, each line ending in "\n"). */
-static void expect_errors(const char *text, const char *expected) {
+static void expect_errors_named(const char *text, const char *name, const char *expected) {
         struct config *c = NULL;
         char **errors = NULL;
-        int r = config_load_string(text, "t.conf", &c, &errors);
+        int r = config_load_string(text, name, &c, &errors);
         char *got = join(errors);
         if (r != -EINVAL || !streq(got, expected))
                 fprintf(stderr, "--- input:\n%s\n--- expected:\n%s--- got (r=%d):\n%s", text, expected, r, got);
@@ -58,6 +59,10 @@ static void expect_errors(const char *text, const char *expected) {
         ck_assert_str_eq(got, expected);
         free(got);
         strv_free(errors);
+}
+
+static void expect_errors(const char *text, const char *expected) {
+        expect_errors_named(text, "t.conf", expected);
 }
 
 static char *make_dir(void) {
@@ -139,7 +144,9 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(c->n_jobs, 1);
 
         const struct job_def *d = c->jobs[0];
-        ck_assert_uint_eq(d->refcount, 1);
+        ck_assert_ptr_eq(d->config, c);
+        ck_assert_uint_eq(c->refcount, 1);
+        ck_assert_uint_eq(d->limit_nofile, 0);
         ck_assert_str_eq(d->name, "j");
         ck_assert_str_eq(d->file, "t.conf");
         ck_assert_uint_eq(d->line, 1);
@@ -200,11 +207,13 @@ START_TEST(test_all_keys) {
                                    "working_directory = /srv\n"
                                    "environment = LANG=C.UTF-8\n"
                                    "nice = -20\n"
+                                   "limit_nofile = 1048576\n"
                                    "enabled = false\n"
                                    "[job:cron]\n"
                                    "command = x\n"
                                    "cron = 30 2 * * 1-5\n"
                                    "nice = 19\n"
+                                   "limit_nofile = 1\n"
                                    "user = root\n"
                                    "overlap = queue\n"
                                    "[job:par]\n"
@@ -244,12 +253,14 @@ START_TEST(test_all_keys) {
         ck_assert_str_eq(d->environment[0], "LANG=C.UTF-8");
         ck_assert(d->nice_set);
         ck_assert_int_eq(d->nice, -20);
+        ck_assert_uint_eq(d->limit_nofile, 1048576);
         ck_assert(!d->enabled);
 
         d = config_find_job(c, "cron");
         ck_assert_int_eq(d->schedule, SCHEDULE_CRON);
         ck_assert_str_eq(d->schedule_text, "30 2 * * 1-5");
         ck_assert_int_eq(d->nice, 19);
+        ck_assert_uint_eq(d->limit_nofile, 1);
         ck_assert_uint_eq(d->gid, 0); /* the user's primary group */
         ck_assert_int_eq(d->overlap, OVERLAP_QUEUE);
 
@@ -259,6 +270,7 @@ START_TEST(test_all_keys) {
         ck_assert_ptr_null(d->user);
         ck_assert_str_eq(d->group, "root");
         ck_assert_uint_eq(d->timeout, USEC_INFINITY);
+        ck_assert_uint_eq(d->limit_nofile, 0); /* the default */
         ck_assert_ptr_null(config_find_job(c, "nope"));
         ck_assert_ptr_null(config_find_job(c, "a"));
         config_free(c);
@@ -511,6 +523,13 @@ static const struct {
           "t.conf:4: invalid value \"1001\" for retries= in [job:x] (must be 0..1000)\n" },
         { "[job:x]\ncommand = x\nevery = 1s\nretries = -1\n",
           "t.conf:4: invalid value \"-1\" for retries= in [job:x] (must be 0..1000)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nlimit_nofile = 0\n",
+          "t.conf:4: invalid value \"0\" for limit_nofile= in [job:x] (must be 1..1048576)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nlimit_nofile = 1048577\n",
+          "t.conf:4: invalid value \"1048577\" for limit_nofile= in [job:x] (must be 1..1048576)\n" },
+        { "[job:x]\ncommand = x\nevery = 1s\nlimit_nofile = infinity\n",
+          "t.conf:4: invalid number \"infinity\" for limit_nofile= in [job:x]\n" },
+        { "[daemon]\nlimit_nofile = 5\n", "t.conf:2: unknown key \"limit_nofile\" in [daemon]\n" },
         { "[job:x]\ncommand = x\nevery = 1s\nnice = -21\n",
           "t.conf:4: invalid value \"-21\" for nice= in [job:x] (must be -20..19)\n" },
         { "[job:x]\ncommand = x\nevery = 1s\nnice = +5\n", "t.conf:4: invalid number \"+5\" for nice= in [job:x]\n" },
@@ -637,9 +656,9 @@ START_TEST(test_job_defs) {
 
         /* A reference outlives its configuration. */
         struct job_def *d = job_def_ref(a->jobs[1]);
-        ck_assert_uint_eq(d->refcount, 2);
+        ck_assert_uint_eq(d->config->refcount, 2);
         config_free(a);
-        ck_assert_uint_eq(d->refcount, 1);
+        ck_assert_uint_eq(d->config->refcount, 1);
         ck_assert_str_eq(d->argv[0], "x");
         ck_assert_ptr_null(job_def_unref(d));
         ck_assert_ptr_null(job_def_unref(NULL));
@@ -651,6 +670,49 @@ START_TEST(test_job_defs) {
         ck_assert_str_eq(overlap_policy_to_string(OVERLAP_QUEUE), "queue");
         ck_assert_str_eq(overlap_policy_to_string(OVERLAP_PARALLEL), "parallel");
         ck_assert_str_eq(overlap_policy_to_string(OVERLAP_REPLACE), "replace");
+}
+END_TEST
+
+/* The definitions are one array; strings many jobs share are stored once;
+ * a shell job's argv[2] is its command; a reference holds the whole
+ * configuration. */
+START_TEST(test_packed) {
+        struct config *c = load_ok("[job:a]\ncommand = /bin/echo x\nevery = 1s\nuser = root\n"
+                                   "working_directory = /srv\nenvironment = LANG=C X=1\n"
+                                   "[job:b]\ncommand = /bin/echo y\nevery = 1s\nuser = root\n"
+                                   "working_directory = /srv\nenvironment = X=1 LANG=C\n"
+                                   "[job:c]\ncommand = echo a | cat\nshell = yes\nevery = 1s\n"
+                                   "[job:d]\ncommand = x\ncalendar = daily\n[job:e]\ncommand = x\ncalendar = daily\n"
+                                   "[job:f]\ncommand = x\ncron = 0 0 * * *\n[job:g]\ncommand = x\ncalendar = hourly\n");
+        const struct job_def *a = config_find_job(c, "a"), *b = config_find_job(c, "b"), *sh = config_find_job(c, "c");
+
+        ck_assert_ptr_eq(a, &c->defs[0]);
+        ck_assert_ptr_eq(b, &c->defs[1]);
+        ck_assert_ptr_eq(sh, &c->defs[2]);
+        ck_assert_ptr_eq(a->user, b->user);
+        ck_assert_ptr_eq(a->home, b->home);
+        ck_assert_ptr_eq(a->working_directory, b->working_directory);
+        ck_assert_ptr_eq(a->file, b->file);
+        ck_assert_ptr_eq(a->argv[0], b->argv[0]);
+        ck_assert_ptr_eq(a->environment[0], b->environment[1]); /* LANG=C */
+        ck_assert_ptr_eq(a->environment[1], b->environment[0]); /* X=1 */
+        ck_assert_ptr_ne(a->argv[1], b->argv[1]);
+        ck_assert_ptr_eq(sh->argv[2], sh->command);
+        ck_assert_ptr_null(sh->argv[3]);
+
+        /* An expression given twice is parsed once. */
+        const struct job_def *d = config_find_job(c, "d"), *e = config_find_job(c, "e"), *f = config_find_job(c, "f"),
+                             *g = config_find_job(c, "g");
+        ck_assert_ptr_eq(d->calendar, e->calendar);
+        ck_assert_ptr_ne(d->calendar, f->calendar);
+        ck_assert_ptr_ne(d->calendar, g->calendar);
+        ck_assert_uint_eq(c->n_schedules, 3);
+
+        struct job_def *ref = job_def_ref(c->jobs[2]);
+        ck_assert_uint_eq(c->refcount, 2);
+        ck_assert_ptr_null(config_free(c));
+        ck_assert_str_eq(ref->argv[2], "echo a | cat");
+        ck_assert_ptr_null(job_def_unref(ref));
 }
 END_TEST
 
@@ -860,6 +922,203 @@ START_TEST(test_permissions) {
         free(link);
         free(inc);
         free(fifo);
+}
+END_TEST
+
+/* Loading path gives one job. */
+static void expect_one_job(const char *path) {
+        struct config *c = NULL;
+        char *errs = NULL;
+        ck_assert_int_eq(load_file(path, &c, &errs), 0);
+        ck_assert_uint_eq(c->n_jobs, 1);
+        config_free(c);
+        free(errs);
+}
+
+/* Loading path fails on the directory dir on the way to file. */
+static void expect_dir_writable(const char *path, const char *file, const char *dir) {
+        char *expected = strdup_printf("%s: refusing to read: directory %s is writable by group or others (run "
+                                       "chmod go-w %s)\n", file, dir, dir);
+        expect_file_errors(path, expected);
+        free(expected);
+}
+
+/* Every directory on the way to a file is checked too (config_load only):
+ * owned by root or evd's euid, not writable by group or others unless
+ * sticky and owned by root; a link is followed only from a checked
+ * directory. File names in messages have control characters escaped. */
+START_TEST(test_directories) {
+        char *dir = make_dir(), *main_conf = path_in(dir, "evd.conf"), *sub = path_in(dir, "conf.d"),
+             *inc = path_in(dir, "conf.d/a.conf"), *open_dir = path_in(dir, "open"),
+             *open_link = path_in(dir, "open/link"), *real_link = path_in(dir, "link.d"), *expected;
+
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        write_text(inc, "[job:inc]\ncommand = /bin/true\nevery = 1min\n");
+        write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n");
+        expect_one_job(main_conf);
+
+        /* An included file's directory writable by group or others. */
+        ck_assert_int_eq(chmod(sub, 0775), 0);
+        expect_dir_writable(main_conf, inc, sub);
+        ck_assert_int_eq(chmod(sub, 0757), 0);
+        expect_dir_writable(main_conf, inc, sub);
+        ck_assert_int_eq(chmod(sub, 0755), 0);
+
+        /* The main file's directory: every directory up to "/". */
+        ck_assert_int_eq(chmod(dir, 0775), 0);
+        expect_dir_writable(main_conf, main_conf, dir);
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+
+        /* A link from a checked directory is followed (its target checked);
+         * one in a directory others can write is not reached. */
+        ck_assert_int_eq(symlink("conf.d", real_link), 0);
+        write_text(main_conf, "[include]\nfiles = link.d/*.conf\n");
+        expect_one_job(main_conf);
+        ck_assert_int_eq(chmod(sub, 0775), 0);
+        char *through = path_in(dir, "link.d/a.conf");
+        expect_dir_writable(main_conf, through, sub);
+        free(through);
+        ck_assert_int_eq(chmod(sub, 0755), 0);
+        ck_assert_int_eq(mkdir(open_dir, 0755), 0);
+        ck_assert_int_eq(chmod(open_dir, 0777), 0);
+        ck_assert_int_eq(symlink(sub, open_link), 0);
+        write_text(main_conf, "[include]\nfiles = open/link/*.conf\n");
+        through = path_in(dir, "open/link/a.conf");
+        expect_dir_writable(main_conf, through, open_dir);
+        free(through);
+
+        /* Sticky and owned by root, as /tmp: others cannot replace the
+         * names in it, so it passes; owned by anyone else it does not. */
+        if (geteuid() == 0) {
+                ck_assert_int_eq(chmod(open_dir, 01777), 0);
+                expect_one_job(main_conf);
+                /* ... but a link in it must be owned by root: others may add
+                 * names there. (Read as the main file: glob() itself is
+                 * refused such a link by the kernel's protected_symlinks.) */
+                ck_assert_int_eq(lchown(open_link, 65534, 65534), 0);
+                through = path_in(dir, "open/link/a.conf");
+                expected = strdup_printf("%s: refusing to read: symbolic link %s is owned by uid 65534, not by "
+                                         "root\n", through, open_link);
+                expect_file_errors(through, expected);
+                free(expected);
+                free(through);
+                ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
+                through = path_in(dir, "open/link/a.conf");
+                expected = strdup_printf("%s: refusing to read: directory %s is owned by uid 65534, not by root\n",
+                                         through, open_dir);
+                expect_file_errors(main_conf, expected);
+                free(expected);
+                free(through);
+        } else
+                fprintf(stderr, "test_directories: not root, sticky and owner checks not tested\n");
+
+        /* A control character in a file name is escaped in messages. */
+        char *esc = path_in(dir, "conf.d/b\x1b[31m.conf"), *shown = path_in(dir, "conf.d/b\\x1b[31m.conf");
+        write_text(esc, "[job:b]\n");
+        write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n");
+        expected = strdup_printf("%s:1: missing command= in [job:b]\n%s:1: no schedule in [job:b]: set one of "
+                                 "every=, calendar=, cron=\n", shown, shown);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        ck_assert_int_eq(chmod(esc, 0664), 0);
+        expected = strdup_printf("%s: refusing to read: writable by group or others (run chmod go-w %s)\n", shown,
+                                 shown);
+        expect_file_errors(main_conf, expected);
+        free(expected);
+        expect_errors_named("[job:x]\ncommand = x\nevery = 1s\nenabled = maybe\n", "t\x1b]0;x\a.conf",
+                            "t\\x1b]0;x\\x07.conf:4: invalid boolean \"maybe\" for enabled= in [job:x] (yes or no)\n");
+        free(esc);
+        free(shown);
+
+        rm_rf(dir);
+        free(dir);
+        free(main_conf);
+        free(sub);
+        free(inc);
+        free(open_dir);
+        free(open_link);
+        free(real_link);
+}
+END_TEST
+
+/* config_load() runs on a helper thread while the loop runs, and a second
+ * reload may start while one is parsed: two loads at once must not meet
+ * (under TSan a shared static or an inih option set per load is a reported
+ * race). One thread loads a file with includes, the others a text with
+ * users, groups, the environment, calendar and cron expressions and time
+ * zones, and one with errors; each result must be what the same load gives
+ * alone. */
+struct load_thread {
+        const char *path;
+        const char *text; /* NULL: load the file path */
+        char *expected;
+        int failures;
+};
+
+/* The format of the configuration, or its errors. */
+static char *load_result(const struct load_thread *t) {
+        struct config *c = NULL;
+        char **errors = NULL, *out = NULL;
+        int r = t->text ? config_load_string(t->text, t->path, &c, &errors) : config_load(t->path, &c, &errors);
+        if (r == 0)
+                ck_assert_int_eq(config_format(c, 0, &out), 0);
+        else
+                out = join(errors);
+        strv_free(errors);
+        config_free(c);
+        return out;
+}
+
+static void *load_thread_run(void *arg) {
+        struct load_thread *t = arg;
+        for (int i = 0; i < 40; i++) {
+                char *out = load_result(t);
+                if (!streq(out, t->expected))
+                        t->failures++;
+                free(out);
+        }
+        return NULL;
+}
+
+START_TEST(test_concurrent_loads) {
+        static const char text[] = "[daemon]\ncontrol_group = root\n"
+                                   "[job:a]\ncommand = /bin/echo a\ncalendar = Mon..Fri *-*-* 02:30\n"
+                                   "timezone = Europe/Berlin\nuser = root\n"
+                                   "[job:b]\ncommand = b\ncron = 30 2 * * 1-5\ngroup = daemon\n"
+                                   "environment = A=1 B=2\n";
+        static const char bad[] = "[job:bad]\ncommand = x\nevery = 0\nuser = no-such-user-here\n"
+                                  "[job:z]\ncommand = x\ncalendar = *-*-* 02:30\ntimezone = Mars/Olympus\n";
+        char *dir = make_dir(), *main_conf = path_in(dir, "evd.conf"), *sub = path_in(dir, "conf.d"),
+             *inc = path_in(dir, "conf.d/a.conf");
+        struct load_thread t[3] = {
+                { .path = main_conf },
+                { .path = "s.conf", .text = text },
+                { .path = "bad.conf", .text = bad },
+        };
+        pthread_t th[3];
+
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        write_text(inc, "[job:inc]\ncommand = /bin/true\ncalendar = *:0/5 UTC\nuser = root\n");
+        write_text(main_conf, "[include]\nfiles = conf.d/*.conf\n[job:m]\ncommand = m\nevery = 1h\n");
+        for (int i = 0; i < 3; i++)
+                t[i].expected = load_result(&t[i]);
+        ck_assert(strstr(t[0].expected, "[job:inc]"));
+        ck_assert(strstr(t[1].expected, "[job:b]"));
+        ck_assert(strstr(t[2].expected, "unknown user"));
+        ck_assert(strstr(t[2].expected, "unknown time zone"));
+
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(pthread_create(&th[i], NULL, load_thread_run, &t[i]), 0);
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+                ck_assert_int_eq(t[i].failures, 0);
+                free(t[i].expected);
+        }
+        rm_rf(dir);
+        free(dir);
+        free(main_conf);
+        free(sub);
+        free(inc);
 }
 END_TEST
 
@@ -1091,9 +1350,12 @@ int main(void) {
         tcase_add_test(tc, test_too_many_errors);
         tcase_add_test(tc, test_errors_appended);
         tcase_add_test(tc, test_job_defs);
+        tcase_add_test(tc, test_packed);
         tcase_add_test(tc, test_many_jobs);
         tcase_add_test(tc, test_includes);
         tcase_add_test(tc, test_permissions);
+        tcase_add_test(tc, test_directories);
+        tcase_add_test(tc, test_concurrent_loads);
         tcase_add_test(tc, test_long_lines_and_nul);
         tcase_add_test(tc, test_format_round_trip);
         tcase_add_test(tc, test_golden);

@@ -1,0 +1,461 @@
+/* config_keys.c - the keys of evd.conf: one table row per key (name,
+ * sections, parser, offset, limits, flags), as systemd's conf-parser, and
+ * the small parsers the rows share.
+ *
+ * Owns: config_keys[] and the parsers. A parser checks one value, reports
+ * any error with the key's name and section ("PATH:LINE: ... for KEY= in
+ * [SECTION]"), and stores the result at the row's offset into the
+ * section's struct: struct config for [daemon], struct job_def for
+ * [job:NAME]. A row's sections are a mask, so a key may be allowed in
+ * several sections (a new section, e.g. [cluster], is a new SEC_ kind with
+ * its struct in key_target()); a job's key with a [daemon] default puts
+ * its [daemon] value in a struct job_def of defaults (see key_target()),
+ * with the same offset and parser. Adding a key is one row here (and its
+ * man page text and config_format() line).
+ *
+ * Thread: any thread, for its own struct parser. User and group lookups
+ * use the reentrant getpwnam_r()/getgrnam_r() with buffers on the heap
+ * (sized from sysconf, grown on ERANGE). */
+#include "config_parser.h"
+
+#include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stddef.h>
+
+#include "schedule.h"
+#include "timespan.h"
+
+/* ---- lookups --------------------------------------------------------------- */
+
+/* getpwnam_r()/getgrnam_r() with a heap buffer: 0 and *ret, -ENOENT, or
+ * -ENOMEM. buf is the caller's to free. */
+static int lookup_user(const char *name, struct passwd *pw, char **buf, struct passwd **ret) {
+        long n = sysconf(_SC_GETPW_R_SIZE_MAX);
+        size_t size = n > 0 ? (size_t)n : 1024;
+        for (;;) {
+                char *b = realloc(*buf, size);
+                if (!b)
+                        return -ENOMEM;
+                *buf = b;
+                int r = getpwnam_r(name, pw, b, size, ret);
+                if (r == ERANGE && size < (1u << 20)) {
+                        size *= 2;
+                        continue;
+                }
+                if (r == ENOMEM)
+                        return -ENOMEM;
+                return r == 0 && *ret ? 0 : -ENOENT;
+        }
+}
+
+static int lookup_group(const char *name, gid_t *ret) {
+        long n = sysconf(_SC_GETGR_R_SIZE_MAX);
+        size_t size = n > 0 ? (size_t)n : 1024;
+        char *buf = NULL;
+        for (;;) {
+                char *b = realloc(buf, size);
+                if (!b) {
+                        free(buf);
+                        return -ENOMEM;
+                }
+                buf = b;
+                struct group gr, *g = NULL;
+                int r = getgrnam_r(name, &gr, buf, size, &g);
+                if (r == ERANGE && size < (1u << 20)) {
+                        size *= 2;
+                        continue;
+                }
+                if (r == 0 && g)
+                        *ret = g->gr_gid;
+                free(buf);
+                if (r == ENOMEM)
+                        return -ENOMEM;
+                return r == 0 && g ? 0 : -ENOENT;
+        }
+}
+
+/* ---- shared parsers -------------------------------------------------------- */
+
+/* Strict decimal integer: optional '-', digits, nothing else. */
+static int parse_int(const char *s, long min, long max, long *ret) {
+        const char *p = s;
+        char *end;
+
+        if (*p == '-')
+                p++;
+        if (!isdigit((unsigned char)*p))
+                return -EINVAL;
+        for (const char *c = p; *c; c++)
+                if (!isdigit((unsigned char)*c))
+                        return -EINVAL;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno == ERANGE || v < min || v > max)
+                return -ERANGE;
+        if (errno != 0 || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int number(struct parser *p, const struct config_key *k, const char *value, long *ret) {
+        char q[QBUF_SIZE];
+        int r = parse_int(value, k->min, k->max, ret);
+        if (r == -ERANGE)
+                lerror(p, p->line, "invalid value %s for %s= in %s (must be %ld..%ld)", config_quote(q, value),
+                       k->name, p->section_display, k->min, k->max);
+        else if (r < 0)
+                lerror(p, p->line, "invalid number %s for %s= in %s", config_quote(q, value), k->name,
+                       p->section_display);
+        return r;
+}
+
+static void parse_unsigned(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        long n;
+        if (number(p, k, value, &n) >= 0)
+                *(unsigned *)field = (unsigned)n;
+}
+
+static void parse_span(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        const char *sec = p->section_display;
+        char q[QBUF_SIZE];
+        usec_t u;
+        int r = timespan_parse(value, &u);
+
+        if (r == -ERANGE || (r == 0 && u != USEC_INFINITY && u > SPAN_MAX))
+                lerror(p, p->line, "time span %s too long for %s= in %s (at most 100y)", config_quote(q, value),
+                       k->name, sec);
+        else if (r < 0)
+                lerror(p, p->line, "invalid time span %s for %s= in %s", config_quote(q, value), k->name, sec);
+        else if (u == USEC_INFINITY && !(k->flags & KEY_INFINITY))
+                lerror(p, p->line, "invalid time span %s for %s= in %s (must be finite)", config_quote(q, value),
+                       k->name, sec);
+        else if (u == 0 && !(k->flags & KEY_ZERO))
+                lerror(p, p->line, "invalid time span %s for %s= in %s (must be more than 0%s)",
+                       config_quote(q, value), k->name, sec,
+                       k->flags & KEY_INFINITY ? "; \"infinity\" means none" : "");
+        else
+                *(usec_t *)field = u;
+}
+
+static void parse_bool(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        int r = parse_boolean(value);
+        if (r < 0)
+                lerror(p, p->line, "invalid boolean %s for %s= in %s (yes or no)", config_quote(q, value), k->name,
+                       p->section_display);
+        else
+                *(bool *)field = r > 0;
+}
+
+static void parse_string(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field) {
+        char *s = config_strdup(p, value);
+        if (s)
+                *(char **)field = s;
+}
+
+/* A string rarely equal to another job's: not interned. */
+static void parse_unique(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field) {
+        char *s = config_strdup_unique(p, value);
+        if (s)
+                *(char **)field = s;
+}
+
+static void parse_path(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        if (value[0] != '/')
+                lerror(p, p->line, "invalid path %s for %s= in %s (must be absolute)", config_quote(q, value),
+                       k->name, p->section_display);
+        else
+                parse_string(p, k, value, field);
+}
+
+/* k->values names the enum's values (the stored int is the index). */
+static void parse_enum(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE], list[256];
+        size_t n = 0, at = 0;
+
+        for (; k->values[n]; n++)
+                if (streq(k->values[n], value)) {
+                        *(int *)field = (int)n;
+                        return;
+                }
+        list[0] = 0;
+        for (size_t i = 0; i < n; i++)
+                at += (size_t)snprintf(list + at, sizeof list - MIN(at, sizeof list), "%s%s",
+                                       i == 0 ? "" : i + 1 == n ? " or " : ", ", k->values[i]);
+        lerror(p, p->line, "invalid %s %s for %s= in %s (%s)", k->what, config_quote(q, value), k->name,
+               p->section_display, list);
+}
+
+/* ---- parsers of one key ---------------------------------------------------- */
+
+/* A group's name into field, its gid into *gid. */
+static void group_key(struct parser *p, const struct config_key *k, const char *value, void *field, gid_t *gid) {
+        char q[QBUF_SIZE];
+        int r = lookup_group(value, gid);
+        if (r == -ENOMEM)
+                config_oom(p);
+        else if (r < 0)
+                lerror(p, p->line, "unknown group %s for %s= in %s", config_quote(q, value), k->name,
+                       p->section_display);
+        else
+                parse_string(p, k, value, field);
+}
+
+static void parse_control_group(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        group_key(p, k, value, field, &p->config->control_gid);
+}
+
+static void parse_files(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field UNUSED) {
+        config_include_add(p, value);
+}
+
+static void schedule_error(struct parser *p, const struct config_key *k, const char *value, const char *why) {
+        /* The parser's message repeats the expression: keep only the reason. */
+        char q[QBUF_SIZE], *prefix = strdup_printf("invalid %s expression \"%s\": ", k->name, value);
+        const char *reason = why;
+        if (prefix && why && startswith(why, prefix))
+                reason = why + strlen(prefix);
+        lerror(p, p->line, "invalid %s expression %s for %s= in %s%s%s", k->name, config_quote(q, value), k->name,
+               p->section_display, reason ? ": " : "", reason ? reason : "");
+        free(prefix);
+}
+
+/* every=, calendar= and cron=: exactly one of them. An expression given
+ * again (same text, same syntax) is parsed once and shared. */
+static void parse_schedule(struct parser *p, const struct config_key *k, const char *value, void *field UNUSED) {
+        static const char *const names[] = { "every", "calendar", "cron" };
+        struct job_def *d = p->job;
+        char *why = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                unsigned line = config_key_seen(p, names[i]);
+                if (line && !streq(names[i], k->name)) {
+                        lerror(p, p->line,
+                               "%s= and %s= (line %u) both given in %s: use exactly one of every=, calendar=, cron=",
+                               k->name, names[i], line, p->section_display);
+                        return;
+                }
+        }
+        if (streq(k->name, "every")) {
+                usec_t u = USEC_INFINITY;
+                parse_span(p, k, value, &u);
+                if (u != USEC_INFINITY) {
+                        d->every = u;
+                        d->schedule = SCHEDULE_EVERY;
+                }
+                return;
+        }
+        bool cron = streq(k->name, "cron");
+        char *text = config_strdup(p, value);
+        if (!text)
+                return;
+        struct schedule *spec = job_schedule_find(p, text, cron);
+        if (!spec) {
+                int r = schedule_parse(cron ? SCHEDULE_SYNTAX_CRON : SCHEDULE_SYNTAX_CALENDAR, value, &spec, &why);
+                if (r == -ENOMEM) {
+                        config_oom(p);
+                        return;
+                }
+                if (r < 0) {
+                        schedule_error(p, k, value, why);
+                        free(why);
+                        return;
+                }
+                if (job_schedule_add(p, text, cron, spec) < 0) {
+                        schedule_free(spec);
+                        config_oom(p);
+                        return;
+                }
+        }
+        d->schedule_text = text;
+        d->calendar = spec;
+        d->schedule = cron ? SCHEDULE_CRON : SCHEDULE_CALENDAR;
+}
+
+static void parse_timezone(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        if (!schedule_timezone_valid(value))
+                lerror(p, p->line, "unknown time zone %s for %s= in %s", config_quote(q, value), k->name,
+                       p->section_display);
+        else
+                parse_string(p, k, value, field);
+}
+
+static void parse_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        struct job_def *d = p->job;
+        struct passwd pw, *found = NULL;
+        char q[QBUF_SIZE], *buf = NULL;
+        int r = lookup_user(value, &pw, &buf, &found);
+
+        if (r == -ENOMEM)
+                config_oom(p);
+        else if (r < 0)
+                lerror(p, p->line, "unknown user %s for %s= in %s", config_quote(q, value), k->name,
+                       p->section_display);
+        else {
+                d->uid = found->pw_uid;
+                if (!d->group)
+                        d->gid = found->pw_gid;
+                d->home = config_strdup(p, found->pw_dir);
+                d->shell_path = config_strdup(p, found->pw_shell);
+                if (d->home && d->shell_path)
+                        parse_string(p, k, value, field);
+        }
+        free(buf);
+}
+
+static void parse_group(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        group_key(p, k, value, field, &p->job->gid);
+}
+
+static bool env_key_valid(const char *s, size_t n) {
+        if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+                        return false;
+        return true;
+}
+
+/* KEY=VALUE into the job's list: a later assignment of a key wins. */
+static void env_assign(struct parser *p, const char *word) {
+        size_t klen = (size_t)(strchr(word, '=') - word);
+        for (char **e = p->environment; e && *e; e++)
+                if (strncmp(*e, word, klen + 1) == 0) {
+                        char *s = strdup(word);
+                        if (!s) {
+                                config_oom(p);
+                                return;
+                        }
+                        free(*e);
+                        *e = s;
+                        return;
+                }
+        if (strv_push(&p->environment, word) < 0)
+                config_oom(p);
+}
+
+/* The list is kept on the heap while the section is read (assignments
+ * replace earlier ones) and packed into the arena at its end. */
+static void parse_environment(struct parser *p, const struct config_key *k, const char *value, void *field UNUSED) {
+        const char *sec = p->section_display, *err = NULL;
+        char q[QBUF_SIZE], **words = NULL;
+        int r = split_command(value, &words, &err);
+
+        if (r == -ENOMEM) {
+                config_oom(p);
+                return;
+        }
+        if (r < 0) {
+                lerror(p, p->line, "invalid %s= %s in %s: %s", k->name, config_quote(q, value), sec,
+                       err ? err : "cannot split");
+                return;
+        }
+        for (char **w = words; *w; w++) {
+                const char *eq = strchr(*w, '=');
+                /* Each assignment searches the list for its key: bounded,
+                 * so a huge value cannot make a reload quadratic. Far more
+                 * than any job needs. */
+                if (strv_length(p->environment) >= CONFIG_ENVIRONMENT_MAX) {
+                        lerror(p, p->line, "too many environment variables in %s (at most %u)", sec,
+                               CONFIG_ENVIRONMENT_MAX);
+                        break;
+                }
+                if (!eq || !env_key_valid(*w, (size_t)(eq - *w)))
+                        lerror(p, p->line,
+                               "invalid assignment %s for %s= in %s (expected KEY=VALUE, KEY of letters, digits "
+                               "and \"_\")",
+                               config_quote(q, *w), k->name, sec);
+                else
+                        env_assign(p, *w);
+        }
+        strv_free(words);
+}
+
+static void parse_nice(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        long n;
+        if (number(p, k, value, &n) >= 0) {
+                *(int *)field = (int)n;
+                p->job->nice_set = true;
+        }
+}
+
+/* ---- the table ------------------------------------------------------------- */
+
+static const char *const overlap_names[] = { "skip", "queue", "parallel", "replace", NULL };
+
+#define DAEMON SEC_BIT(SEC_DAEMON)
+#define INCLUDE SEC_BIT(SEC_INCLUDE)
+#define JOB SEC_BIT(SEC_JOB)
+#define C(f) offsetof(struct config, f)
+#define J(f) offsetof(struct job_def, f)
+
+const struct config_key config_keys[] = {
+        { "workers", DAEMON, parse_unsigned, C(workers), 1, 1024, 0, NULL, NULL },
+        { "shutdown_timeout", DAEMON, parse_span, C(shutdown_timeout), 0, 0, KEY_ZERO | KEY_INFINITY, NULL, NULL },
+        { "kill_grace", DAEMON, parse_span, C(kill_grace), 0, 0, KEY_ZERO, NULL, NULL },
+        { "state_directory", DAEMON, parse_path, C(state_directory), 0, 0, 0, NULL, NULL },
+        { "control_group", DAEMON, parse_control_group, C(control_group), 0, 0, 0, NULL, NULL },
+        { "files", INCLUDE, parse_files, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
+        { "command", JOB, parse_unique, J(command), 0, 0, 0, NULL, NULL },
+        { "shell", JOB, parse_bool, J(shell), 0, 0, 0, NULL, NULL },
+        { "every", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
+        { "calendar", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
+        { "cron", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
+        { "timezone", JOB, parse_timezone, J(timezone), 0, 0, 0, NULL, NULL },
+        { "jitter", JOB, parse_span, J(jitter), 0, 0, KEY_ZERO, NULL, NULL },
+        { "persistent", JOB, parse_bool, J(persistent), 0, 0, 0, NULL, NULL },
+        { "timeout", JOB, parse_span, J(timeout), 0, 0, KEY_INFINITY, NULL, NULL },
+        { "overlap", JOB, parse_enum, J(overlap), 0, 0, 0, "overlap policy", overlap_names },
+        { "retries", JOB, parse_unsigned, J(retries), 0, 1000, 0, NULL, NULL },
+        { "retry_delay", JOB, parse_span, J(retry_delay), 0, 0, 0, NULL, NULL },
+        { "user", JOB, parse_user, J(user), 0, 0, 0, NULL, NULL },
+        { "group", JOB, parse_group, J(group), 0, 0, 0, NULL, NULL },
+        { "working_directory", JOB, parse_path, J(working_directory), 0, 0, 0, NULL, NULL },
+        { "environment", JOB, parse_environment, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
+        { "nice", JOB, parse_nice, J(nice), -20, 19, 0, NULL, NULL },
+        { "limit_nofile", JOB, parse_unsigned, J(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, 0, NULL, NULL },
+        { "enabled", JOB, parse_bool, J(enabled), 0, 0, 0, NULL, NULL },
+};
+const size_t config_n_keys = ELEMENTSOF(config_keys);
+_Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");
+_Static_assert(sizeof(enum overlap_policy) == sizeof(int), "overlap is stored as an int");
+
+int config_key_find(enum section_kind s, const char *name, size_t len) {
+        for (size_t i = 0; i < config_n_keys; i++)
+                if ((config_keys[i].sections & SEC_BIT(s)) && strlen(config_keys[i].name) == len &&
+                    memcmp(config_keys[i].name, name, len) == 0)
+                        return (int)i;
+        return -1;
+}
+
+unsigned config_key_seen(const struct parser *p, const char *name) {
+        int i = config_key_find(p->section, name, strlen(name));
+        return i < 0 ? 0 : p->seen[i];
+}
+
+/* The struct a row's offset is into, for the section being read. */
+static void *key_target(struct parser *p, const struct config_key *k UNUSED) {
+        switch (p->section) {
+        case SEC_DAEMON:
+                /* The first key allowed in both [daemon] and [job:NAME] (a
+                 * default for every job, e.g. on_failure=) adds a struct
+                 * job_def of defaults to struct config, returned here when
+                 * k->sections has SEC_JOB too, and copied in
+                 * job_table_finish() into the jobs that did not set it. */
+                return p->config;
+        case SEC_JOB:
+                return p->job;
+        default:
+                return NULL; /* [include]: files= keeps its own list */
+        }
+}
+
+void config_key_apply(struct parser *p, size_t i, const char *value) {
+        const struct config_key *k = &config_keys[i];
+        char *base = key_target(p, k);
+        k->parse(p, k, value, base ? base + k->offset : NULL);
+}
