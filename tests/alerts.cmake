@@ -23,3 +23,12 @@ foreach(script ${EVD_ALERTS_TESTS})
                        LABELS "alerts" TIMEOUT 300 SKIP_RETURN_CODE 77
                        ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
 endforeach()
+
+# evdctl history / log against the journal of a private systemd
+# (tests/systemd/sdboot.py): needs root and namespaces, else skipped.
+add_test(NAME alerts/history
+         COMMAND ${EVD_ALERTS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/alerts/history_systemd.py
+                 $<TARGET_FILE:evd> $<TARGET_FILE:evdctl> ${CMAKE_SOURCE_DIR}/systemd/evd.service)
+set_tests_properties(alerts/history PROPERTIES
+                     LABELS "alerts;systemd" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

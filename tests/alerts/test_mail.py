@@ -17,25 +17,17 @@ import email.policy
 import mailbox
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from alertslib import fail, skip  # noqa: E402
+
 TOOL = sys.argv[1]
 EXIM = "/usr/sbin/exim4"
 DOMAIN = "evdtest.invalid"
-
-
-def skip(why):
-    print("SKIP:", why)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL:", why)
-    sys.exit(1)
 
 
 if os.geteuid() != 0:

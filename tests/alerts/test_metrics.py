@@ -15,19 +15,12 @@ import tempfile
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from alertslib import fail, skip  # noqa: E402
+
 TOOL = sys.argv[1]
 PROMTOOL = shutil.which("promtool")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter")
-
-
-def skip(why):
-    print("SKIP:", why)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL:", why)
-    sys.exit(1)
 
 
 if not PROMTOOL or not NODE_EXPORTER:
