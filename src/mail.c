@@ -317,9 +317,9 @@ int mail_compose(const struct mail_facts *f, char **ret) {
         struct strbuf b = { 0 };
         char date[64];
 
-        if (!f->to || !f->to[0])
+        if (!f->to || !f->to[0] || (f->from && !valid_address(f->from, strlen(f->from))))
                 return -EINVAL;
-        put_header(&b, "From", f->from ? f->from : "evd <root>");
+        strbuf_printf(&b, "From: evd <%s>\n", f->from ? f->from : "root");
         strbuf_puts(&b, "To: ");
         for (size_t i = 0; f->to[i]; i++)
                 strbuf_printf(&b, "%s%s", i ? ",\n " : "", f->to[i]);

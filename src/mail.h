@@ -41,7 +41,8 @@ struct mail_facts {
         usec_t start;        /* CLOCK_REALTIME; 0: unknown */
         usec_t last_success; /* CLOCK_REALTIME; 0: never */
         usec_t date;         /* the message's Date:, CLOCK_REALTIME */
-        const char *from;    /* NULL: "evd <root>", qualified by the MTA, as cron's mail is */
+        const char *from;    /* an address (mail_from); NULL: root, qualified by the MTA as cron's
+                              * mail is. Written as "evd <ADDRESS>". */
         char *const *to;     /* from mail_parse_addresses(), at least one */
         const char *output;  /* the run's output, any bytes; may be NULL */
         size_t output_len;
@@ -57,7 +58,8 @@ int mail_parse_addresses(const char *s, char ***ret, char *err, size_t err_size)
 
 /* Builds the whole message (headers, blank line, body; LF line ends as
  * sendmail expects on its stdin). Returns 0 and a malloc'd string, or
- * -EINVAL (no recipient) / -ENOMEM. */
+ * -EINVAL (no recipient, or a from that is not one address as
+ * mail_parse_addresses() takes them) / -ENOMEM. */
 int mail_compose(const struct mail_facts *f, char **ret);
 
 /* Runs argv (the sendmail command; "-t" and "-oi" are appended) in a new

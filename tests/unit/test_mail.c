@@ -184,7 +184,6 @@ START_TEST(test_injection) {
         f.job = "evil\r\nBcc: victim@example.com\r\n\r\nforged body";
         f.host = "host\nX-Injected: 1";
         f.result_text = "exit status 1\nSubject: forged";
-        f.from = "Evd\r\nBcc: x@y <evd@example.com>";
         f.output = "Subject: forged\r\n\r\n.\r\n.\nFrom someone\n=?UTF-8?B?Zm9v?=\n \n\x00\x1b[31m\n";
         f.output_len = 60;
         char *m = compose(&f);
@@ -294,12 +293,26 @@ START_TEST(test_output_bounds) {
 }
 END_TEST
 
-START_TEST(test_no_recipient) {
+START_TEST(test_bad_envelope) {
         char *none[] = { NULL };
         struct mail_facts f = facts(none);
         char *m = NULL;
         ck_assert_int_eq(mail_compose(&f, &m), -EINVAL);
         ck_assert_ptr_null(m);
+
+        char **to = addrs("root");
+        f = facts(to);
+        static const char *const bad_from[] = { "evd@x\r\nBcc: victim@x", "Evd <evd@x>", "", "a@b, c@d" };
+        for (size_t i = 0; i < ELEMENTSOF(bad_from); i++) {
+                f.from = bad_from[i];
+                ck_assert_int_eq(mail_compose(&f, &m), -EINVAL);
+                ck_assert_ptr_null(m);
+        }
+        f.from = "evd@host.example";
+        m = compose(&f);
+        ck_assert(startswith(m, "From: evd <evd@host.example>\n"));
+        free(m);
+        strv_free(to);
 }
 END_TEST
 
@@ -311,7 +324,7 @@ int main(void) {
         tcase_add_test(tc, test_injection);
         tcase_add_test(tc, test_subjects);
         tcase_add_test(tc, test_output_bounds);
-        tcase_add_test(tc, test_no_recipient);
+        tcase_add_test(tc, test_bad_envelope);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
