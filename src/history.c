@@ -349,10 +349,9 @@ bad:
         return 2;
 }
 
-int history_main(int argc, char **argv) {
+int history_main(int argc, char **argv, bool json) {
         static const char usage[] = "history JOB [-n N] [--json] [-D DIR]";
         unsigned n = 10;
-        bool json = false;
         const char *dir = NULL;
         int idx, r;
 
