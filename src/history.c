@@ -31,7 +31,6 @@
 
 #include "strbuf.h"
 #include "timespan.h"
-#include "utf8.h"
 
 #define HISTORY_MAX_N 10000
 
@@ -219,22 +218,12 @@ static void iso_time(char *buf, size_t size, usec_t t) {
         }
 }
 
-/* A JSON string of s, with bytes that are not UTF-8 replaced. */
+/* A JSON string of s (strbuf escapes what is not UTF-8), or null. */
 static void json_text(struct strbuf *b, const char *s) {
-        if (!s) {
+        if (s)
+                strbuf_json_string(b, s);
+        else
                 strbuf_puts(b, "null");
-                return;
-        }
-        struct strbuf clean = { 0 };
-        size_t n = strlen(s);
-        for (size_t i = 0; i < n;) {
-                size_t k = utf8_char_len(s + i, n - i);
-                strbuf_append(&clean, k ? s + i : UTF8_REPLACEMENT, k ? k : 3);
-                i += k ? k : 1;
-        }
-        strbuf_puts(&clean, "");
-        strbuf_json_string(b, clean.s ? clean.s : "");
-        strbuf_done(&clean);
 }
 
 static void print_runs(const char *job, struct run_row *rows, unsigned n, bool json) {
