@@ -15,6 +15,7 @@
  * Single-threaded: it may set $TZ for --timezone. */
 #include "schedule.h"
 #include "ctlclient.h"
+#include "history.h"
 #include "ctlproto.h"
 #include "strbuf.h"
 #include "timespan.h"
@@ -604,6 +605,11 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return EXIT_USAGE;
         }
+        /* The journal readers (history.c): no daemon, no request. */
+        if (streq(argv[i], "history"))
+                return history_main(argc - i, argv + i, arg_json);
+        if (streq(argv[i], "log"))
+                return history_log_main(argc - i, argv + i);
         cmd = ctl_command_find(argv[i]);
         if (!cmd || !offered(cmd)) {
                 fprintf(stderr, "evdctl: unknown command \"%s\"\n", argv[i]);

@@ -1,0 +1,34 @@
+# Alerting groundwork (label "alerts"): the metrics renderer checked by
+# promtool, a strict OpenMetrics parser and a real node_exporter; mail
+# composed and sent through a real exim4 delivering to a mailbox file in a
+# temporary directory. Each test is tests/alerts/test_NAME.py, run with the
+# alertstool helper (tests/alerts/alertstool.c, linked with evdcore). A test
+# whose tools are missing exits 77 (skipped) and says which. Included by
+# tests/CMakeLists.txt.
+if(EXISTS /usr/bin/python3)
+  set(EVD_ALERTS_PYTHON /usr/bin/python3)
+else()
+  find_program(EVD_ALERTS_PYTHON python3 REQUIRED)
+endif()
+
+add_executable(alertstool ${CMAKE_CURRENT_SOURCE_DIR}/alerts/alertstool.c)
+target_link_libraries(alertstool PRIVATE evdcore)
+
+file(GLOB EVD_ALERTS_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/alerts/test_*.py)
+foreach(script ${EVD_ALERTS_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  string(REGEX REPLACE "^test_" "" name ${name})
+  add_test(NAME alerts/${name} COMMAND ${EVD_ALERTS_PYTHON} ${script} $<TARGET_FILE:alertstool>)
+  set_tests_properties(alerts/${name} PROPERTIES
+                       LABELS "alerts" TIMEOUT 300 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endforeach()
+
+# evdctl history / log against the journal of a private systemd
+# (tests/systemd/sdboot.py): needs root and namespaces, else skipped.
+add_test(NAME alerts/history
+         COMMAND ${EVD_ALERTS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/alerts/history_systemd.py
+                 $<TARGET_FILE:evd> $<TARGET_FILE:evdctl> ${CMAKE_SOURCE_DIR}/systemd/evd.service)
+set_tests_properties(alerts/history PROPERTIES
+                     LABELS "alerts;systemd" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
