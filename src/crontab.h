@@ -100,6 +100,10 @@ bool crontab_dir_name_valid(const char *name);
  * ignored. */
 bool crontab_user_allowed(const char *user, const char *allow_text, const char *deny_text);
 
+/* Reads fd to its end: 0 and a malloc'd buffer (not NUL-terminated) and
+ * its size, -EFBIG past CRONTAB_SIZE_MAX, other -errno. */
+int crontab_read_fd(int fd, char **ret, size_t *ret_size);
+
 /* Opens and reads one crontab with Debian cron's file rules: dirfd/name as
  * for openat(2) (AT_FDCWD and a path work). CRONTAB_SYSTEM: a regular file
  * (or a symlink to one, both owned by root) owned by root, not group- or

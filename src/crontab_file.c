@@ -65,8 +65,8 @@ static int refuse(char **ret_reason, int r, const char *display, const char *fmt
         return r;
 }
 
-/* Reads fd to the end, at most CRONTAB_SIZE_MAX bytes. */
-static int read_all(int fd, char **ret, size_t *ret_size) {
+
+int crontab_read_fd(int fd, char **ret, size_t *ret_size) {
         size_t cap = 4096, n = 0;
         char *buf = malloc(cap);
         if (!buf)
@@ -188,7 +188,7 @@ int crontab_load(int dirfd, const char *name, const char *display, const struct 
                 return refuse(ret_reason, -EFBIG, display, "larger than %s", "4 MiB");
         _cleanup_(freep) char *text = NULL;
         size_t size = 0;
-        r = read_all(fd, &text, &size);
+        r = crontab_read_fd(fd, &text, &size);
         if (r == -EFBIG)
                 return refuse(ret_reason, r, display, "larger than %s", "4 MiB");
         if (r < 0)

@@ -372,6 +372,74 @@ START_TEST(test_allow_deny) {
 END_TEST
 
 
+/* Real files of Debian packages (tests/data/crontabs/README). */
+struct real_entry {
+        const char *file, *schedule, *user, *command, *path;
+};
+
+START_TEST(test_real_files) {
+        static const struct real_entry want[] = {
+                { "crontab", "17 * * * *", "root", "cd / && run-parts --report /etc/cron.hourly", NULL },
+                { "crontab", "25 6 * * *", "root",
+                  "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }", NULL },
+                { "crontab", "47 6 * * 7", "root",
+                  "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.weekly; }", NULL },
+                { "crontab", "52 6 1 * *", "root",
+                  "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.monthly; }",
+                  "PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin" },
+                { "e2scrub_all", "30 3 * * 0", "root",
+                  "test -e /run/systemd/system || SERVICE_MODE=1 "
+                  "/usr/lib/x86_64-linux-gnu/e2fsprogs/e2scrub_all_cron", NULL },
+                { "e2scrub_all", "10 3 * * *", "root",
+                  "test -e /run/systemd/system || SERVICE_MODE=1 /sbin/e2scrub_all -A -r", NULL },
+                { "php", "09,39 * * * *", "root",
+                  "[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then "
+                  "/usr/lib/php/sessionclean; fi", NULL },
+                { "popularity-contest", "6 11 * * *", "root",
+                  "test -x /etc/cron.daily/popularity-contest && /etc/cron.daily/popularity-contest --crond",
+                  "PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin" },
+                { "sysstat", "5-55/10 * * * *", "root", "command -v debian-sa1 > /dev/null && debian-sa1 1 1",
+                  "PATH=/usr/lib/sysstat:/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin" },
+                { "sysstat", "59 23 * * *", "root", "command -v debian-sa1 > /dev/null && debian-sa1 60 2",
+                  "PATH=/usr/lib/sysstat:/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin" },
+        };
+        size_t k = 0;
+        static const char *const files[] = { "crontab", "e2scrub_all", "php", "popularity-contest", "sysstat" };
+        for (size_t f = 0; f < ELEMENTSOF(files); f++) {
+                char path[512];
+                snprintf(path, sizeof path, "%s/crontabs/%s", EVD_TEST_DATA, files[f]);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                ck_assert_int_ge(fd, 0);
+                char *text = NULL;
+                size_t size = 0;
+                ck_assert_int_eq(crontab_read_fd(fd, &text, &size), 0);
+                close(fd);
+                _cleanup_(crontab_freep) struct crontab *c = NULL;
+                ck_assert_int_eq(crontab_parse(path, text, size, &sys_opts, &c), 0);
+                free(text);
+                assert_errors(c, 0, NULL);
+                for (size_t i = 0; i < c->n_entries; i++, k++) {
+                        const struct crontab_entry *e = &c->entries[i];
+                        ck_assert_uint_lt(k, ELEMENTSOF(want));
+                        ck_assert_str_eq(want[k].file, files[f]);
+                        ck_assert_str_eq(e->schedule, want[k].schedule);
+                        ck_assert_str_eq(e->user, want[k].user);
+                        ck_assert_str_eq(e->command, want[k].command);
+                        ck_assert_ptr_null(e->input);
+                        ck_assert_str_eq(e->shell, "/bin/sh");
+                        ck_assert(startswith(e->name, files[f]));
+                        if (want[k].path) {
+                                char **env = NULL;
+                                ck_assert_int_eq(crontab_entry_environment(e, &env), 0);
+                                ck_assert_str_eq(env[1], want[k].path);
+                                strv_free(env);
+                        }
+                }
+        }
+        ck_assert_uint_eq(k, ELEMENTSOF(want));
+}
+END_TEST
+
 /* File-level rules: need root to give files other owners. */
 static char tmpdir[64];
 
@@ -536,6 +604,7 @@ int main(void) {
         tcase_add_test(tc, test_garbage);
         tcase_add_test(tc, test_dir_names);
         tcase_add_test(tc, test_allow_deny);
+        tcase_add_test(tc, test_real_files);
         suite_add_tcase(s, tc);
         suite_add_tcase(s, file_tcase());
         SRunner *sr = srunner_create(s);
