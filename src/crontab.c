@@ -17,7 +17,11 @@
  *   the command and the rest is its standard input, each further unescaped
  *   "%" a newline; cron ends that input with a newline when it lacks one.
  * - A last line without a newline is refused (cron does not run it), and so
- *   are lines with NUL bytes or longer than CRONTAB_LINE_MAX.
+ *   are lines with NUL bytes or longer than CRONTAB_LINE_MAX, and commands
+ *   (the text after the user field, "%" input included) of more than
+ *   CRONTAB_COMMAND_MAX bytes, as cron refuses them. Only spaces and tabs
+ *   are blanks: a "\r" (a file with DOS line ends) is not, so "\r\n"
+ *   lines are errors, as in cron.
  *
  * Invariants: work is linear in the text (plus one sort of the names);
  * the distinct VAR= names in effect are bounded by ASSIGNMENTS_MAX, so an
@@ -346,6 +350,11 @@ static int parse_entry(struct parser *p, unsigned line, const char *s, size_t le
                 r = -EINVAL;
                 goto done;
         }
+        if ((size_t)(end - s) > CRONTAB_COMMAND_MAX) {
+                perror_line(p, line, "command longer than %u bytes", CRONTAB_COMMAND_MAX);
+                r = -EINVAL;
+                goto done;
+        }
         r = lookup_user(p, e.user, &home);
         if (r == -ENOMEM)
                 goto done;
@@ -388,7 +397,7 @@ done:
 
 static int parse_line(struct parser *p, unsigned line, const char *s, size_t len, bool last) {
         size_t i = 0;
-        while (i < len && (is_blank(s[i]) || s[i] == '\r' || s[i] == '\v' || s[i] == '\f'))
+        while (i < len && is_blank(s[i]))
                 i++;
         if (i == len || s[i] == '#')
                 return 0;

@@ -19,6 +19,7 @@
 /* Bounds (clear errors, never quadratic work). */
 #define CRONTAB_SIZE_MAX   (4u * 1024u * 1024u) /* a larger file is refused whole */
 #define CRONTAB_LINE_MAX   8192u                /* a longer line is an error */
+#define CRONTAB_COMMAND_MAX 998u               /* Debian cron refuses longer (tests/crontab/test_cron_diff.py) */
 #define CRONTAB_ERRORS_MAX 1000u                /* errors kept per file (the count is exact) */
 
 enum crontab_format {
@@ -109,7 +110,8 @@ int crontab_read_fd(int fd, char **ret, size_t *ret_size);
  * (or a symlink to one, both owned by root) owned by root, not group- or
  * other-writable, one hard link. CRONTAB_USER: options->user must exist
  * (through options->lookup, or getpwnam_r when NULL), the file must be a
- * regular file (no symlink) owned by that user, mode 0600, one hard link.
+ * regular file (no symlink) owned by that user or by root (Debian's cron
+ * loads both), mode 0600, one hard link.
  * display is the path named in errors (NULL: name). Returns 0 and the
  * parsed crontab; a refused file returns -EPERM/-ENOENT/-EFBIG/... and a
  * malloc'd "PATH: reason" in *ret_reason (when non-NULL). */

@@ -130,10 +130,10 @@ static int check_stat(const struct stat *st, const struct crontab_options *o, ui
                       char **ret_reason) {
         if (!S_ISREG(st->st_mode))
                 return refuse(ret_reason, -EPERM, display, "not a regular file%s", NULL);
-        if (st->st_uid != owner)
+        if (st->st_uid != owner && st->st_uid != 0)
                 return refuse(ret_reason, -EPERM, display,
                               o->format == CRONTAB_SYSTEM ? "not owned by root%s"
-                                                          : "not owned by the user \"%s\" it is named after",
+                                                          : "owned neither by root nor by the user \"%s\" it is named after",
                               o->format == CRONTAB_SYSTEM ? NULL : o->user);
         if (o->format == CRONTAB_SYSTEM && (st->st_mode & (S_IWGRP | S_IWOTH)))
                 return refuse(ret_reason, -EPERM, display, "writable by group or others%s", NULL);

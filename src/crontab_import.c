@@ -86,11 +86,6 @@ static bool env_name_ok(const char *kv) {
 static unsigned put_entry(const struct crontab *c, const struct crontab_entry *e, FILE *out, FILE *err) {
         unsigned left = 0;
         struct strbuf b = { 0 };
-        if (schedule_is_reboot(e->sched)) {
-                fprintf(err, "%s:%u: @reboot not converted: evd has no run-at-start schedule yet\n", c->path,
-                        e->line);
-                return 1;
-        }
         fprintf(out, "\n; %s:%u\n[job:%s]\ncron = %s\nuser = %s\nshell = yes\n", c->path, e->line, e->name,
                 e->schedule, e->user);
         if (e->input) {
@@ -133,7 +128,11 @@ static unsigned put_entry(const struct crontab *c, const struct crontab_entry *e
                 strbuf_puts(&b, " ");
                 put_quoted(&b, *v);
         }
-        fprintf(out, "environment =%s\n", b.s ? b.s : "");
+        if (b.oom) {
+                fprintf(err, "%s:%u: out of memory\n", c->path, e->line);
+                left++;
+        } else
+                fprintf(out, "environment =%s\n", b.s ? b.s : "");
         strbuf_done(&b);
         if (e->timezone)
                 fprintf(out, "timezone = %s\n", e->timezone);

@@ -9,7 +9,7 @@
 /* Reads the crontab at path (system format when user is NULL: the sixth
  * field is the user; else the table of user) and prints one [job:NAME]
  * section per entry to out, in file order; what it could not convert (a
- * refused line, MAILTO, an environment name evd does not take, @reboot)
+ * refused line, MAILTO, an environment name evd does not take)
  * goes to err, one "PATH:LINE: ..." line each. The owner and mode rules of
  * crontab_load() do not apply: the file may be a copy. Users must exist on
  * this machine (evd resolves user= when it loads the output).

@@ -241,6 +241,22 @@ START_TEST(test_nul_and_long_lines) {
 }
 END_TEST
 
+START_TEST(test_cron_limits) {
+        /* As Debian's cron (tests/crontab/test_cron_diff.py): "\r" is not a
+         * blank, commands are at most 998 bytes, stdin included. */
+        char text[4000];
+        snprintf(text, sizeof text, "0 0 * * * root a\r\n\r\n0 1 * * * root echo %0993d\n"
+                 "0 1 * * * root echo %0994d\n0 1 * * * root cat%%%0995d\n", 0, 0, 0);
+        _cleanup_(crontab_freep) struct crontab *c = parse("t", text, &sys_opts);
+        assert_errors(c, 3, (const char *const[]){ "t:2: expected five time fields, found 1",
+                                                   "t:4: command longer than 998 bytes",
+                                                   "t:5: command longer than 998 bytes" });
+        ck_assert_uint_eq(c->n_entries, 2);
+        ck_assert_str_eq(c->entries[0].command, "a\r");
+        ck_assert_uint_eq(strlen(c->entries[1].command), 998);
+}
+END_TEST
+
 static bool name_valid(const char *s) {
         if (!*s)
                 return false;
@@ -558,8 +574,13 @@ START_TEST(test_file_user_rules) {
         static const char *const line = "0 0 * * * true\n";
         write_file("nobody", line, 0600, nobody);
         ck_assert_int_eq(load("nobody", &o, NULL), 0);
+        struct passwd *bin = getpwnam("bin");
+        ck_assert_ptr_nonnull(bin);
+        write_file("nobody", line, 0600, bin->pw_uid);
+        ck_assert_int_eq(load("nobody", &o, "owned neither by root nor by the user \"nobody\""), -EPERM);
+        /* Root's files are loaded too, as Debian's cron does. */
         write_file("nobody", line, 0600, 0);
-        ck_assert_int_eq(load("nobody", &o, "not owned by the user \"nobody\""), -EPERM);
+        ck_assert_int_eq(load("nobody", &o, NULL), 0);
         write_file("nobody", line, 0640, nobody);
         ck_assert_int_eq(load("nobody", &o, "mode is not 0600"), -EPERM);
         write_file("real", line, 0600, nobody);
@@ -598,6 +619,7 @@ int main(void) {
         tcase_add_test(tc, test_bad_lines);
         tcase_add_test(tc, test_no_final_newline);
         tcase_add_test(tc, test_nul_and_long_lines);
+        tcase_add_test(tc, test_cron_limits);
         tcase_add_test(tc, test_names_stable);
         tcase_add_test(tc, test_names_repeated);
         tcase_add_test(tc, test_bounds);
