@@ -25,6 +25,9 @@
  * unchanged and the value stays on one line. The pipeline's status is the
  * command's.
  *
+ * A command with a control character (a "\r" of DOS line ends) is made by
+ * printf the same way: -c "$(printf '%b' 'ESCAPED')".
+ *
  * Quoting: every word is single-quoted ("'" as '\'') and every ";" is
  * written '\;' outside the quotes: evd.conf takes ";" after a blank as the
  * start of a comment, and the shell reads '\;' as a literal ";".
@@ -50,6 +53,13 @@ static void put_quoted(struct strbuf *b, const char *s) {
                         strbuf_append(b, s, 1);
         }
         strbuf_puts(b, "'");
+}
+
+static bool has_control(const char *s) {
+        for (; *s; s++)
+                if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+                        return true;
+        return false;
 }
 
 /* Appends input escaped for printf's %b, then quoted. */
@@ -96,7 +106,15 @@ static unsigned put_entry(const struct crontab *c, const struct crontab_entry *e
         strbuf_puts(&b, "exec ");
         put_quoted(&b, e->shell);
         strbuf_puts(&b, " -c ");
-        put_quoted(&b, e->command);
+        if (has_control(e->command)) {
+                /* A "\r" (DOS line ends) or other control byte cannot stand
+                 * in an evd.conf line: printf makes it (the command has no
+                 * newline, so $(...) strips nothing). */
+                strbuf_puts(&b, "\"$(printf '%b' ");
+                put_input(&b, e->command);
+                strbuf_puts(&b, ")\"");
+        } else
+                put_quoted(&b, e->command);
         if (b.oom) {
                 strbuf_done(&b);
                 fprintf(err, "%s:%u: out of memory\n", c->path, e->line);
@@ -118,6 +136,12 @@ static unsigned put_entry(const struct crontab *c, const struct crontab_entry *e
         for (char **v = env; *v; v++) {
                 if (startswith(*v, "LOGNAME=") || startswith(*v, "USER="))
                         continue;
+                if (has_control(*v)) {
+                        fprintf(err, "%s:%u: environment variable \"%.*s\" not converted: its value has a "
+                                "control character\n", c->path, e->line, (int)(strchr(*v, '=') - *v), *v);
+                        left++;
+                        continue;
+                }
                 if (!env_name_ok(*v)) {
                         fprintf(err, "%s:%u: environment variable \"%.*s\" not converted: evd takes names of "
                                 "letters, digits and \"_\"\n", c->path, e->line,
