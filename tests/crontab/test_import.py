@@ -91,8 +91,9 @@ SHELL=/bin/sh
 PATH=/x:/usr/bin:/bin
 @reboot root echo "$0 $PATH" > {OUT}/p3; touch {OUT}/d3
 @reboot root cat > {OUT}/in4; touch {OUT}/d4%
-@reboot root printf '\%s' "$0" > {OUT}/cr5; touch {OUT}/d5 #
 """
+# A DOS line end: the command ends in a carriage return (after a comment sign).
+CRONTAB += "@reboot root printf '\\%s' \"$0\" > {OUT}/cr5; touch {OUT}/d5 #\r\n"
 
 
 def test_runs(evd):
