@@ -96,6 +96,10 @@ static bool env_name_ok(const char *kv) {
 static unsigned put_entry(const struct crontab *c, const struct crontab_entry *e, FILE *out, FILE *err) {
         unsigned left = 0;
         struct strbuf b = { 0 };
+        if (has_control(e->shell)) {
+                fprintf(err, "%s:%u: not converted: SHELL has a control character\n", c->path, e->line);
+                return 1;
+        }
         fprintf(out, "\n; %s:%u\n[job:%s]\ncron = %s\nuser = %s\nshell = yes\n", c->path, e->line, e->name,
                 e->schedule, e->user);
         if (e->input) {
@@ -169,7 +173,8 @@ int crontab_import(const char *path, const char *user, FILE *out, FILE *err) {
                 .user = user,
                 .lookup = crontab_lookup_passwd,
         };
-        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        /* Blocking: "-" is standard input, often a pipe. */
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_(freep) char *text = NULL;
         _cleanup_(crontab_freep) struct crontab *c = NULL;
         size_t size = 0;

@@ -19,6 +19,7 @@ import pwd
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -136,6 +137,17 @@ def test_usage(evd):
         check(r.returncode == 1 and f"{path}:2: MAILTO=ops@example.com not converted" in r.stderr,
               f"MAILTO: {r.returncode} {r.stderr!r}")
         check("[job:mail-" in r.stdout, r.stdout)
+        with open(path, "w") as f:
+            f.write("SHELL=/bin/sh\x01\n0 1 * * * root true\n")
+        r = import_crontab(path)
+        check(r.returncode == 1 and f"{path}:2: not converted: SHELL has a control character" in r.stderr
+              and "[job:" not in r.stdout, f"SHELL: {r.returncode} {r.stderr!r} {r.stdout!r}")
+    # "-": standard input, a pipe the writer fills late.
+    p = subprocess.Popen([EVDCTL, "import-crontab", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    out, err = p.communicate(b"0 1 * * * root true\n", timeout=30)
+    check(p.returncode == 0 and b"[job:stdin-" in out and err == b"", f"stdin: {p.returncode} {out!r} {err!r}")
 
 
 if __name__ == "__main__":
