@@ -94,7 +94,11 @@ int crontab_lookup_passwd(const char *user, char **ret_home, void *userdata);
  * digits, "_" and "-" only (run-parts' rule; no dots). */
 bool crontab_dir_name_valid(const char *name);
 
-/* cron.allow / cron.deny as cron applies them: root always; if allow_text
+/* cron.allow / cron.deny as Debian's crontab(1) applies them when a user
+ * installs a table. Debian's cron daemon does not apply them to the
+ * tables it reads (tests/crontab/test_cron_diff.py: a user listed in
+ * cron.deny keeps running a table already in the spool), so a loader that
+ * wants cron's behaviour does not filter with this. Root always; if allow_text
  * (the contents of /etc/cron.allow, NULL when the file does not exist) is
  * given, only the users listed in it; else not the users listed in
  * deny_text (NULL: no file). One user per line, surrounding blanks

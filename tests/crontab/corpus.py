@@ -71,7 +71,12 @@ USERS = [
     ("sys", "0 0 * * * true\n", 0o600, "nobody", {}),
     ("no-such-user-evd", "0 0 * * * true\n", 0o600, "root", {}),
     ("bin", "0 0 * * * true\n", 0o644, "bin", {}),
+    ("games", "0 0 * * * true\n", 0o600, "games", {}),
 ]
+
+# /etc/cron.deny (no /etc/cron.allow) while the corpus is read: cron still
+# loads games' table (crontab(1) applies the list, the daemon does not).
+CRON_DENY = "games\n"
 
 
 def build(directory, others, files, mark, ran):

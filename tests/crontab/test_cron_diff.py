@@ -12,6 +12,11 @@ those files without errors, and refuse or skip every other. cron's log
 lines are printed next to each file's verdicts. Runs about a minute (cron
 starts jobs on minute boundaries). cron is stopped by its PID.
 
+/etc/cron.deny (through an overlay over /etc) lists a user of the spool
+(corpus.CRON_DENY): Debian's cron still loads that user's table, since
+cron.allow and cron.deny are applied by crontab(1) when a table is
+written, not when cron reads it; crontab_check does not apply them either.
+
 Debian's cron ignores a whole file when any line of it is wrong; the
 reader reports each wrong line (its callers decide), so "loaded" on our
 side means: no file-level refusal and no error.
@@ -42,6 +47,8 @@ EXPECTED_DIFFERENCES = {
 
 NS_SCRIPT = r"""
 set -e
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/etc,workdir=$1/etc-work" /etc
+test -s /etc/cron.deny
 mount --bind "$1/cron.d" /etc/cron.d
 mount -t tmpfs -o mode=755 tmpfs /var/spool/cron
 mkdir -m 1730 /var/spool/cron/crontabs
@@ -66,8 +73,8 @@ def listen(sock, lines, stop):
             pass
 
 
-def verdicts(check, mode, path):
-    out = subprocess.run([check, mode, path], check=True, stdout=subprocess.PIPE, text=True).stdout
+def verdicts(check, mode, path, *more):
+    out = subprocess.run([check, mode, path, *more], check=True, stdout=subprocess.PIPE, text=True).stdout
     res = {}
     for line in out.splitlines():
         name, verdict, detail = line.split("\t", 2)
@@ -91,13 +98,19 @@ def main():
         ran = os.path.join(work, "ran")
         open(ran, "w").close()
         os.chmod(ran, 0o666)
-        for d, mode in (("cron.d", 0o755), ("crontabs", 0o1730), ("others", 0o755)):
+        for d, mode in (("cron.d", 0o755), ("crontabs", 0o1730), ("others", 0o755), ("etc", 0o755),
+                        ("etc-work", 0o755)):
             os.mkdir(os.path.join(work, d))
             os.chmod(os.path.join(work, d), mode)
         corpus.build(os.path.join(work, "cron.d"), os.path.join(work, "others"), corpus.SYSTEM,
                      corpus.MARK_SYS, ran)
         corpus.build(os.path.join(work, "crontabs"), os.path.join(work, "others"), corpus.USERS,
                      corpus.MARK_USER, ran)
+        # An overlay over /etc adds cron.deny (the machine has none).
+        deny = os.path.join(work, "etc", "cron.deny")
+        with open(deny, "w") as f:
+            f.write(corpus.CRON_DENY)
+        os.chmod(deny, 0o644)
         with open(os.path.join(work, "crontab"), "w") as f:
             f.write("SHELL=/bin/sh\n" + corpus.MARK_SYS.format(name="etc-crontab", ran=ran))
         os.chmod(os.path.join(work, "crontab"), 0o644)
