@@ -5,11 +5,14 @@
  * Rules (from Debian's cron(8) and crontab(5)):
  * - Blank lines, and lines whose first non-blank character is "#", are
  *   ignored. A comment after an entry is part of the command.
- * - "name = value" (blanks around "=" optional; the name may be quoted; a
- *   value in matching single or double quotes keeps its blanks) sets the
- *   environment of the lines below. SHELL, MAILTO and CRON_TZ are also
- *   kept as fields. A line that does not parse as an assignment is an
- *   entry.
+ * - "name = value" (blanks around "=" optional; the name may be quoted or
+ *   empty) sets the environment of the lines below. A value in single or
+ *   double quotes keeps its leading blanks but not its trailing ones, and
+ *   must end with its quote: "x" y, "x and 'x" make the line no assignment
+ *   (so an entry, and an error). That is what Debian's cron does
+ *   (tests/crontab/test_cron_diff.py), though crontab(5) says quotes keep
+ *   trailing blanks too. SHELL, MAILTO and CRON_TZ are also kept as
+ *   fields. A line that does not parse as an assignment is an entry.
  * - An entry is five time fields, or one of the macros, then (system
  *   format) the user, then the command: the rest of the line. The time
  *   fields are checked by schedule_parse(SCHEDULE_SYNTAX_CRON).
@@ -127,8 +130,6 @@ static int parse_assignment(struct parser *p, unsigned line, const char *s, size
                         s++;
                 name_end = s;
         }
-        if (name_end == name)
-                return 0;
         while (s < end && is_blank(*s))
                 s++;
         if (s == end || *s != '=')
@@ -138,9 +139,16 @@ static int parse_assignment(struct parser *p, unsigned line, const char *s, size
                 s++;
         while (end > s && is_blank(end[-1]))
                 end--;
-        if (end - s >= 2 && (*s == '"' || *s == '\'') && end[-1] == *s) {
+        if (s < end && (*s == '"' || *s == '\'')) {
+                /* A quoted value ends with its quote, or the line is no
+                 * assignment; blanks before the closing quote are dropped
+                 * all the same (Debian's cron does both). */
+                if (end - s < 2 || end[-1] != *s)
+                        return 0;
                 s++;
                 end--;
+                while (end > s && is_blank(end[-1]))
+                        end--;
         }
         if (memchr(name, '=', (size_t)(name_end - name))) {
                 perror_line(p, line, "invalid environment variable name (contains \"=\")");
@@ -564,7 +572,7 @@ int crontab_entry_environment(const struct crontab_entry *e, char ***ret) {
                 if (!name || env_put(&env, name, eq + 1) < 0)
                         return -ENOMEM;
         }
-        if (env_put(&env, "LOGNAME", e->user) < 0 || env_put(&env, "USER", e->user) < 0)
+        if (env_put(&env, "LOGNAME", e->user) < 0)
                 return -ENOMEM;
         *ret = env;
         env = NULL;

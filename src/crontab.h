@@ -82,8 +82,8 @@ struct crontab *crontab_free(struct crontab *c);
 
 /* The environment cron gives an entry's command: SHELL=/bin/sh,
  * PATH=/usr/bin:/bin, HOME (when looked up), then the assignments in
- * effect, then LOGNAME and USER (the entry's user; a crontab cannot change
- * them). Returns 0 and a malloc'd strv, or -ENOMEM. */
+ * effect, then LOGNAME (the entry's user; a crontab cannot change it).
+ * Debian's cron sets no USER. Returns 0 and a malloc'd strv, or -ENOMEM. */
 int crontab_entry_environment(const struct crontab_entry *e, char ***ret);
 static inline void crontab_freep(struct crontab **p) { crontab_free(*p); }
 

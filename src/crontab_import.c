@@ -14,9 +14,9 @@
  * so the command runs exactly as cron runs it: through the crontab's SHELL
  * with "-c" and the text up to the first unescaped "%" (evd's own /bin/sh
  * only execs it), with cron's environment (SHELL, PATH=/usr/bin:/bin unless
- * set, the VAR= lines in effect; HOME, LOGNAME and USER come from evd's
- * user=, as from cron's passwd entry). A "%" standard input is fed by
- * printf:
+ * set, the VAR= lines in effect; HOME and LOGNAME come from evd's user=,
+ * as from cron's passwd entry; evd also sets USER, which cron does not).
+ * A "%" standard input is fed by printf:
  *
  *   command = printf '%b' 'LINE1\nLINE2\n' | exec 'SHELL' -c 'COMMAND'
  *
@@ -127,7 +127,7 @@ static unsigned put_entry(const struct crontab *c, const struct crontab_entry *e
         fprintf(out, "command = %s\n", b.s);
         strbuf_done(&b);
 
-        /* cron's environment without HOME, LOGNAME and USER: evd sets them
+        /* cron's environment without HOME and LOGNAME: evd sets them
          * from user=, as cron does from the passwd entry (the entry's home
          * is only there when the crontab set HOME=). */
         struct crontab_entry copy = *e;
@@ -138,7 +138,7 @@ static unsigned put_entry(const struct crontab *c, const struct crontab_entry *e
                 return left + 1;
         }
         for (char **v = env; *v; v++) {
-                if (startswith(*v, "LOGNAME=") || startswith(*v, "USER="))
+                if (startswith(*v, "LOGNAME="))
                         continue;
                 if (has_control(*v)) {
                         fprintf(err, "%s:%u: environment variable \"%.*s\" not converted: its value has a "

@@ -4,6 +4,9 @@
  *   crontab_check system DIR     every file of a /etc/cron.d-like DIR
  *   crontab_check file PATH      one system-format file (/etc/crontab)
  *   crontab_check users DIR      a spool: each file the table of its name
+ *   crontab_check entry PATH     the second entry of a system-format file:
+ *                                "input<TAB>HEX" (its stdin; "-" for none),
+ *                                then "env<TAB>NAME=value" per variable
  *
  * Prints "NAME<TAB>VERDICT<TAB>DETAIL": VERDICT is "ok" (loaded without
  * errors; DETAIL the number of entries), "errors" (DETAIL the first),
@@ -34,6 +37,22 @@ int main(int argc, char **argv) {
                 return 2;
         }
         struct crontab_options o = { .format = CRONTAB_SYSTEM, .lookup = crontab_lookup_passwd };
+        if (streq(argv[1], "entry")) {
+                struct crontab *c = NULL;
+                char **env = NULL;
+                if (crontab_load(AT_FDCWD, argv[2], NULL, &o, &c, NULL) < 0 || c->n_entries < 2 ||
+                    crontab_entry_environment(&c->entries[1], &env) < 0)
+                        return 1;
+                printf("input\t");
+                for (const char *i = c->entries[1].input; i && *i; i++)
+                        printf("%02x", (unsigned char)*i);
+                printf("%s\n", c->entries[1].input ? "" : "-");
+                for (char **e = env; *e; e++)
+                        printf("env\t%s\n", *e);
+                strv_free(env);
+                crontab_free(c);
+                return 0;
+        }
         if (streq(argv[1], "file")) {
                 verdict(AT_FDCWD, argv[2], &o);
                 return 0;

@@ -64,6 +64,50 @@ exec cron -f -L 15
 """
 
 
+# cron's environment and standard input for an entry, against the
+# reader's (crontab_check entry).
+ENVDUMP = r"""SHELL=/bin/bash
+A = ' spaced '
+B="q'uote"
+"C"=c
+D="  two  "
+E=' '
+F=unquoted{tabs}
+J=""
+K= a  b{tabs}
+HOME=/srv
+LOGNAME=mallory
+MAILTO=""
+* * * * * root env > {work}/envdump.env; cat > {work}/envdump.in; touch {work}/envdump.done%line1%%line3 \% x\\y%
+"""
+
+
+def compare_entry(check, work):
+    """Returns the number of differences between what cron gave the
+    envdump entry (its second; the first is the mark) and what the reader
+    says it gets."""
+    out = subprocess.run([check, "entry", os.path.join(work, "cron.d", "envdump")], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout.splitlines()
+    want_input = bytes.fromhex(out[0].split("\t", 1)[1])
+    want_env = sorted(line.split("\t", 1)[1] for line in out[1:])
+    with open(os.path.join(work, "envdump.in"), "rb") as f:
+        got_input = f.read()
+    with open(os.path.join(work, "envdump.env")) as f:
+        # bash adds what every bash adds; compare cron's part.
+        got_env = sorted(v for v in f.read().splitlines()
+                         if v.split("=", 1)[0] not in ("PWD", "SHLVL", "_"))
+    bad = 0
+    if got_input != want_input:
+        print(f"DIFFER envdump stdin: cron {got_input!r}, ours {want_input!r}")
+        bad += 1
+    if got_env != want_env:
+        print(f"DIFFER envdump environment:\n  cron {got_env}\n  ours {want_env}")
+        bad += 1
+    if not bad:
+        print(f"envdump: cron and the reader agree on the stdin {got_input!r} and the environment {got_env}")
+    return bad
+
+
 def listen(sock, lines, stop):
     sock.settimeout(0.2)
     while not stop.is_set():
@@ -106,6 +150,11 @@ def main():
                      corpus.MARK_SYS, ran)
         corpus.build(os.path.join(work, "crontabs"), os.path.join(work, "others"), corpus.USERS,
                      corpus.MARK_USER, ran)
+        # One more file whose entry shows cron's environment and stdin.
+        envdump = os.path.join(work, "cron.d", "envdump")
+        with open(envdump, "w") as f:
+            f.write(corpus.MARK_SYS.format(name="envdump", ran=ran) + ENVDUMP.format(work=work, tabs="  \t "))
+        os.chmod(envdump, 0o644)
         # An overlay over /etc adds cron.deny (the machine has none).
         deny = os.path.join(work, "etc", "cron.deny")
         with open(deny, "w") as f:
@@ -150,7 +199,7 @@ def main():
         ours["etc-crontab"] = verdicts(check, "file", os.path.join(work, "crontab"))[
             os.path.join(work, "crontab")]
 
-        names = [c[0] for c in corpus.SYSTEM + corpus.USERS] + ["etc-crontab"]
+        names = [c[0] for c in corpus.SYSTEM + corpus.USERS] + ["envdump", "etc-crontab"]
         failures = 0
         for name in names:
             verdict, detail = ours.get(name, ("missing", ""))
@@ -169,6 +218,11 @@ def main():
             print(f"{'':20}   ours: {detail}")
             for m in cron_says:
                 print(f"{'':20}   cron: {m}")
+        wait_for = time.time() + 10
+        while not os.path.exists(os.path.join(work, "envdump.done")) and time.time() < wait_for:
+            time.sleep(0.2)
+        if "envdump" in cron_loaded and ours["envdump"][0] == "ok":
+            failures += compare_entry(check, work)
         if failures:
             print(f"FAIL: {failures} files judged differently")
             return 1

@@ -112,7 +112,8 @@ def test_runs(evd):
         for d in ("d1", "d2", "d3", "d4", "d5"):
             wait_for(lambda: os.path.exists(e.o(d)), 20, what=f"the job that touches {d}")
         env1 = read_file(e.o("env1"))
-        want = "/bin/bash| spaced ; x |q'uote|/bin/bash|/usr/bin:/bin|root|/root|"
+        # Quotes keep leading blanks, not trailing ones (as Debian's cron).
+        want = "/bin/bash| spaced ; x|q'uote|/bin/bash|/usr/bin:/bin|root|/root|"
         check(env1 == want, f"env1 {env1!r}, want {want!r}")
         check(read_file(e.o("c2")) == "a;b %\n", f"c2 {read_file(e.o('c2'))!r}")
         want = "line1\n\nline3 % ;x\\\\y\ttab\n"

@@ -110,7 +110,7 @@ START_TEST(test_environment) {
                       "  PATH = /usr/local/bin:/usr/bin  \n"
                       "A=\"  spaced  \"\n"
                       "B='single'\n"
-                      "C=\"unmatched'\n"
+                      "C=plain \t \n"
                       "\"Q N\"=quoted name\n"
                       "MAILTO=\"\"\n"
                       "CRON_TZ=Europe/Berlin\n"
@@ -131,9 +131,9 @@ START_TEST(test_environment) {
         char **env = NULL;
         ck_assert_int_eq(crontab_entry_environment(e1, &env), 0);
         static const char *const want[] = { "SHELL=/bin/bash", "PATH=/usr/local/bin:/usr/bin",
-                                            "HOME=/srv", "A=  spaced  ", "B=single", "C=\"unmatched'",
+                                            "HOME=/srv", "A=  spaced", "B=single", "C=plain",
                                             "Q N=quoted name", "MAILTO=", "CRON_TZ=Europe/Berlin",
-                                            "LOGNAME=root", "USER=root", NULL };
+                                            "LOGNAME=root", NULL };
         for (size_t i = 0; want[i]; i++) {
                 ck_assert_msg(env[i], "missing %s", want[i]);
                 ck_assert_str_eq(env[i], want[i]);
@@ -148,7 +148,19 @@ START_TEST(test_environment) {
         ck_assert_str_eq(env[2], "HOME=/root");
         strv_free(env);
         ck_assert_str_eq(e2->assignments[2], "A=changed");
-        ck_assert_ptr_eq(e1->assignments, e1->assignments);
+        /* Entries between the same VAR= lines share one snapshot. */
+        ck_assert_ptr_ne(e0->assignments, e1->assignments);
+
+        /* A quoted value must end with its quote (else the line is an
+         * entry, and wrong); an empty name is an assignment. */
+        _cleanup_(crontab_freep) struct crontab *d =
+                parse("t", "G = \"x\" y\nH=\"x\nI='x\"\nJ=''\n=x\n0 1 * * * root a\n0 2 * * * root b\n",
+                      &sys_opts);
+        assert_errors(d, 3, (const char *const[]){ "t:1: ", "t:2: ", "t:3: " });
+        ck_assert_uint_eq(d->n_entries, 2);
+        ck_assert_str_eq(d->entries[0].assignments[0], "J=");
+        ck_assert_str_eq(d->entries[0].assignments[1], "=x");
+        ck_assert_ptr_eq(d->entries[0].assignments, d->entries[1].assignments);
 }
 END_TEST
 
