@@ -33,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+import datetime
+import zoneinfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
@@ -155,6 +157,18 @@ def main():
         with open(envdump, "w") as f:
             f.write(corpus.MARK_SYS.format(name="envdump", ran=ran) + ENVDUMP.format(work=work, tabs="  \t "))
         os.chmod(envdump, 0o644)
+        # CRON_TZ: two entries for the first minute cron will run, one at
+        # that minute's hour in Asia/Kolkata, one at its hour here.
+        first = (int(time.time()) // 60 + 1) * 60
+        if first - time.time() < 5:
+            first += 60
+        hour_there = datetime.datetime.fromtimestamp(first, zoneinfo.ZoneInfo("Asia/Kolkata")).hour
+        hour_here = time.localtime(first).tm_hour
+        for name, hour in (("crontz-there", hour_there), ("crontz-here", hour_here)):
+            path = os.path.join(work, "cron.d", name)
+            with open(path, "w") as f:
+                f.write(f"CRON_TZ=Asia/Kolkata\n* {hour} * * * root echo {name} >> {ran}\n")
+            os.chmod(path, 0o644)
         # An overlay over /etc adds cron.deny (the machine has none).
         deny = os.path.join(work, "etc", "cron.deny")
         with open(deny, "w") as f:
@@ -172,14 +186,14 @@ def main():
         t.start()
 
         started = time.time()
+        if started > first - 3:
+            print("skip: the minute turned while the files were written; run again")
+            return SKIP
         proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
                                  NS_SCRIPT, "sh", work], stdin=subprocess.DEVNULL)
         # cron runs the marks at the first minute boundary after it read the
         # files; give the runs time to finish (and one more minute if cron
         # started just before a boundary).
-        first = (int(started) // 60 + 1) * 60
-        if first - started < 3:
-            first += 60
         deadline = first + 12
         while time.time() < deadline:
             if proc.poll() is not None:
@@ -223,6 +237,16 @@ def main():
             time.sleep(0.2)
         if "envdump" in cron_loaded and ours["envdump"][0] == "ok":
             failures += compare_entry(check, work)
+        # Debian's cron takes CRON_TZ as an ordinary variable: the entry at
+        # this zone's hour runs, the one at Kolkata's does not (unless the
+        # two hours are the same). The reader gives CRON_TZ as the entries'
+        # zone, which evdctl import-crontab turns into timezone=.
+        there, here = "crontz-there" in cron_loaded, "crontz-here" in cron_loaded
+        print(f"CRON_TZ=Asia/Kolkata: cron ran the entry at Kolkata's hour {hour_there}: {there}, "
+              f"at this zone's hour {hour_here}: {here}")
+        if not here or (there and hour_there != hour_here):
+            print("DIFFER: Debian's cron honoured CRON_TZ (crontab.h and evd.conf(5) say it does not)")
+            failures += 1
         if failures:
             print(f"FAIL: {failures} files judged differently")
             return 1
