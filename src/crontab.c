@@ -13,8 +13,8 @@
  *   (tests/crontab/test_cron_diff.py), though crontab(5) says quotes keep
  *   trailing blanks too. SHELL, MAILTO and CRON_TZ are also kept as
  *   fields. A line that does not parse as an assignment is an entry.
- * - CRON_TZ is the zone of the entries below it, as the brief for this
- *   module asks (and cronie does); Debian's cron ignores it for scheduling
+ * - CRON_TZ is the zone of the entries below it, as issue 11 asks (and
+ *   cronie does); Debian's cron ignores it for scheduling
  *   (test_cron_diff.py shows it).
  * - An entry is five time fields, or one of the macros, then (system
  *   format) the user, then the command: the rest of the line. The time
