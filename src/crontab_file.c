@@ -67,43 +67,7 @@ static int refuse(char **ret_reason, int r, const char *display, const char *fmt
 
 
 int crontab_read_fd(int fd, char **ret, size_t *ret_size) {
-        size_t cap = 4096, n = 0;
-        char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (n == cap) {
-                        if (cap > CRONTAB_SIZE_MAX) {
-                                free(buf);
-                                return -EFBIG;
-                        }
-                        char *b = realloc(buf, cap * 2);
-                        if (!b) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = b;
-                        cap *= 2;
-                }
-                ssize_t k = read(fd, buf + n, cap - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        int e = -errno;
-                        free(buf);
-                        return e;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
-        if (n > CRONTAB_SIZE_MAX) {
-                free(buf);
-                return -EFBIG;
-        }
-        *ret = buf;
-        *ret_size = n;
-        return 0;
+        return read_full_fd(fd, 4096, CRONTAB_SIZE_MAX, ret, ret_size);
 }
 
 static int user_uid(const struct crontab_options *o, uid_t *ret) {
