@@ -23,15 +23,17 @@ const struct ctl_command ctl_commands[_CTL_COMMAND_MAX] = {
         [CTL_CALENDAR] = { CTL_CALENDAR, "calendar", 0, 0, CTL_JSON,
                            "[--iterations N] [--base-time TIME] [--timezone TZ] EXPR...",
                            "next elapses of calendar and cron:EXPR expressions (needs no evd)" },
+#ifdef EVD_TEST_HOOKS /* a build without them carries not even their names */
         [CTL_TEST_STALL] = { CTL_TEST_STALL, "test-stall", 1, 1, CTL_DAEMON | CTL_TEST_HOOK, "SECONDS",
                              "block evd's main loop (watchdog tests)" },
         [CTL_TEST_CLOCK_STEP] = { CTL_TEST_CLOCK_STEP, "test-clock-step", 1, 1, CTL_DAEMON | CTL_TEST_HOOK,
                                   "SECONDS", "step evd's view of the wall clock (clock tests)" },
+#endif
 };
 
 const struct ctl_command *ctl_command_find(const char *name) {
         for (size_t i = 0; i < _CTL_COMMAND_MAX; i++)
-                if (strcmp(ctl_commands[i].name, name) == 0)
+                if (ctl_commands[i].name && strcmp(ctl_commands[i].name, name) == 0)
                         return &ctl_commands[i];
         return NULL;
 }

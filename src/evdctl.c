@@ -44,7 +44,7 @@ static int cmd_calendar(int argc, char **argv);
 
 /* What evdctl offers: the table's commands but the test hooks. */
 static bool offered(const struct ctl_command *c) {
-        return !(c->flags & CTL_TEST_HOOK);
+        return c->name && !(c->flags & CTL_TEST_HOOK);
 }
 
 static void usage(FILE *f) {

@@ -37,6 +37,12 @@ END_TEST
 START_TEST(test_table) {
         for (size_t i = 0; i < _CTL_COMMAND_MAX; i++) {
                 const struct ctl_command *c = &ctl_commands[i];
+#ifndef EVD_TEST_HOOKS
+                if (i == CTL_TEST_STALL || i == CTL_TEST_CLOCK_STEP) {
+                        ck_assert_ptr_null(c->name); /* not even the names */
+                        continue;
+                }
+#endif
                 ck_assert_int_eq(c->id, (int)i);
                 ck_assert_ptr_nonnull(c->name);
                 ck_assert_ptr_eq(ctl_command_find(c->name), c);
@@ -46,7 +52,11 @@ START_TEST(test_table) {
         ck_assert_ptr_null(ctl_command_find("bogus"));
         ck_assert_ptr_null(ctl_command_find(""));
         ck_assert(!(ctl_command_find("calendar")->flags & CTL_DAEMON));
+#ifdef EVD_TEST_HOOKS
         ck_assert(ctl_command_find("test-stall")->flags & CTL_TEST_HOOK);
+#else
+        ck_assert_ptr_null(ctl_command_find("test-stall"));
+#endif
 }
 END_TEST
 
