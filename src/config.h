@@ -44,10 +44,27 @@ enum schedule_kind {
 
 struct config;
 
+/* How a job's command runs, where most jobs keep evd's defaults: one block
+ * per configuration shared by every job that sets none of these keys (and
+ * one shared by consecutive jobs that set the same ones), in the arena, so
+ * a job costs a pointer for them. Immutable like the rest. */
+struct job_exec {
+        char *user;             /* NULL: run as evd's own user */
+        char *group;            /* NULL: user's primary group */
+        char *home, *shell_path; /* from the user's passwd entry, when user is set */
+        char *working_directory;        /* NULL: "/" (or the user's home when user is set) */
+        char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
+        uid_t uid;
+        gid_t gid;
+        unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
+        int nice;
+        bool nice_set;
+};
+
 /* Strings and vectors point into the owning configuration's arena. */
 struct job_def {
         /* Ordered by size, so the struct has no holes: it is the bulk of a
-         * large configuration's memory. */
+         * large configuration's memory (128 bytes). */
         struct config *config;  /* the owner: references count on it */
 
         char *name;             /* [A-Za-z0-9_.-]+ */
@@ -58,12 +75,7 @@ struct job_def {
         char *schedule_text;             /* calendar/cron expression as written */
         struct schedule *calendar;       /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
         char *timezone;                  /* NULL: system zone */
-
-        char *user;             /* NULL: run as evd's own user */
-        char *group;            /* NULL: user's primary group */
-        char *home, *shell_path; /* from the user's passwd entry, when user is set */
-        char *working_directory;        /* NULL: "/" (or the user's home when user is set) */
-        char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
+        const struct job_exec *exec;     /* never NULL (shared, see above) */
 
         usec_t every;           /* SCHEDULE_EVERY */
         usec_t jitter;          /* 0: none */
@@ -74,14 +86,9 @@ struct job_def {
         enum schedule_kind schedule;
         enum overlap_policy overlap;
         unsigned retries;
-        uid_t uid;
-        gid_t gid;
-        int nice;
-        unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
 
         bool shell;
         bool persistent;
-        bool nice_set;
         bool enabled;
 };
 

@@ -86,28 +86,28 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
         fprintf(f, "overlap = %s\n", overlap_policy_to_string(d->overlap));
         fprintf(f, "retries = %u\n", d->retries);
         put_span(f, "retry_delay", d->retry_delay);
-        if (d->user) {
-                fprintf(f, "# uid %u, home %s\n", (unsigned)d->uid, d->home ? d->home : "");
-                put_string(f, "user", d->user);
+        if (d->exec->user) {
+                fprintf(f, "# uid %u, home %s\n", (unsigned)d->exec->uid, d->exec->home ? d->exec->home : "");
+                put_string(f, "user", d->exec->user);
         }
-        if (d->group)
-                put_string(f, "group", d->group);
-        if (d->user || d->group)
-                fprintf(f, "# gid %u\n", (unsigned)d->gid);
-        if (d->working_directory)
-                put_string(f, "working_directory", d->working_directory);
-        if (d->environment && *d->environment) {
+        if (d->exec->group)
+                put_string(f, "group", d->exec->group);
+        if (d->exec->user || d->exec->group)
+                fprintf(f, "# gid %u\n", (unsigned)d->exec->gid);
+        if (d->exec->working_directory)
+                put_string(f, "working_directory", d->exec->working_directory);
+        if (d->exec->environment && *d->exec->environment) {
                 fputs("environment =", f);
-                for (char **e = d->environment; *e; e++) {
+                for (char **e = d->exec->environment; *e; e++) {
                         fputc(' ', f);
                         put_word(f, *e);
                 }
                 fputc('\n', f);
         }
-        if (d->nice_set)
-                fprintf(f, "nice = %d\n", d->nice);
-        if (d->limit_nofile)
-                fprintf(f, "limit_nofile = %u\n", d->limit_nofile);
+        if (d->exec->nice_set)
+                fprintf(f, "nice = %d\n", d->exec->nice);
+        if (d->exec->limit_nofile)
+                fprintf(f, "limit_nofile = %u\n", d->exec->limit_nofile);
         fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
 }
 

@@ -124,6 +124,9 @@ bool job_name_valid(const char *name, size_t n, char *bad) {
 /* A job's section begins. A scratch job (its header was an error) has its
  * keys still checked, into a definition that is then dropped, so one run
  * of evd -t shows every error in the file. */
+/* The exec block of every job that sets none of its keys. */
+static const struct job_exec job_exec_none = {};
+
 void job_begin(struct parser *p, const char *name, bool scratch) {
         struct job_def *d = &p->scratch;
 
@@ -142,7 +145,9 @@ void job_begin(struct parser *p, const char *name, bool scratch) {
                 .overlap = OVERLAP_SKIP,
                 .retry_delay = 30 * USEC_PER_SEC,
                 .enabled = true,
+                .exec = &job_exec_none,
         };
+        p->exec = (struct job_exec){};
         d->name = config_strdup_unique(p, name);
         d->file = (char *)p->path;
         if (!d->name)
@@ -209,15 +214,55 @@ static void job_check_zone(struct parser *p, const struct job_def *d) {
         free(norm);
 }
 
+static bool env_equal(char *const *a, char *const *b) {
+        if (!a || !b)
+                return a == b;
+        for (; *a && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !*a && !*b;
+}
+
+/* Everything but the environment. Strings are interned: equal is one pointer. */
+static bool exec_equal(const struct job_exec *a, const struct job_exec *b) {
+        return a->user == b->user && a->group == b->group && a->home == b->home &&
+               a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
+               a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
+               a->nice == b->nice && a->nice_set == b->nice_set;
+}
+
+/* d's exec block from p->exec and p->environment: the shared default, the
+ * previous job's when equal, or a new one in the arena. */
+static void job_exec_finish(struct parser *p, struct job_def *d) {
+        const struct job_exec *last = p->exec_last;
+        struct job_exec *x;
+
+        if (!p->environment && exec_equal(&p->exec, &job_exec_none)) {
+                d->exec = &job_exec_none;
+                return;
+        }
+        if (last && exec_equal(&p->exec, last) && env_equal(p->environment, last->environment)) {
+                d->exec = last;
+                return;
+        }
+        x = arena_alloc(&p->config->arena, sizeof(*x), _Alignof(struct job_exec));
+        if (!x) {
+                config_oom(p);
+                return;
+        }
+        *x = p->exec;
+        if (p->environment && !(x->environment = config_strv(p, p->environment, false)))
+                return;
+        d->exec = p->exec_last = x;
+}
+
 void job_finish(struct parser *p) {
         struct job_def *d = p->job;
         unsigned every = config_key_seen(p, "every"), calendar = config_key_seen(p, "calendar"),
                  cron = config_key_seen(p, "cron"), timezone = config_key_seen(p, "timezone");
 
-        if (p->environment) {
-                d->environment = config_strv(p, p->environment, false);
-                p->environment = strv_free(p->environment);
-        }
+        job_exec_finish(p, d);
+        p->environment = strv_free(p->environment);
         /* A section whose header was an error has been reported once: no
          * "missing" errors for it, only those of the keys it has. */
         if (!config_key_seen(p, "command") && !p->job_scratch)

@@ -58,10 +58,14 @@ static struct outcome spawn_and_wait(const struct job_def *def) {
         return o;
 }
 
+/* A job's exec block (struct job_exec), set per test before its job starts. */
+static struct job_exec exec;
+
 static struct job_def shell_job(char *script) {
         static char *argv[4];
         argv[0] = "/bin/sh", argv[1] = "-c", argv[2] = script, argv[3] = NULL;
-        return (struct job_def){ .name = "t", .argv = argv, .timeout = USEC_INFINITY };
+        exec = (struct job_exec){};
+        return (struct job_def){ .name = "t", .argv = argv, .timeout = USEC_INFINITY, .exec = &exec };
 }
 
 START_TEST(test_exec_and_exit_status) {
@@ -75,13 +79,14 @@ END_TEST
 
 START_TEST(test_failing_step_reported) {
         struct job_def def = shell_job("exit 0");
-        def.working_directory = "/nonexistent-evd-test-dir";
+        exec.working_directory = "/nonexistent-evd-test-dir";
         struct outcome o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, -ENOENT);
         ck_assert_str_eq(o.step, "chdir");
 
         char *argv[] = { "/nonexistent-evd-test-program", NULL };
-        def = (struct job_def){ .name = "t", .argv = argv };
+        exec = (struct job_exec){};
+        def = (struct job_def){ .name = "t", .argv = argv, .exec = &exec };
         o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, -ENOENT);
         ck_assert_str_eq(o.step, "execve");
@@ -102,12 +107,13 @@ START_TEST(test_path_search_in_working_directory) {
 
         char *argv[] = { "evd-test-prog", NULL };
         char *env[] = { "PATH=/nonexistent:.", NULL };
-        struct job_def def = { .name = "t", .argv = argv, .environment = env, .working_directory = dir };
+        exec = (struct job_exec){ .environment = env, .working_directory = dir };
+        struct job_def def = { .name = "t", .argv = argv, .exec = &exec };
         struct outcome o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, 0);
         ck_assert_int_eq(o.status, 5);
 
-        def.working_directory = "/"; /* not there */
+        exec.working_directory = "/"; /* not there */
         o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, -ENOENT);
         ck_assert_str_eq(o.step, "executable lookup");
@@ -126,12 +132,12 @@ START_TEST(test_nofile_limit) {
         struct job_def def = shell_job("[ \"$(ulimit -Sn)\" = 1024 ]");
         ck_assert_int_eq(spawn_and_wait(&def).status, 0);
         def = shell_job("[ \"$(ulimit -Sn)\" = 77 ]");
-        def.limit_nofile = 77;
+        exec.limit_nofile = 77;
         ck_assert_int_eq(spawn_and_wait(&def).status, 0);
         /* Never above the hard limit. */
         snprintf(buf, sizeof buf, "[ \"$(ulimit -Sn)\" = %llu ]", (unsigned long long)rl.rlim_max);
         def = shell_job(buf);
-        def.limit_nofile = (unsigned long)rl.rlim_max + 1;
+        exec.limit_nofile = (unsigned long)rl.rlim_max + 1;
         ck_assert_int_eq(spawn_and_wait(&def).status, 0);
 }
 END_TEST
