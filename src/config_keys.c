@@ -155,9 +155,9 @@ static void parse_string(struct parser *p, const struct config_key *k UNUSED, co
                 *(char **)field = s;
 }
 
-/* A string rarely equal to another job's: not interned. */
-static void parse_unique(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field) {
-        char *s = config_strdup_unique(p, value);
+/* command=: stored once for a run of jobs with the same (job_command_dup). */
+static void parse_command(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field) {
+        char *s = job_command_dup(p, value);
         if (s)
                 *(char **)field = s;
 }
@@ -401,7 +401,7 @@ const struct config_key config_keys[] = {
         { "state_directory", DAEMON, parse_path, C(state_directory), 0, 0, 0, NULL, NULL },
         { "control_group", DAEMON, parse_control_group, C(control_group), 0, 0, 0, NULL, NULL },
         { "files", INCLUDE, parse_files, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
-        { "command", JOB, parse_unique, J(command), 0, 0, 0, NULL, NULL },
+        { "command", JOB, parse_command, J(command), 0, 0, 0, NULL, NULL },
         { "shell", JOB, parse_bool, J(shell), 0, 0, 0, NULL, NULL },
         { "every", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
         { "calendar", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },

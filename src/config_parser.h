@@ -180,6 +180,11 @@ void config_key_apply(struct parser *p, size_t i, const char *value);
 /* job_def.c */
 bool job_name_valid(const char *name, size_t n, char *bad);
 const struct job_def *job_table_find(const struct parser *p, const char *name);
+/* command='s text in the arena: the previous job's when equal (commands are
+ * rarely equal to any other job's but often to the one before; an arena
+ * string is not interned). NULL when out of memory (reported). */
+char *job_command_dup(struct parser *p, const char *value);
+
 /* A new definition with the defaults appended to p->defs (and its table),
  * made the section's job; or a scratch one, dropped at the section's end. */
 void job_begin(struct parser *p, const char *name, bool scratch);

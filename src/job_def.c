@@ -161,11 +161,32 @@ void job_begin(struct parser *p, const char *name, bool scratch) {
         p->section = SEC_JOB;
 }
 
-/* argv from command= (and shell=), in the arena. */
+/* The definition made just before d (in file order), or NULL. */
+static const struct job_def *job_previous(const struct parser *p, const struct job_def *d) {
+        if (p->n_defs < 2 || d != &p->defs[p->n_defs - 1])
+                return NULL;
+        return &p->defs[p->n_defs - 2];
+}
+
+char *job_command_dup(struct parser *p, const char *value) {
+        const struct job_def *prev = job_previous(p, p->job);
+        if (prev && prev->command && streq(prev->command, value))
+                return prev->command;
+        return config_strdup_unique(p, value);
+}
+
+/* argv from command= (and shell=), in the arena; the previous job's when it
+ * has the same command (runs of jobs that run one program at different
+ * times: their argv is stored once). */
 static void job_argv(struct parser *p, struct job_def *d) {
+        const struct job_def *prev = job_previous(p, d);
         char q[QBUF_SIZE], **argv = NULL;
         const char *why = NULL;
 
+        if (prev && prev->argv && prev->shell == d->shell && prev->command == d->command) {
+                d->argv = prev->argv;
+                return;
+        }
         if (d->shell) {
                 /* The command is in the arena already: not copied again. */
                 char **v = arena_alloc(&p->config->arena, 4 * sizeof(*v), _Alignof(char *));

@@ -673,6 +673,34 @@ START_TEST(test_job_defs) {
 }
 END_TEST
 
+/* A run of jobs with the same command= stores its text and argv once;
+ * a different command, or shell= that differs, breaks the run. */
+START_TEST(test_command_shared) {
+        struct config *c = load_ok("[job:a]\ncommand = /bin/echo x\nevery = 1s\n"
+                                   "[job:b]\ncommand = /bin/echo x\nevery = 2s\n"
+                                   "[job:c]\ncommand = /bin/echo x\nevery = 2s\nshell = yes\n"
+                                   "[job:d]\ncommand = /bin/echo x\nevery = 2s\nshell = yes\n"
+                                   "[job:e]\ncommand = /bin/echo y\nevery = 2s\n"
+                                   "[job:f]\ncommand = /bin/echo x\nevery = 2s\n");
+        const struct job_def *d[6];
+
+        for (size_t i = 0; i < 6; i++)
+                d[i] = config_find_job(c, (char[]){ (char)('a' + i), 0 });
+        ck_assert_ptr_eq(d[0]->command, d[1]->command);
+        ck_assert_ptr_eq(d[0]->argv, d[1]->argv);
+        ck_assert_ptr_eq(d[1]->command, d[2]->command);
+        ck_assert_ptr_ne(d[1]->argv, d[2]->argv); /* shell= differs */
+        ck_assert_str_eq(d[2]->argv[0], "/bin/sh");
+        ck_assert_ptr_eq(d[2]->argv, d[3]->argv);
+        ck_assert_ptr_eq(d[3]->argv[2], d[3]->command);
+        ck_assert_str_eq(d[4]->argv[1], "y");
+        ck_assert_ptr_ne(d[5]->argv, d[0]->argv); /* not the job before */
+        ck_assert_str_eq(d[5]->argv[1], "x");
+        ck_assert_str_eq(d[1]->argv[0], "/bin/echo");
+        config_free(c);
+}
+END_TEST
+
 /* The keys of how a job runs (user=, group=, working_directory=,
  * environment=, nice=, limit_nofile=) are one block that jobs share: every
  * job that sets none of them one block, consecutive jobs that set the same
@@ -1381,6 +1409,7 @@ int main(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_defaults);
         tcase_add_test(tc, test_exec_shared);
+        tcase_add_test(tc, test_command_shared);
         tcase_add_test(tc, test_all_keys);
         tcase_add_test(tc, test_command_split);
         tcase_add_test(tc, test_environment);
