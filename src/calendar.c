@@ -715,6 +715,13 @@ const char *calendar_timezone(const struct calendar_spec *spec) {
         return cal_timezone(spec);
 }
 
+size_t calendar_size(const struct calendar_spec *spec) {
+        const char *zone = cal_timezone(spec) ? cal_timezone(spec) : cal_dst_name(spec);
+        struct cal_chain last = cal_chain(spec, CAL_USEC);
+        size_t n = (size_t)(last.v + last.n - spec->v);
+        return sizeof(*spec) + n * sizeof(spec->v[0]) + (zone ? strlen(zone) + 1 : 0);
+}
+
 struct calendar_spec *calendar_free(struct calendar_spec *c) {
         free(c);
         return NULL;

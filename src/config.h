@@ -105,7 +105,8 @@ struct config {
         gid_t control_gid;
 
         struct job_def *defs;           /* the definitions, sorted by name */
-        struct schedule **schedules;    /* every parsed expression once: jobs with the same one share it */
+        struct schedule **schedules;    /* parsed cron expressions, freed with the configuration (calendar
+                                         * ones are in the arena); jobs with the same text share one */
         size_t n_schedules;
         struct job_def **jobs;          /* &defs[i], for callers that want pointers */
         size_t n_jobs;

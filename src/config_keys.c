@@ -264,7 +264,7 @@ static void parse_schedule(struct parser *p, const struct config_key *k, const c
                         free(why);
                         return;
                 }
-                if (job_schedule_add(p, text, cron, spec) < 0) {
+                if (job_schedule_add(p, text, cron, &spec) < 0) {
                         schedule_free(spec);
                         config_oom(p);
                         return;

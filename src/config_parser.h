@@ -193,8 +193,9 @@ void job_finish(struct parser *p);
 /* The schedule parsed before from this text (interned: compared by
  * pointer) in this syntax, or NULL. */
 struct schedule *job_schedule_find(const struct parser *p, const char *text, bool cron);
-/* Remembers s (taking it) for text; -ENOMEM (s not taken). */
-int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule *s);
+/* Remembers *s (taking it) for text; a calendar expression is moved into
+ * the arena, *s then the copy. -ENOMEM (*s not taken). */
+int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule **s);
 /* Sorts p->defs by name into p->config (defs, jobs), taking them and the
  * schedules. */
 int job_table_finish(struct parser *p);

@@ -306,6 +306,7 @@ void job_finish(struct parser *p) {
 struct shared_schedule {
         const char *text; /* interned: equal texts are one pointer; NULL: empty slot */
         bool cron;
+        bool in_arena;    /* copied into the arena (calendar): not freed on its own */
         struct schedule *schedule;
 };
 
@@ -322,7 +323,12 @@ struct schedule *job_schedule_find(const struct parser *p, const char *text, boo
         return p->schedules[schedule_slot(p->schedules, p->n_schedules_table, text, cron)].schedule;
 }
 
-int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule *s) {
+int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule **s) {
+        size_t flat = schedule_flat_size(*s);
+        void *mem = NULL;
+
+        if (flat > 0 && !(mem = arena_alloc(&p->config->arena, flat, 8)))
+                return -ENOMEM;
         if ((p->n_schedules + 1) * 2 > p->n_schedules_table) {
                 size_t n = p->n_schedules_table ? p->n_schedules_table * 2 : 64;
                 struct shared_schedule *t = calloc(n, sizeof(*t));
@@ -335,23 +341,29 @@ int job_schedule_add(struct parser *p, const char *text, bool cron, struct sched
                 p->schedules = t;
                 p->n_schedules_table = n;
         }
+        if (mem) {
+                struct schedule *copy = schedule_flat_copy(*s, mem);
+                schedule_free(*s);
+                *s = copy;
+        }
         p->schedules[schedule_slot(p->schedules, p->n_schedules_table, text, cron)] =
-                (struct shared_schedule){ text, cron, s };
+                (struct shared_schedule){ text, cron, mem != NULL, *s };
         p->n_schedules++;
         return 0;
 }
 
-/* The schedules into the configuration, which frees them. */
+/* The schedules not in the arena into the configuration, which frees them. */
 static int schedules_finish(struct parser *p) {
         struct config *c = p->config;
-        size_t k = 0;
+        size_t k = 0, n = 0;
 
-        c->schedules = arena_alloc(&c->arena, MAX(p->n_schedules, 1) * sizeof(*c->schedules),
-                                   _Alignof(struct schedule *));
+        for (size_t i = 0; i < p->n_schedules_table; i++)
+                n += p->schedules[i].text && !p->schedules[i].in_arena;
+        c->schedules = arena_alloc(&c->arena, MAX(n, 1) * sizeof(*c->schedules), _Alignof(struct schedule *));
         if (!c->schedules)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n_schedules_table; i++)
-                if (p->schedules[i].text)
+                if (p->schedules[i].text && !p->schedules[i].in_arena)
                         c->schedules[k++] = p->schedules[i].schedule;
         c->n_schedules = k;
         free(p->schedules);
@@ -391,7 +403,8 @@ int job_table_finish(struct parser *p) {
 
 void job_table_free(struct parser *p) {
         for (size_t i = 0; i < p->n_schedules_table; i++)
-                schedule_free(p->schedules[i].schedule);
+                if (!p->schedules[i].in_arena)
+                        schedule_free(p->schedules[i].schedule);
         free(p->schedules);
         p->schedules = NULL;
         p->n_schedules = p->n_schedules_table = 0;

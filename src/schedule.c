@@ -82,6 +82,17 @@ struct schedule *schedule_free(struct schedule *sched) {
         return NULL;
 }
 
+size_t schedule_flat_size(const struct schedule *sched) {
+        if (!sched || is_cron(sched))
+                return 0;
+        return calendar_size(as_calendar(sched));
+}
+
+struct schedule *schedule_flat_copy(const struct schedule *sched, void *mem) {
+        memcpy(mem, as_calendar(sched), calendar_size(as_calendar(sched)));
+        return (struct schedule *)mem;
+}
+
 bool schedule_timezone_valid(const char *tz) {
         return tz_zone_valid(tz);
 }
