@@ -44,11 +44,13 @@ enum schedule_kind {
 
 struct config;
 
-/* How a job's command runs, where most jobs keep evd's defaults: one block
- * per configuration shared by every job that sets none of these keys (and
- * one shared by consecutive jobs that set the same ones), in the arena, so
- * a job costs a pointer for them. Immutable like the rest. */
-struct job_exec {
+/* The keys most jobs leave at their defaults (the time zone; how the
+ * command runs: user, group, directory, environment, limits): one block
+ * shared by every job of a configuration that sets none of them, and one
+ * shared by consecutive jobs that set the same ones, in the arena, so a job
+ * costs a pointer for them. Immutable like the rest. */
+struct job_extras {
+        char *timezone;         /* NULL: system zone */
         char *user;             /* NULL: run as evd's own user */
         char *group;            /* NULL: user's primary group */
         char *home, *shell_path; /* from the user's passwd entry, when user is set */
@@ -64,7 +66,7 @@ struct job_exec {
 /* Strings and vectors point into the owning configuration's arena. */
 struct job_def {
         /* Ordered by size, so the struct has no holes: it is the bulk of a
-         * large configuration's memory (128 bytes). */
+         * large configuration's memory (112 bytes). */
         struct config *config;  /* the owner: references count on it */
 
         char *name;             /* [A-Za-z0-9_.-]+ */
@@ -74,8 +76,7 @@ struct job_def {
 
         char *schedule_text;             /* calendar/cron expression as written */
         struct schedule *calendar;       /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
-        char *timezone;                  /* NULL: system zone */
-        const struct job_exec *exec;     /* never NULL (shared, see above) */
+        const struct job_extras *extras; /* never NULL (shared, see above) */
 
         usec_t every;           /* SCHEDULE_EVERY */
         usec_t jitter;          /* 0: none */
@@ -83,10 +84,10 @@ struct job_def {
         usec_t retry_delay;
 
         unsigned line;
-        enum schedule_kind schedule;
         enum overlap_policy overlap;
         unsigned retries;
 
+        uint8_t schedule;       /* enum schedule_kind */
         bool shell;
         bool persistent;
         bool enabled;

@@ -78,36 +78,36 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
                 break;
         }
         }
-        if (d->timezone)
-                put_string(f, "timezone", d->timezone);
+        if (d->extras->timezone)
+                put_string(f, "timezone", d->extras->timezone);
         put_span(f, "jitter", d->jitter);
         fprintf(f, "persistent = %s\n", d->persistent ? "yes" : "no");
         put_span(f, "timeout", d->timeout);
         fprintf(f, "overlap = %s\n", overlap_policy_to_string(d->overlap));
         fprintf(f, "retries = %u\n", d->retries);
         put_span(f, "retry_delay", d->retry_delay);
-        if (d->exec->user) {
-                fprintf(f, "# uid %u, home %s\n", (unsigned)d->exec->uid, d->exec->home ? d->exec->home : "");
-                put_string(f, "user", d->exec->user);
+        if (d->extras->user) {
+                fprintf(f, "# uid %u, home %s\n", (unsigned)d->extras->uid, d->extras->home ? d->extras->home : "");
+                put_string(f, "user", d->extras->user);
         }
-        if (d->exec->group)
-                put_string(f, "group", d->exec->group);
-        if (d->exec->user || d->exec->group)
-                fprintf(f, "# gid %u\n", (unsigned)d->exec->gid);
-        if (d->exec->working_directory)
-                put_string(f, "working_directory", d->exec->working_directory);
-        if (d->exec->environment && *d->exec->environment) {
+        if (d->extras->group)
+                put_string(f, "group", d->extras->group);
+        if (d->extras->user || d->extras->group)
+                fprintf(f, "# gid %u\n", (unsigned)d->extras->gid);
+        if (d->extras->working_directory)
+                put_string(f, "working_directory", d->extras->working_directory);
+        if (d->extras->environment && *d->extras->environment) {
                 fputs("environment =", f);
-                for (char **e = d->exec->environment; *e; e++) {
+                for (char **e = d->extras->environment; *e; e++) {
                         fputc(' ', f);
                         put_word(f, *e);
                 }
                 fputc('\n', f);
         }
-        if (d->exec->nice_set)
-                fprintf(f, "nice = %d\n", d->exec->nice);
-        if (d->exec->limit_nofile)
-                fprintf(f, "limit_nofile = %u\n", d->exec->limit_nofile);
+        if (d->extras->nice_set)
+                fprintf(f, "nice = %d\n", d->extras->nice);
+        if (d->extras->limit_nofile)
+                fprintf(f, "limit_nofile = %u\n", d->extras->limit_nofile);
         fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
 }
 

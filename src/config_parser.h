@@ -41,7 +41,7 @@ typedef void (*config_key_parser)(struct parser *p, const struct config_key *k, 
 #define KEY_REPEATABLE 1u /* may be given more than once in a section */
 #define KEY_ZERO 2u       /* spans: 0 allowed */
 #define KEY_INFINITY 4u   /* spans: "infinity" allowed */
-#define KEY_EXEC 8u       /* offset is into struct job_exec (p->exec), not struct job_def */
+#define KEY_EXTRAS 8u       /* offset is into struct job_extras (p->extras), not struct job_def */
 
 /* One row per key. `sections` is a mask of SEC_BIT()s: a key may be
  * allowed in several sections. Its field is in struct config for
@@ -110,8 +110,8 @@ struct parser {
         unsigned seen[CONFIG_KEYS_MAX]; /* line of each row's first occurrence in this section */
         struct job_def *job;            /* SEC_JOB: in defs[], or &scratch */
         struct job_def scratch;         /* a job checked, then discarded: its header was an error */
-        struct job_exec exec;           /* SEC_JOB: the job's exec keys, shared at its end (job_finish) */
-        const struct job_exec *exec_last; /* the last job's block, for the next one to share */
+        struct job_extras extras;       /* SEC_JOB: the job's keys of struct job_extras, shared at its end */
+        const struct job_extras *extras_last; /* the last job's block, for the next one to share */
         bool job_scratch;
         char **environment;             /* the job's environment= so far (heap; packed at its end) */
         unsigned daemon_line;           /* first [daemon], 0: none yet */

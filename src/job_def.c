@@ -39,7 +39,7 @@ bool job_def_same_schedule(const struct job_def *a, const struct job_def *b) {
                 return false;
         if (a->schedule == SCHEDULE_EVERY ? a->every != b->every : !streq_ptr(a->schedule_text, b->schedule_text))
                 return false;
-        return streq_ptr(a->timezone, b->timezone) && a->jitter == b->jitter && a->persistent == b->persistent &&
+        return streq_ptr(a->extras->timezone, b->extras->timezone) && a->jitter == b->jitter && a->persistent == b->persistent &&
                a->enabled == b->enabled;
 }
 
@@ -124,8 +124,8 @@ bool job_name_valid(const char *name, size_t n, char *bad) {
 /* A job's section begins. A scratch job (its header was an error) has its
  * keys still checked, into a definition that is then dropped, so one run
  * of evd -t shows every error in the file. */
-/* The exec block of every job that sets none of its keys. */
-static const struct job_exec job_exec_none = {};
+/* The extras of every job that sets none of their keys. */
+static const struct job_extras job_extras_none = {};
 
 void job_begin(struct parser *p, const char *name, bool scratch) {
         struct job_def *d = &p->scratch;
@@ -145,9 +145,9 @@ void job_begin(struct parser *p, const char *name, bool scratch) {
                 .overlap = OVERLAP_SKIP,
                 .retry_delay = 30 * USEC_PER_SEC,
                 .enabled = true,
-                .exec = &job_exec_none,
+                .extras = &job_extras_none,
         };
-        p->exec = (struct job_exec){};
+        p->extras = (struct job_extras){};
         d->name = config_strdup_unique(p, name);
         d->file = (char *)p->path;
         if (!d->name)
@@ -228,9 +228,9 @@ static void job_check_zone(struct parser *p, const struct job_def *d) {
                 if (n >= 4 && streq(norm + n - 4, " UTC"))
                         zone = "UTC";
         }
-        if (zone && !streq(d->timezone, zone))
+        if (zone && !streq(d->extras->timezone, zone))
                 lerror(p, config_key_seen(p, "timezone"),
-                       "timezone= %s conflicts with the zone %s named in %s= in [job:%s]", config_quote(q, d->timezone),
+                       "timezone= %s conflicts with the zone %s named in %s= in [job:%s]", config_quote(q, d->extras->timezone),
                        config_quote(q2, zone), d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->name);
         free(norm);
 }
@@ -245,36 +245,36 @@ static bool env_equal(char *const *a, char *const *b) {
 }
 
 /* Everything but the environment. Strings are interned: equal is one pointer. */
-static bool exec_equal(const struct job_exec *a, const struct job_exec *b) {
-        return a->user == b->user && a->group == b->group && a->home == b->home &&
+static bool extras_equal(const struct job_extras *a, const struct job_extras *b) {
+        return a->timezone == b->timezone && a->user == b->user && a->group == b->group && a->home == b->home &&
                a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
                a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
                a->nice == b->nice && a->nice_set == b->nice_set;
 }
 
-/* d's exec block from p->exec and p->environment: the shared default, the
+/* d's extras from p->extras and p->environment: the shared default, the
  * previous job's when equal, or a new one in the arena. */
-static void job_exec_finish(struct parser *p, struct job_def *d) {
-        const struct job_exec *last = p->exec_last;
-        struct job_exec *x;
+static void job_extras_finish(struct parser *p, struct job_def *d) {
+        const struct job_extras *last = p->extras_last;
+        struct job_extras *x;
 
-        if (!p->environment && exec_equal(&p->exec, &job_exec_none)) {
-                d->exec = &job_exec_none;
+        if (!p->environment && extras_equal(&p->extras, &job_extras_none)) {
+                d->extras = &job_extras_none;
                 return;
         }
-        if (last && exec_equal(&p->exec, last) && env_equal(p->environment, last->environment)) {
-                d->exec = last;
+        if (last && extras_equal(&p->extras, last) && env_equal(p->environment, last->environment)) {
+                d->extras = last;
                 return;
         }
-        x = arena_alloc(&p->config->arena, sizeof(*x), _Alignof(struct job_exec));
+        x = arena_alloc(&p->config->arena, sizeof(*x), _Alignof(struct job_extras));
         if (!x) {
                 config_oom(p);
                 return;
         }
-        *x = p->exec;
+        *x = p->extras;
         if (p->environment && !(x->environment = config_strv(p, p->environment, false)))
                 return;
-        d->exec = p->exec_last = x;
+        d->extras = p->extras_last = x;
 }
 
 void job_finish(struct parser *p) {
@@ -282,7 +282,7 @@ void job_finish(struct parser *p) {
         unsigned every = config_key_seen(p, "every"), calendar = config_key_seen(p, "calendar"),
                  cron = config_key_seen(p, "cron"), timezone = config_key_seen(p, "timezone");
 
-        job_exec_finish(p, d);
+        job_extras_finish(p, d);
         p->environment = strv_free(p->environment);
         /* A section whose header was an error has been reported once: no
          * "missing" errors for it, only those of the keys it has. */
@@ -297,7 +297,7 @@ void job_finish(struct parser *p) {
                                d->name);
         } else if (timezone && every && !calendar && !cron)
                 lerror(p, timezone, "timezone= needs calendar= or cron= in [job:%s], not every=", d->name);
-        else if (d->timezone && d->calendar)
+        else if (d->extras->timezone && d->calendar)
                 job_check_zone(p, d);
 }
 

@@ -146,7 +146,7 @@ START_TEST(test_defaults) {
         const struct job_def *d = c->jobs[0];
         ck_assert_ptr_eq(d->config, c);
         ck_assert_uint_eq(c->refcount, 1);
-        ck_assert_uint_eq(d->exec->limit_nofile, 0);
+        ck_assert_uint_eq(d->extras->limit_nofile, 0);
         ck_assert_str_eq(d->name, "j");
         ck_assert_str_eq(d->file, "t.conf");
         ck_assert_uint_eq(d->line, 1);
@@ -158,19 +158,19 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(d->every, USEC_PER_MINUTE);
         ck_assert_ptr_null(d->schedule_text);
         ck_assert_ptr_null(d->calendar);
-        ck_assert_ptr_null(d->timezone);
+        ck_assert_ptr_null(d->extras->timezone);
         ck_assert_uint_eq(d->jitter, 0);
         ck_assert(!d->persistent);
         ck_assert_uint_eq(d->timeout, USEC_INFINITY);
         ck_assert_int_eq(d->overlap, OVERLAP_SKIP);
         ck_assert_uint_eq(d->retries, 0);
         ck_assert_uint_eq(d->retry_delay, 30 * USEC_PER_SEC);
-        ck_assert_ptr_null(d->exec->user);
-        ck_assert_ptr_null(d->exec->group);
-        ck_assert_ptr_null(d->exec->home);
-        ck_assert_ptr_null(d->exec->working_directory);
-        ck_assert_ptr_null(d->exec->environment);
-        ck_assert(!d->exec->nice_set);
+        ck_assert_ptr_null(d->extras->user);
+        ck_assert_ptr_null(d->extras->group);
+        ck_assert_ptr_null(d->extras->home);
+        ck_assert_ptr_null(d->extras->working_directory);
+        ck_assert_ptr_null(d->extras->environment);
+        ck_assert(!d->extras->nice_set);
         ck_assert(d->enabled);
         config_free(c);
 
@@ -235,42 +235,42 @@ START_TEST(test_all_keys) {
         ck_assert_int_eq(d->schedule, SCHEDULE_CALENDAR);
         ck_assert_str_eq(d->schedule_text, "Mon..Fri *-*-* 02:30:00");
         ck_assert_ptr_nonnull(d->calendar);
-        ck_assert_str_eq(d->timezone, "Europe/Berlin");
+        ck_assert_str_eq(d->extras->timezone, "Europe/Berlin");
         ck_assert_uint_eq(d->jitter, 2 * USEC_PER_MINUTE);
         ck_assert(d->persistent);
         ck_assert_uint_eq(d->timeout, 90 * USEC_PER_MINUTE);
         ck_assert_int_eq(d->overlap, OVERLAP_REPLACE);
         ck_assert_uint_eq(d->retries, 1000);
         ck_assert_uint_eq(d->retry_delay, 500 * USEC_PER_MSEC);
-        ck_assert_str_eq(d->exec->user, "root");
-        ck_assert_uint_eq(d->exec->uid, 0);
-        ck_assert_str_eq(d->exec->group, "daemon");
-        ck_assert_uint_eq(d->exec->gid, 1); /* group= wins over the user's primary group */
-        ck_assert_str_eq(d->exec->home, "/root");
-        ck_assert_ptr_nonnull(d->exec->shell_path);
-        ck_assert_str_eq(d->exec->working_directory, "/srv");
-        ck_assert_uint_eq(strv_length(d->exec->environment), 1);
-        ck_assert_str_eq(d->exec->environment[0], "LANG=C.UTF-8");
-        ck_assert(d->exec->nice_set);
-        ck_assert_int_eq(d->exec->nice, -20);
-        ck_assert_uint_eq(d->exec->limit_nofile, 1048576);
+        ck_assert_str_eq(d->extras->user, "root");
+        ck_assert_uint_eq(d->extras->uid, 0);
+        ck_assert_str_eq(d->extras->group, "daemon");
+        ck_assert_uint_eq(d->extras->gid, 1); /* group= wins over the user's primary group */
+        ck_assert_str_eq(d->extras->home, "/root");
+        ck_assert_ptr_nonnull(d->extras->shell_path);
+        ck_assert_str_eq(d->extras->working_directory, "/srv");
+        ck_assert_uint_eq(strv_length(d->extras->environment), 1);
+        ck_assert_str_eq(d->extras->environment[0], "LANG=C.UTF-8");
+        ck_assert(d->extras->nice_set);
+        ck_assert_int_eq(d->extras->nice, -20);
+        ck_assert_uint_eq(d->extras->limit_nofile, 1048576);
         ck_assert(!d->enabled);
 
         d = config_find_job(c, "cron");
         ck_assert_int_eq(d->schedule, SCHEDULE_CRON);
         ck_assert_str_eq(d->schedule_text, "30 2 * * 1-5");
-        ck_assert_int_eq(d->exec->nice, 19);
-        ck_assert_uint_eq(d->exec->limit_nofile, 1);
-        ck_assert_uint_eq(d->exec->gid, 0); /* the user's primary group */
+        ck_assert_int_eq(d->extras->nice, 19);
+        ck_assert_uint_eq(d->extras->limit_nofile, 1);
+        ck_assert_uint_eq(d->extras->gid, 0); /* the user's primary group */
         ck_assert_int_eq(d->overlap, OVERLAP_QUEUE);
 
         d = config_find_job(c, "par");
         ck_assert(schedule_is_reboot(d->calendar));
         ck_assert_int_eq(d->overlap, OVERLAP_PARALLEL);
-        ck_assert_ptr_null(d->exec->user);
-        ck_assert_str_eq(d->exec->group, "root");
+        ck_assert_ptr_null(d->extras->user);
+        ck_assert_str_eq(d->extras->group, "root");
         ck_assert_uint_eq(d->timeout, USEC_INFINITY);
-        ck_assert_uint_eq(d->exec->limit_nofile, 0); /* the default */
+        ck_assert_uint_eq(d->extras->limit_nofile, 0); /* the default */
         ck_assert_ptr_null(config_find_job(c, "nope"));
         ck_assert_ptr_null(config_find_job(c, "a"));
         config_free(c);
@@ -324,20 +324,20 @@ START_TEST(test_environment) {
                                    "environment = A=3 \"C=x y\" D= E=a=b\n"
                                    "environment = B='q' ; B=ignored: a comment\n");
         const struct job_def *d = c->jobs[0];
-        ck_assert_uint_eq(strv_length(d->exec->environment), 6);
+        ck_assert_uint_eq(strv_length(d->extras->environment), 6);
         /* A later assignment replaces the earlier one in its place. */
-        ck_assert_str_eq(d->exec->environment[0], "A=3");
-        ck_assert_str_eq(d->exec->environment[1], "B=q");
-        ck_assert_str_eq(d->exec->environment[2], "_u=3");
-        ck_assert_str_eq(d->exec->environment[3], "C=x y");
-        ck_assert_str_eq(d->exec->environment[4], "D=");
-        ck_assert_str_eq(d->exec->environment[5], "E=a=b");
-        ck_assert_ptr_null(d->exec->environment[6]);
+        ck_assert_str_eq(d->extras->environment[0], "A=3");
+        ck_assert_str_eq(d->extras->environment[1], "B=q");
+        ck_assert_str_eq(d->extras->environment[2], "_u=3");
+        ck_assert_str_eq(d->extras->environment[3], "C=x y");
+        ck_assert_str_eq(d->extras->environment[4], "D=");
+        ck_assert_str_eq(d->extras->environment[5], "E=a=b");
+        ck_assert_ptr_null(d->extras->environment[6]);
         config_free(c);
 
         /* "A" is not a prefix match for "AB". */
         c = load_ok("[job:j]\ncommand = x\nevery = 1s\nenvironment = AB=1\nenvironment = A=2\n");
-        ck_assert_uint_eq(strv_length(c->jobs[0]->exec->environment), 2);
+        ck_assert_uint_eq(strv_length(c->jobs[0]->extras->environment), 2);
         config_free(c);
 }
 END_TEST
@@ -356,7 +356,7 @@ START_TEST(test_environment_limit) {
                 strcpy(p, "\n");
                 if (extra == 0) {
                         struct config *c = load_ok(text);
-                        ck_assert_uint_eq(strv_length(c->jobs[0]->exec->environment), CONFIG_ENVIRONMENT_MAX);
+                        ck_assert_uint_eq(strv_length(c->jobs[0]->extras->environment), CONFIG_ENVIRONMENT_MAX);
                         config_free(c);
                 } else
                         expect_errors(text, "t.conf:4: too many environment variables in [job:j] (at most 4096)\n");
@@ -701,11 +701,11 @@ START_TEST(test_command_shared) {
 }
 END_TEST
 
-/* The keys of how a job runs (user=, group=, working_directory=,
- * environment=, nice=, limit_nofile=) are one block that jobs share: every
- * job that sets none of them one block, consecutive jobs that set the same
- * ones another; a job that differs, or comes after one that differs, its
- * own. A definition is 128 bytes. */
+/* The keys most jobs leave alone (timezone=, user=, group=,
+ * working_directory=, environment=, nice=, limit_nofile=) are one block that
+ * jobs share: every job that sets none of them one block, consecutive jobs
+ * that set the same ones another; a job that differs, or comes after one
+ * that differs, its own. A definition is 112 bytes. */
 START_TEST(test_exec_shared) {
         struct config *c = load_ok("[job:a]\ncommand = x\nevery = 1s\n"
                                    "[job:b]\ncommand = x\nevery = 1s\n"
@@ -714,28 +714,34 @@ START_TEST(test_exec_shared) {
                                    "[job:e]\ncommand = x\nevery = 1s\nuser = root\nenvironment = A=2\nnice = 3\n"
                                    "[job:f]\ncommand = x\nevery = 1s\nuser = root\nenvironment = A=1\nnice = 3\n"
                                    "[job:g]\ncommand = x\nevery = 1s\nlimit_nofile = 10\n"
-                                   "[job:h]\ncommand = x\nevery = 1s\n");
-        const struct job_def *d[8];
+                                   "[job:h]\ncommand = x\nevery = 1s\n"
+                                   "[job:i]\ncommand = x\ncalendar = daily\ntimezone = Europe/Berlin\n"
+                                   "[job:j]\ncommand = x\ncalendar = daily\ntimezone = Europe/Berlin\n");
+        const struct job_def *d[10];
 
-        for (size_t i = 0; i < 8; i++)
+        for (size_t i = 0; i < 10; i++)
                 d[i] = config_find_job(c, (char[]){ (char)('a' + i), 0 });
-        ck_assert_ptr_eq(d[0]->exec, d[1]->exec);
-        ck_assert_ptr_eq(d[0]->exec, d[7]->exec);
-        ck_assert_ptr_null(d[0]->exec->user);
-        ck_assert_ptr_null(d[0]->exec->environment);
-        ck_assert(!d[0]->exec->nice_set);
-        ck_assert_ptr_eq(d[2]->exec, d[3]->exec);
-        ck_assert_ptr_ne(d[3]->exec, d[4]->exec);
-        ck_assert_ptr_ne(d[4]->exec, d[5]->exec);
-        ck_assert_str_eq(d[4]->exec->environment[0], "A=2");
-        ck_assert_str_eq(d[5]->exec->environment[0], "A=1");
-        ck_assert_ptr_eq(d[2]->exec->user, d[5]->exec->user);
-        ck_assert_int_eq(d[5]->exec->nice, 3);
-        ck_assert(d[5]->exec->nice_set);
-        ck_assert_uint_eq(d[6]->exec->limit_nofile, 10);
-        ck_assert_ptr_ne(d[6]->exec, d[0]->exec);
-        ck_assert_uint_eq(d[0]->exec->limit_nofile, 0);
-        ck_assert_uint_le(sizeof(struct job_def), 128);
+        ck_assert_ptr_eq(d[0]->extras, d[1]->extras);
+        ck_assert_ptr_eq(d[0]->extras, d[7]->extras);
+        ck_assert_ptr_null(d[0]->extras->user);
+        ck_assert_ptr_null(d[0]->extras->environment);
+        ck_assert(!d[0]->extras->nice_set);
+        ck_assert_ptr_eq(d[2]->extras, d[3]->extras);
+        ck_assert_ptr_ne(d[3]->extras, d[4]->extras);
+        ck_assert_ptr_ne(d[4]->extras, d[5]->extras);
+        ck_assert_str_eq(d[4]->extras->environment[0], "A=2");
+        ck_assert_str_eq(d[5]->extras->environment[0], "A=1");
+        ck_assert_ptr_eq(d[2]->extras->user, d[5]->extras->user);
+        ck_assert_int_eq(d[5]->extras->nice, 3);
+        ck_assert(d[5]->extras->nice_set);
+        ck_assert_uint_eq(d[6]->extras->limit_nofile, 10);
+        ck_assert_ptr_ne(d[6]->extras, d[0]->extras);
+        ck_assert_uint_eq(d[0]->extras->limit_nofile, 0);
+        ck_assert_ptr_null(d[0]->extras->timezone);
+        ck_assert_str_eq(d[8]->extras->timezone, "Europe/Berlin");
+        ck_assert_ptr_eq(d[8]->extras, d[9]->extras);
+        ck_assert_ptr_ne(d[8]->extras, d[0]->extras);
+        ck_assert_uint_le(sizeof(struct job_def), 112);
         config_free(c);
 }
 END_TEST
@@ -756,13 +762,13 @@ START_TEST(test_packed) {
         ck_assert_ptr_eq(a, &c->defs[0]);
         ck_assert_ptr_eq(b, &c->defs[1]);
         ck_assert_ptr_eq(sh, &c->defs[2]);
-        ck_assert_ptr_eq(a->exec->user, b->exec->user);
-        ck_assert_ptr_eq(a->exec->home, b->exec->home);
-        ck_assert_ptr_eq(a->exec->working_directory, b->exec->working_directory);
+        ck_assert_ptr_eq(a->extras->user, b->extras->user);
+        ck_assert_ptr_eq(a->extras->home, b->extras->home);
+        ck_assert_ptr_eq(a->extras->working_directory, b->extras->working_directory);
         ck_assert_ptr_eq(a->file, b->file);
         ck_assert_ptr_eq(a->argv[0], b->argv[0]);
-        ck_assert_ptr_eq(a->exec->environment[0], b->exec->environment[1]); /* LANG=C */
-        ck_assert_ptr_eq(a->exec->environment[1], b->exec->environment[0]); /* X=1 */
+        ck_assert_ptr_eq(a->extras->environment[0], b->extras->environment[1]); /* LANG=C */
+        ck_assert_ptr_eq(a->extras->environment[1], b->extras->environment[0]); /* X=1 */
         ck_assert_ptr_ne(a->argv[1], b->argv[1]);
         ck_assert_ptr_eq(sh->argv[2], sh->command);
         ck_assert_ptr_null(sh->argv[3]);
@@ -1313,7 +1319,7 @@ START_TEST(test_format_round_trip) {
                                    "environment = \"A=x \" B=a\\ \\;b \"C=it's\" D='\\' E= F='\tx;' G=\"$`\"\n"
                                    "environment = H=\x01\x7f\xc3\xa9 I=\\;\n";
         struct config *c = load_ok(text);
-        char **env = c->jobs[0]->exec->environment;
+        char **env = c->jobs[0]->extras->environment;
         ck_assert_uint_eq(strv_length(env), 9);
         ck_assert_str_eq(env[0], "A=x ");
         ck_assert_str_eq(env[1], "B=a ;b");
