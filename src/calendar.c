@@ -23,6 +23,24 @@
 
 /* ---------- parsing ---------- */
 
+/* A list of components while it is parsed (a realloc'd array). */
+struct cal_list {
+        struct cal_comp *v;
+        size_t n;
+};
+
+/* The expression while it is parsed; packed into one struct calendar_spec
+ * at the end (spec_pack()). */
+struct cal_parsed {
+        int weekdays;     /* bit 0 = Monday .. bit 6 = Sunday; -1 = any day */
+        bool end_of_month;
+        bool utc;
+        int dst;          /* -1, or 0/1 when the expression named tzname[0]/[1] */
+        char *dst_name;   /* that abbreviation as the zone spells it, or NULL */
+        char *timezone;   /* the zone named in the expression, or NULL */
+        struct cal_list year, month, day, hour, minute, usec;
+};
+
 struct parser {
         const char *error; /* static reason for the first error */
 };
@@ -33,13 +51,13 @@ static int fail(struct parser *ps, int r, const char *why) {
         return r;
 }
 
-static void chain_done(struct cal_chain *c) {
+static void chain_done(struct cal_list *c) {
         free(c->v);
         c->v = NULL;
         c->n = 0;
 }
 
-static int chain_add(struct cal_chain *c, int start, int stop, int repeat) {
+static int chain_add(struct cal_list *c, int start, int stop, int repeat) {
         struct cal_comp *v = realloc(c->v, (c->n + 1) * sizeof *v);
         if (!v)
                 return -ENOMEM;
@@ -129,7 +147,7 @@ static int parse_value(struct parser *ps, const char **p, bool usec, int *ret) {
 }
 
 /* A list "a[..b][/r],..." (not "*"). */
-static int parse_list(struct parser *ps, const char **p, bool usec, struct cal_chain *c) {
+static int parse_list(struct parser *ps, const char **p, bool usec, struct cal_list *c) {
         const char *e = *p;
         int r;
 
@@ -175,7 +193,7 @@ static int parse_list(struct parser *ps, const char **p, bool usec, struct cal_c
         return 0;
 }
 
-static int parse_chain(struct parser *ps, const char **p, bool usec, struct cal_chain *c) {
+static int parse_chain(struct parser *ps, const char **p, bool usec, struct cal_list *c) {
         if (**p == '*') {
                 (*p)++;
                 /* "*" seconds are "0/1" so that they are printed as "*" only alone */
@@ -184,7 +202,7 @@ static int parse_chain(struct parser *ps, const char **p, bool usec, struct cal_
         return parse_list(ps, p, usec, c);
 }
 
-static int parse_weekdays(struct parser *ps, const char **p, struct calendar_spec *c) {
+static int parse_weekdays(struct parser *ps, const char **p, struct cal_parsed *c) {
         static const struct {
                 const char *name;
                 int nr;
@@ -252,7 +270,7 @@ static int parse_weekdays(struct parser *ps, const char **p, struct calendar_spe
         }
 }
 
-static int spec_from_epoch(struct parser *ps, struct calendar_spec *c, time_t t) {
+static int spec_from_epoch(struct parser *ps, struct cal_parsed *c, time_t t) {
         struct tm tm;
         int r;
 
@@ -271,8 +289,8 @@ static int spec_from_epoch(struct parser *ps, struct calendar_spec *c, time_t t)
 
 /* Returns 1 when the date was "@EPOCH" (no time follows), 0 otherwise; a
  * lone first chain followed by ':' or the end was a time: left unconsumed. */
-static int parse_date(struct parser *ps, const char **p, struct calendar_spec *c) {
-        struct cal_chain first = {}, second = {}, third = {};
+static int parse_date(struct parser *ps, const char **p, struct cal_parsed *c) {
+        struct cal_list first = {}, second = {}, third = {};
         const char *t = *p;
         int r;
 
@@ -349,7 +367,7 @@ out:
         return r;
 }
 
-static int parse_time(struct parser *ps, const char **p, struct calendar_spec *c) {
+static int parse_time(struct parser *ps, const char **p, struct cal_parsed *c) {
         const char *t = *p;
         int r;
 
@@ -395,7 +413,7 @@ static int cmp_comp(const void *a, const void *b) {
         return 0;
 }
 
-static void normalize_chain(struct cal_chain *c) {
+static void normalize_chain(struct cal_list *c) {
         /* a range is cut down to its last repetition */
         for (size_t i = 0; i < c->n; i++) {
                 struct cal_comp *x = &c->v[i];
@@ -419,7 +437,7 @@ static void normalize_chain(struct cal_chain *c) {
         c->n = k;
 }
 
-static void fix_years(struct cal_chain *c) {
+static void fix_years(struct cal_list *c) {
         /* 12 -> 2012, 89 -> 1989 */
         for (size_t i = 0; i < c->n; i++) {
                 int *vals[2] = { &c->v[i].start, &c->v[i].stop };
@@ -432,7 +450,7 @@ static void fix_years(struct cal_chain *c) {
         }
 }
 
-static bool chain_valid(const struct cal_chain *c, int from, int to, bool end_of_month) {
+static bool chain_valid(const struct cal_list *c, int from, int to, bool end_of_month) {
         if (end_of_month)
                 to -= 3; /* at most 28 days back from the end */
         for (size_t i = 0; i < c->n; i++) {
@@ -455,7 +473,7 @@ static bool chain_valid(const struct cal_chain *c, int from, int to, bool end_of
         return true;
 }
 
-static bool spec_valid(const struct calendar_spec *c) {
+static bool spec_valid(const struct cal_parsed *c) {
         return chain_valid(&c->year, CAL_MIN_YEAR, CAL_MAX_YEAR, false) &&
                chain_valid(&c->month, 1, 12, false) &&
                chain_valid(&c->day, 1, 31, c->end_of_month) &&
@@ -464,7 +482,7 @@ static bool spec_valid(const struct calendar_spec *c) {
                chain_valid(&c->usec, 0, 60 * (int)USEC_PER_SEC - 1, false);
 }
 
-static int add_const(struct calendar_spec *c, struct cal_chain *ch, const int *vals, size_t n) {
+static int add_const(struct cal_parsed *c, struct cal_list *ch, const int *vals, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 int r = chain_add(ch, vals[i], -1, 0);
                 if (r < 0)
@@ -474,7 +492,7 @@ static int add_const(struct calendar_spec *c, struct cal_chain *ch, const int *v
 }
 
 /* Shorthands: returns 1 if text was one, 0 if not. */
-static int parse_shorthand(struct calendar_spec *c, const char *text) {
+static int parse_shorthand(struct cal_parsed *c, const char *text) {
         static const int zero[] = { 0 }, one[] = { 1 }, quarters[] = { 1, 4, 7, 10 }, halves[] = { 1, 7 };
         static const struct {
                 const char *name;
@@ -514,7 +532,7 @@ static int parse_shorthand(struct calendar_spec *c, const char *text) {
         return r < 0 ? r : 1;
 }
 
-static int parse_body(struct parser *ps, struct calendar_spec *c, const char *p) {
+static int parse_body(struct parser *ps, struct cal_parsed *c, const char *p) {
         int r;
 
         if (*p == 0)
@@ -541,7 +559,7 @@ static int parse_body(struct parser *ps, struct calendar_spec *c, const char *p)
 /* Splits off the trailing zone: " UTC", the local zone's own abbreviations
  * (as tz_local_abbrevs() has them), or any zone of the tz database. Returns
  * the malloc'd body in *ret_body, or -ENOMEM. */
-static int parse_zone_suffix(struct calendar_spec *c, const char *text, char **ret_body) {
+static int parse_zone_suffix(struct cal_parsed *c, const char *text, char **ret_body) {
         char names[2][TZ_ABBREV_MAX];
         const char *at, *sp;
         char *body;
@@ -579,14 +597,14 @@ out:
         return 0;
 }
 
-static void for_each_chain(struct calendar_spec *c, void (*fn)(struct cal_chain *)) {
-        struct cal_chain *all[] = { &c->year, &c->month, &c->day, &c->hour, &c->minute, &c->usec };
+static void for_each_chain(struct cal_parsed *c, void (*fn)(struct cal_list *)) {
+        struct cal_list *all[] = { &c->year, &c->month, &c->day, &c->hour, &c->minute, &c->usec };
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 fn(all[i]);
 }
 
 /* The parsed spec in its canonical shape; false if a value is out of range. */
-static bool spec_canonicalize(struct calendar_spec *c) {
+static bool spec_canonicalize(struct cal_parsed *c) {
         if (c->timezone && streq(c->timezone, "UTC")) {
                 c->utc = true;
                 free(c->timezone);
@@ -601,45 +619,89 @@ static bool spec_canonicalize(struct calendar_spec *c) {
         return spec_valid(c);
 }
 
+static void parsed_done(struct cal_parsed *c) {
+        for_each_chain(c, chain_done);
+        free(c->timezone);
+        free(c->dst_name);
+}
+
+/* c in one allocation: the header, the fields' components in order, the
+ * zone text. -ENOBUFS if a field has more components than n[] counts. */
+static int spec_pack(const struct cal_parsed *c, struct calendar_spec **ret) {
+        const struct cal_list *all[CAL_FIELDS] = { &c->year, &c->month, &c->day,
+                                                   &c->hour, &c->minute, &c->usec };
+        const char *zone = c->timezone ? c->timezone : c->dst >= 0 ? c->dst_name : NULL;
+        size_t total = 0, zone_size = zone ? strlen(zone) + 1 : 0;
+        struct calendar_spec *spec;
+
+        for (size_t i = 0; i < CAL_FIELDS; i++) {
+                if (all[i]->n > UINT8_MAX)
+                        return -ENOBUFS;
+                total += all[i]->n;
+        }
+        spec = malloc(sizeof *spec + total * sizeof spec->v[0] + zone_size);
+        if (!spec)
+                return -ENOMEM;
+        *spec = (struct calendar_spec){
+                .weekdays = (int8_t)c->weekdays,
+                .end_of_month = c->end_of_month,
+                .utc = c->utc,
+                .dst = (int8_t)c->dst,
+                .has_timezone = c->timezone != NULL,
+        };
+        total = 0;
+        for (size_t i = 0; i < CAL_FIELDS; i++) {
+                spec->n[i] = (uint8_t)all[i]->n;
+                if (all[i]->n > 0)
+                        memcpy(spec->v + total, all[i]->v, all[i]->n * sizeof spec->v[0]);
+                total += all[i]->n;
+        }
+        if (zone)
+                memcpy(spec->v + total, zone, zone_size);
+        *ret = spec;
+        return 0;
+}
+
 int calendar_parse(const char *text, struct calendar_spec **ret, char **ret_error) {
         struct parser ps = {};
-        struct calendar_spec *c;
+        struct cal_parsed c = { .weekdays = -1, .dst = -1 };
         char *body = NULL;
         int r;
 
         if (!text)
                 return -EINVAL;
-        c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
-        c->weekdays = -1;
-        c->dst = -1;
 
-        r = parse_zone_suffix(c, text, &body);
+        r = parse_zone_suffix(&c, text, &body);
         if (r < 0)
                 goto fail;
-        r = parse_body(&ps, c, body);
+        r = parse_body(&ps, &c, body);
         if (r == -ENOMEM)
                 goto fail;
         if (r < 0) {
                 r = -EINVAL;
                 goto fail;
         }
-        if (!spec_canonicalize(c)) {
+        if (!spec_canonicalize(&c)) {
                 fail(&ps, -EINVAL, "value out of range");
                 r = -EINVAL;
                 goto fail;
         }
-
+        r = spec_pack(&c, ret);
+        if (r == -ENOBUFS) {
+                fail(&ps, -EINVAL, "too many list elements");
+                r = -EINVAL;
+        }
+        if (r < 0)
+                goto fail;
         free(body);
-        *ret = c;
+        parsed_done(&c);
         return 0;
 fail:
         if (r == -EINVAL && ret_error)
                 *ret_error = strdup_printf("invalid calendar expression \"%s\": %s", text,
                                            ps.error ? ps.error : "syntax error");
         free(body);
-        calendar_free(c);
+        parsed_done(&c);
         return r;
 }
 
@@ -650,15 +712,17 @@ const char *calendar_timezone(const struct calendar_spec *spec) {
                 return NULL;
         if (spec->utc)
                 return "UTC";
-        return spec->timezone;
+        return cal_timezone(spec);
+}
+
+size_t calendar_size(const struct calendar_spec *spec) {
+        const char *zone = cal_timezone(spec) ? cal_timezone(spec) : cal_dst_name(spec);
+        struct cal_chain last = cal_chain(spec, CAL_USEC);
+        size_t n = (size_t)(last.v + last.n - spec->v);
+        return sizeof(*spec) + n * sizeof(spec->v[0]) + (zone ? strlen(zone) + 1 : 0);
 }
 
 struct calendar_spec *calendar_free(struct calendar_spec *c) {
-        if (!c)
-                return NULL;
-        for_each_chain(c, chain_done);
-        free(c->timezone);
-        free(c->dst_name);
         free(c);
         return NULL;
 }

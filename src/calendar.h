@@ -31,3 +31,7 @@ const char *calendar_timezone(const struct calendar_spec *spec);
 int calendar_next(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret);
 
 struct calendar_spec *calendar_free(struct calendar_spec *spec);
+
+/* A parsed expression holds no pointers (one block): its size, for a copy
+ * by memcpy() into memory its owner manages (aligned to 8). */
+size_t calendar_size(const struct calendar_spec *spec);

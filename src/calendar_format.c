@@ -32,7 +32,8 @@ static void format_weekdays(FILE *f, int bits) {
         }
 }
 
-static void format_chain(FILE *f, int width, const struct cal_chain *c, bool usec) {
+static void format_chain(FILE *f, int width, struct cal_chain chain, bool usec) {
+        const struct cal_chain *c = &chain;
         int d = usec ? (int)USEC_PER_SEC : 1;
 
         if (c->n == 0) {
@@ -75,23 +76,23 @@ int calendar_normalize(const struct calendar_spec *c, char **ret) {
                 format_weekdays(f, c->weekdays);
                 fputc(' ', f);
         }
-        format_chain(f, 4, &c->year, false);
+        format_chain(f, 4, cal_chain(c, CAL_YEAR), false);
         fputc('-', f);
-        format_chain(f, 2, &c->month, false);
+        format_chain(f, 2, cal_chain(c, CAL_MONTH), false);
         fputc(c->end_of_month ? '~' : '-', f);
-        format_chain(f, 2, &c->day, false);
+        format_chain(f, 2, cal_chain(c, CAL_DAY), false);
         fputc(' ', f);
-        format_chain(f, 2, &c->hour, false);
+        format_chain(f, 2, cal_chain(c, CAL_HOUR), false);
         fputc(':', f);
-        format_chain(f, 2, &c->minute, false);
+        format_chain(f, 2, cal_chain(c, CAL_MINUTE), false);
         fputc(':', f);
-        format_chain(f, 2, &c->usec, true);
+        format_chain(f, 2, cal_chain(c, CAL_USEC), true);
         if (c->utc)
                 fputs(" UTC", f);
-        else if (c->timezone)
-                fprintf(f, " %s", c->timezone);
-        else if (c->dst_name)
-                fprintf(f, " %s", c->dst_name);
+        else if (cal_timezone(c))
+                fprintf(f, " %s", cal_timezone(c));
+        else if (cal_dst_name(c))
+                fprintf(f, " %s", cal_dst_name(c));
         return memstream_finish(f, &buf, ret);
 }
 

@@ -239,6 +239,9 @@ static int walk_next(struct walk *w) {
         const struct calendar_spec *s = w->spec;
         const struct tm start = w->tm;
         const int start_usec = w->usec;
+        const struct cal_chain years = cal_chain(s, CAL_YEAR), month = cal_chain(s, CAL_MONTH),
+                day = cal_chain(s, CAL_DAY), hour = cal_chain(s, CAL_HOUR),
+                minute = cal_chain(s, CAL_MINUTE), usec = cal_chain(s, CAL_USEC);
         bool keep_dst = false;
         bool utc = s->utc;
         int r;
@@ -254,7 +257,7 @@ static int walk_next(struct walk *w) {
                         w->tm.tm_isdst = s->dst;
 
                 int year = w->tm.tm_year + 1900;
-                r = chain_match(w, &s->year, false, &year);
+                r = chain_match(w, &years, false, &year);
                 w->tm.tm_year = year - 1900;
                 if (r < 0)
                         return r;
@@ -263,19 +266,19 @@ static int walk_next(struct walk *w) {
                 if (tm_within_bounds(&w->tm, utc) <= 0)
                         return -ENOENT;
 
-                if (walk_field(w, &s->month, F_MONTH) == STEP_AGAIN ||
-                    walk_field(w, &s->day, F_DAY) == STEP_AGAIN)
+                if (walk_field(w, &month, F_MONTH) == STEP_AGAIN ||
+                    walk_field(w, &day, F_DAY) == STEP_AGAIN)
                         continue;
                 if (!weekday_matches(s->weekdays, &w->tm, utc)) {
                         carry(w, F_HOUR);
                         continue;
                 }
-                if (walk_field(w, &s->hour, F_HOUR) == STEP_AGAIN ||
-                    walk_field(w, &s->minute, F_MINUTE) == STEP_AGAIN)
+                if (walk_field(w, &hour, F_HOUR) == STEP_AGAIN ||
+                    walk_field(w, &minute, F_MINUTE) == STEP_AGAIN)
                         continue;
 
                 int sec = w->tm.tm_sec * (int)USEC_PER_SEC + w->usec;
-                r = chain_match(w, &s->usec, false, &sec);
+                r = chain_match(w, &usec, false, &sec);
                 w->usec = sec % (int)USEC_PER_SEC;
                 w->tm.tm_sec = sec / (int)USEC_PER_SEC;
                 if (r < 0 || (r = tm_within_bounds(&w->tm, utc)) < 0) {
@@ -329,7 +332,7 @@ static int calendar_next_here(const void *userdata, usec_t after, usec_t *ret) {
 static int next_once(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret) {
         if (spec->utc) /* gmtime_r() and timegm(): no zone involved */
                 return calendar_next_here(spec, after, ret);
-        return tz_run(spec->timezone ? spec->timezone : tz, calendar_next_here, spec, after, ret);
+        return tz_run(cal_timezone(spec) ? cal_timezone(spec) : tz, calendar_next_here, spec, after, ret);
 }
 
 int calendar_next(const struct calendar_spec *spec, const char *tz, usec_t after, usec_t *ret) {

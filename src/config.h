@@ -44,10 +44,29 @@ enum schedule_kind {
 
 struct config;
 
+/* The keys most jobs leave at their defaults (the time zone; how the
+ * command runs: user, group, directory, environment, limits): one block
+ * shared by every job of a configuration that sets none of them, and one
+ * shared by consecutive jobs that set the same ones, in the arena, so a job
+ * costs a pointer for them. Immutable like the rest. */
+struct job_extras {
+        char *timezone;         /* NULL: system zone */
+        char *user;             /* NULL: run as evd's own user */
+        char *group;            /* NULL: user's primary group */
+        char *home, *shell_path; /* from the user's passwd entry, when user is set */
+        char *working_directory;        /* NULL: "/" (or the user's home when user is set) */
+        char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
+        uid_t uid;
+        gid_t gid;
+        unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
+        int nice;
+        bool nice_set;
+};
+
 /* Strings and vectors point into the owning configuration's arena. */
 struct job_def {
         /* Ordered by size, so the struct has no holes: it is the bulk of a
-         * large configuration's memory. */
+         * large configuration's memory (112 bytes). */
         struct config *config;  /* the owner: references count on it */
 
         char *name;             /* [A-Za-z0-9_.-]+ */
@@ -57,13 +76,7 @@ struct job_def {
 
         char *schedule_text;             /* calendar/cron expression as written */
         struct schedule *calendar;       /* SCHEDULE_CALENDAR / SCHEDULE_CRON */
-        char *timezone;                  /* NULL: system zone */
-
-        char *user;             /* NULL: run as evd's own user */
-        char *group;            /* NULL: user's primary group */
-        char *home, *shell_path; /* from the user's passwd entry, when user is set */
-        char *working_directory;        /* NULL: "/" (or the user's home when user is set) */
-        char **environment;             /* "KEY=VALUE", later keys already won, NULL-terminated */
+        const struct job_extras *extras; /* never NULL (shared, see above) */
 
         usec_t every;           /* SCHEDULE_EVERY */
         usec_t jitter;          /* 0: none */
@@ -71,17 +84,12 @@ struct job_def {
         usec_t retry_delay;
 
         unsigned line;
-        enum schedule_kind schedule;
         enum overlap_policy overlap;
         unsigned retries;
-        uid_t uid;
-        gid_t gid;
-        int nice;
-        unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
 
+        uint8_t schedule;       /* enum schedule_kind */
         bool shell;
         bool persistent;
-        bool nice_set;
         bool enabled;
 };
 
@@ -98,7 +106,8 @@ struct config {
         gid_t control_gid;
 
         struct job_def *defs;           /* the definitions, sorted by name */
-        struct schedule **schedules;    /* every parsed expression once: jobs with the same one share it */
+        struct schedule **schedules;    /* parsed cron expressions, freed with the configuration (calendar
+                                         * ones are in the arena); jobs with the same text share one */
         size_t n_schedules;
         struct job_def **jobs;          /* &defs[i], for callers that want pointers */
         size_t n_jobs;

@@ -78,36 +78,36 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
                 break;
         }
         }
-        if (d->timezone)
-                put_string(f, "timezone", d->timezone);
+        if (d->extras->timezone)
+                put_string(f, "timezone", d->extras->timezone);
         put_span(f, "jitter", d->jitter);
         fprintf(f, "persistent = %s\n", d->persistent ? "yes" : "no");
         put_span(f, "timeout", d->timeout);
         fprintf(f, "overlap = %s\n", overlap_policy_to_string(d->overlap));
         fprintf(f, "retries = %u\n", d->retries);
         put_span(f, "retry_delay", d->retry_delay);
-        if (d->user) {
-                fprintf(f, "# uid %u, home %s\n", (unsigned)d->uid, d->home ? d->home : "");
-                put_string(f, "user", d->user);
+        if (d->extras->user) {
+                fprintf(f, "# uid %u, home %s\n", (unsigned)d->extras->uid, d->extras->home ? d->extras->home : "");
+                put_string(f, "user", d->extras->user);
         }
-        if (d->group)
-                put_string(f, "group", d->group);
-        if (d->user || d->group)
-                fprintf(f, "# gid %u\n", (unsigned)d->gid);
-        if (d->working_directory)
-                put_string(f, "working_directory", d->working_directory);
-        if (d->environment && *d->environment) {
+        if (d->extras->group)
+                put_string(f, "group", d->extras->group);
+        if (d->extras->user || d->extras->group)
+                fprintf(f, "# gid %u\n", (unsigned)d->extras->gid);
+        if (d->extras->working_directory)
+                put_string(f, "working_directory", d->extras->working_directory);
+        if (d->extras->environment && *d->extras->environment) {
                 fputs("environment =", f);
-                for (char **e = d->environment; *e; e++) {
+                for (char **e = d->extras->environment; *e; e++) {
                         fputc(' ', f);
                         put_word(f, *e);
                 }
                 fputc('\n', f);
         }
-        if (d->nice_set)
-                fprintf(f, "nice = %d\n", d->nice);
-        if (d->limit_nofile)
-                fprintf(f, "limit_nofile = %u\n", d->limit_nofile);
+        if (d->extras->nice_set)
+                fprintf(f, "nice = %d\n", d->extras->nice);
+        if (d->extras->limit_nofile)
+                fprintf(f, "limit_nofile = %u\n", d->extras->limit_nofile);
         fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
 }
 

@@ -155,9 +155,9 @@ static void parse_string(struct parser *p, const struct config_key *k UNUSED, co
                 *(char **)field = s;
 }
 
-/* A string rarely equal to another job's: not interned. */
-static void parse_unique(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field) {
-        char *s = config_strdup_unique(p, value);
+/* command=: stored once for a run of jobs with the same (job_command_dup). */
+static void parse_command(struct parser *p, const struct config_key *k UNUSED, const char *value, void *field) {
+        char *s = job_command_dup(p, value);
         if (s)
                 *(char **)field = s;
 }
@@ -264,7 +264,7 @@ static void parse_schedule(struct parser *p, const struct config_key *k, const c
                         free(why);
                         return;
                 }
-                if (job_schedule_add(p, text, cron, spec) < 0) {
+                if (job_schedule_add(p, text, cron, &spec) < 0) {
                         schedule_free(spec);
                         config_oom(p);
                         return;
@@ -285,7 +285,7 @@ static void parse_timezone(struct parser *p, const struct config_key *k, const c
 }
 
 static void parse_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
-        struct job_def *d = p->job;
+        struct job_extras *d = &p->extras;
         struct passwd pw, *found = NULL;
         char q[QBUF_SIZE], *buf = NULL;
         int r = lookup_user(value, &pw, &buf, &found);
@@ -308,7 +308,7 @@ static void parse_user(struct parser *p, const struct config_key *k, const char 
 }
 
 static void parse_group(struct parser *p, const struct config_key *k, const char *value, void *field) {
-        group_key(p, k, value, field, &p->job->gid);
+        group_key(p, k, value, field, &p->extras.gid);
 }
 
 static bool env_key_valid(const char *s, size_t n) {
@@ -379,7 +379,7 @@ static void parse_nice(struct parser *p, const struct config_key *k, const char 
         long n;
         if (number(p, k, value, &n) >= 0) {
                 *(int *)field = (int)n;
-                p->job->nice_set = true;
+                p->extras.nice_set = true;
         }
 }
 
@@ -392,6 +392,7 @@ static const char *const overlap_names[] = { "skip", "queue", "parallel", "repla
 #define JOB SEC_BIT(SEC_JOB)
 #define C(f) offsetof(struct config, f)
 #define J(f) offsetof(struct job_def, f)
+#define X(f) offsetof(struct job_extras, f)
 
 const struct config_key config_keys[] = {
         { "workers", DAEMON, parse_unsigned, C(workers), 1, 1024, 0, NULL, NULL },
@@ -400,24 +401,24 @@ const struct config_key config_keys[] = {
         { "state_directory", DAEMON, parse_path, C(state_directory), 0, 0, 0, NULL, NULL },
         { "control_group", DAEMON, parse_control_group, C(control_group), 0, 0, 0, NULL, NULL },
         { "files", INCLUDE, parse_files, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
-        { "command", JOB, parse_unique, J(command), 0, 0, 0, NULL, NULL },
+        { "command", JOB, parse_command, J(command), 0, 0, 0, NULL, NULL },
         { "shell", JOB, parse_bool, J(shell), 0, 0, 0, NULL, NULL },
         { "every", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
         { "calendar", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
         { "cron", JOB, parse_schedule, 0, 0, 0, 0, NULL, NULL },
-        { "timezone", JOB, parse_timezone, J(timezone), 0, 0, 0, NULL, NULL },
+        { "timezone", JOB, parse_timezone, X(timezone), 0, 0, KEY_EXTRAS, NULL, NULL },
         { "jitter", JOB, parse_span, J(jitter), 0, 0, KEY_ZERO, NULL, NULL },
         { "persistent", JOB, parse_bool, J(persistent), 0, 0, 0, NULL, NULL },
         { "timeout", JOB, parse_span, J(timeout), 0, 0, KEY_INFINITY, NULL, NULL },
         { "overlap", JOB, parse_enum, J(overlap), 0, 0, 0, "overlap policy", overlap_names },
         { "retries", JOB, parse_unsigned, J(retries), 0, 1000, 0, NULL, NULL },
         { "retry_delay", JOB, parse_span, J(retry_delay), 0, 0, 0, NULL, NULL },
-        { "user", JOB, parse_user, J(user), 0, 0, 0, NULL, NULL },
-        { "group", JOB, parse_group, J(group), 0, 0, 0, NULL, NULL },
-        { "working_directory", JOB, parse_path, J(working_directory), 0, 0, 0, NULL, NULL },
+        { "user", JOB, parse_user, X(user), 0, 0, KEY_EXTRAS, NULL, NULL },
+        { "group", JOB, parse_group, X(group), 0, 0, KEY_EXTRAS, NULL, NULL },
+        { "working_directory", JOB, parse_path, X(working_directory), 0, 0, KEY_EXTRAS, NULL, NULL },
         { "environment", JOB, parse_environment, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
-        { "nice", JOB, parse_nice, J(nice), -20, 19, 0, NULL, NULL },
-        { "limit_nofile", JOB, parse_unsigned, J(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, 0, NULL, NULL },
+        { "nice", JOB, parse_nice, X(nice), -20, 19, KEY_EXTRAS, NULL, NULL },
+        { "limit_nofile", JOB, parse_unsigned, X(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, KEY_EXTRAS, NULL, NULL },
         { "enabled", JOB, parse_bool, J(enabled), 0, 0, 0, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
@@ -438,7 +439,7 @@ unsigned config_key_seen(const struct parser *p, const char *name) {
 }
 
 /* The struct a row's offset is into, for the section being read. */
-static void *key_target(struct parser *p, const struct config_key *k UNUSED) {
+static void *key_target(struct parser *p, const struct config_key *k) {
         switch (p->section) {
         case SEC_DAEMON:
                 /* The first key allowed in both [daemon] and [job:NAME] (a
@@ -448,7 +449,7 @@ static void *key_target(struct parser *p, const struct config_key *k UNUSED) {
                  * job_table_finish() into the jobs that did not set it. */
                 return p->config;
         case SEC_JOB:
-                return p->job;
+                return k->flags & KEY_EXTRAS ? (void *)&p->extras : (void *)p->job;
         default:
                 return NULL; /* [include]: files= keeps its own list */
         }

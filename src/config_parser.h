@@ -41,6 +41,7 @@ typedef void (*config_key_parser)(struct parser *p, const struct config_key *k, 
 #define KEY_REPEATABLE 1u /* may be given more than once in a section */
 #define KEY_ZERO 2u       /* spans: 0 allowed */
 #define KEY_INFINITY 4u   /* spans: "infinity" allowed */
+#define KEY_EXTRAS 8u       /* offset is into struct job_extras (p->extras), not struct job_def */
 
 /* One row per key. `sections` is a mask of SEC_BIT()s: a key may be
  * allowed in several sections. Its field is in struct config for
@@ -109,6 +110,8 @@ struct parser {
         unsigned seen[CONFIG_KEYS_MAX]; /* line of each row's first occurrence in this section */
         struct job_def *job;            /* SEC_JOB: in defs[], or &scratch */
         struct job_def scratch;         /* a job checked, then discarded: its header was an error */
+        struct job_extras extras;       /* SEC_JOB: the job's keys of struct job_extras, shared at its end */
+        const struct job_extras *extras_last; /* the last job's block, for the next one to share */
         bool job_scratch;
         char **environment;             /* the job's environment= so far (heap; packed at its end) */
         unsigned daemon_line;           /* first [daemon], 0: none yet */
@@ -177,6 +180,11 @@ void config_key_apply(struct parser *p, size_t i, const char *value);
 /* job_def.c */
 bool job_name_valid(const char *name, size_t n, char *bad);
 const struct job_def *job_table_find(const struct parser *p, const char *name);
+/* command='s text in the arena: the previous job's when equal (commands are
+ * rarely equal to any other job's but often to the one before; an arena
+ * string is not interned). NULL when out of memory (reported). */
+char *job_command_dup(struct parser *p, const char *value);
+
 /* A new definition with the defaults appended to p->defs (and its table),
  * made the section's job; or a scratch one, dropped at the section's end. */
 void job_begin(struct parser *p, const char *name, bool scratch);
@@ -185,8 +193,9 @@ void job_finish(struct parser *p);
 /* The schedule parsed before from this text (interned: compared by
  * pointer) in this syntax, or NULL. */
 struct schedule *job_schedule_find(const struct parser *p, const char *text, bool cron);
-/* Remembers s (taking it) for text; -ENOMEM (s not taken). */
-int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule *s);
+/* Remembers *s (taking it) for text; a calendar expression is moved into
+ * the arena, *s then the copy. -ENOMEM (*s not taken). */
+int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule **s);
 /* Sorts p->defs by name into p->config (defs, jobs), taking them and the
  * schedules. */
 int job_table_finish(struct parser *p);

@@ -39,7 +39,7 @@ bool job_def_same_schedule(const struct job_def *a, const struct job_def *b) {
                 return false;
         if (a->schedule == SCHEDULE_EVERY ? a->every != b->every : !streq_ptr(a->schedule_text, b->schedule_text))
                 return false;
-        return streq_ptr(a->timezone, b->timezone) && a->jitter == b->jitter && a->persistent == b->persistent &&
+        return streq_ptr(a->extras->timezone, b->extras->timezone) && a->jitter == b->jitter && a->persistent == b->persistent &&
                a->enabled == b->enabled;
 }
 
@@ -124,6 +124,9 @@ bool job_name_valid(const char *name, size_t n, char *bad) {
 /* A job's section begins. A scratch job (its header was an error) has its
  * keys still checked, into a definition that is then dropped, so one run
  * of evd -t shows every error in the file. */
+/* The extras of every job that sets none of their keys. */
+static const struct job_extras job_extras_none = {};
+
 void job_begin(struct parser *p, const char *name, bool scratch) {
         struct job_def *d = &p->scratch;
 
@@ -142,7 +145,9 @@ void job_begin(struct parser *p, const char *name, bool scratch) {
                 .overlap = OVERLAP_SKIP,
                 .retry_delay = 30 * USEC_PER_SEC,
                 .enabled = true,
+                .extras = &job_extras_none,
         };
+        p->extras = (struct job_extras){};
         d->name = config_strdup_unique(p, name);
         d->file = (char *)p->path;
         if (!d->name)
@@ -156,11 +161,32 @@ void job_begin(struct parser *p, const char *name, bool scratch) {
         p->section = SEC_JOB;
 }
 
-/* argv from command= (and shell=), in the arena. */
+/* The definition made just before d (in file order), or NULL. */
+static const struct job_def *job_previous(const struct parser *p, const struct job_def *d) {
+        if (p->n_defs < 2 || d != &p->defs[p->n_defs - 1])
+                return NULL;
+        return &p->defs[p->n_defs - 2];
+}
+
+char *job_command_dup(struct parser *p, const char *value) {
+        const struct job_def *prev = job_previous(p, p->job);
+        if (prev && prev->command && streq(prev->command, value))
+                return prev->command;
+        return config_strdup_unique(p, value);
+}
+
+/* argv from command= (and shell=), in the arena; the previous job's when it
+ * has the same command (runs of jobs that run one program at different
+ * times: their argv is stored once). */
 static void job_argv(struct parser *p, struct job_def *d) {
+        const struct job_def *prev = job_previous(p, d);
         char q[QBUF_SIZE], **argv = NULL;
         const char *why = NULL;
 
+        if (prev && prev->argv && prev->shell == d->shell && prev->command == d->command) {
+                d->argv = prev->argv;
+                return;
+        }
         if (d->shell) {
                 /* The command is in the arena already: not copied again. */
                 char **v = arena_alloc(&p->config->arena, 4 * sizeof(*v), _Alignof(char *));
@@ -202,11 +228,53 @@ static void job_check_zone(struct parser *p, const struct job_def *d) {
                 if (n >= 4 && streq(norm + n - 4, " UTC"))
                         zone = "UTC";
         }
-        if (zone && !streq(d->timezone, zone))
+        if (zone && !streq(d->extras->timezone, zone))
                 lerror(p, config_key_seen(p, "timezone"),
-                       "timezone= %s conflicts with the zone %s named in %s= in [job:%s]", config_quote(q, d->timezone),
+                       "timezone= %s conflicts with the zone %s named in %s= in [job:%s]", config_quote(q, d->extras->timezone),
                        config_quote(q2, zone), d->schedule == SCHEDULE_CRON ? "cron" : "calendar", d->name);
         free(norm);
+}
+
+static bool env_equal(char *const *a, char *const *b) {
+        if (!a || !b)
+                return a == b;
+        for (; *a && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !*a && !*b;
+}
+
+/* Everything but the environment. Strings are interned: equal is one pointer. */
+static bool extras_equal(const struct job_extras *a, const struct job_extras *b) {
+        return a->timezone == b->timezone && a->user == b->user && a->group == b->group && a->home == b->home &&
+               a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
+               a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
+               a->nice == b->nice && a->nice_set == b->nice_set;
+}
+
+/* d's extras from p->extras and p->environment: the shared default, the
+ * previous job's when equal, or a new one in the arena. */
+static void job_extras_finish(struct parser *p, struct job_def *d) {
+        const struct job_extras *last = p->extras_last;
+        struct job_extras *x;
+
+        if (!p->environment && extras_equal(&p->extras, &job_extras_none)) {
+                d->extras = &job_extras_none;
+                return;
+        }
+        if (last && extras_equal(&p->extras, last) && env_equal(p->environment, last->environment)) {
+                d->extras = last;
+                return;
+        }
+        x = arena_alloc(&p->config->arena, sizeof(*x), _Alignof(struct job_extras));
+        if (!x) {
+                config_oom(p);
+                return;
+        }
+        *x = p->extras;
+        if (p->environment && !(x->environment = config_strv(p, p->environment, false)))
+                return;
+        d->extras = p->extras_last = x;
 }
 
 void job_finish(struct parser *p) {
@@ -214,10 +282,8 @@ void job_finish(struct parser *p) {
         unsigned every = config_key_seen(p, "every"), calendar = config_key_seen(p, "calendar"),
                  cron = config_key_seen(p, "cron"), timezone = config_key_seen(p, "timezone");
 
-        if (p->environment) {
-                d->environment = config_strv(p, p->environment, false);
-                p->environment = strv_free(p->environment);
-        }
+        job_extras_finish(p, d);
+        p->environment = strv_free(p->environment);
         /* A section whose header was an error has been reported once: no
          * "missing" errors for it, only those of the keys it has. */
         if (!config_key_seen(p, "command") && !p->job_scratch)
@@ -231,7 +297,7 @@ void job_finish(struct parser *p) {
                                d->name);
         } else if (timezone && every && !calendar && !cron)
                 lerror(p, timezone, "timezone= needs calendar= or cron= in [job:%s], not every=", d->name);
-        else if (d->timezone && d->calendar)
+        else if (d->extras->timezone && d->calendar)
                 job_check_zone(p, d);
 }
 
@@ -240,6 +306,7 @@ void job_finish(struct parser *p) {
 struct shared_schedule {
         const char *text; /* interned: equal texts are one pointer; NULL: empty slot */
         bool cron;
+        bool in_arena;    /* copied into the arena (calendar): not freed on its own */
         struct schedule *schedule;
 };
 
@@ -256,7 +323,12 @@ struct schedule *job_schedule_find(const struct parser *p, const char *text, boo
         return p->schedules[schedule_slot(p->schedules, p->n_schedules_table, text, cron)].schedule;
 }
 
-int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule *s) {
+int job_schedule_add(struct parser *p, const char *text, bool cron, struct schedule **s) {
+        size_t flat = schedule_flat_size(*s);
+        void *mem = NULL;
+
+        if (flat > 0 && !(mem = arena_alloc(&p->config->arena, flat, 8)))
+                return -ENOMEM;
         if ((p->n_schedules + 1) * 2 > p->n_schedules_table) {
                 size_t n = p->n_schedules_table ? p->n_schedules_table * 2 : 64;
                 struct shared_schedule *t = calloc(n, sizeof(*t));
@@ -269,23 +341,29 @@ int job_schedule_add(struct parser *p, const char *text, bool cron, struct sched
                 p->schedules = t;
                 p->n_schedules_table = n;
         }
+        if (mem) {
+                struct schedule *copy = schedule_flat_copy(*s, mem);
+                schedule_free(*s);
+                *s = copy;
+        }
         p->schedules[schedule_slot(p->schedules, p->n_schedules_table, text, cron)] =
-                (struct shared_schedule){ text, cron, s };
+                (struct shared_schedule){ text, cron, mem != NULL, *s };
         p->n_schedules++;
         return 0;
 }
 
-/* The schedules into the configuration, which frees them. */
+/* The schedules not in the arena into the configuration, which frees them. */
 static int schedules_finish(struct parser *p) {
         struct config *c = p->config;
-        size_t k = 0;
+        size_t k = 0, n = 0;
 
-        c->schedules = arena_alloc(&c->arena, MAX(p->n_schedules, 1) * sizeof(*c->schedules),
-                                   _Alignof(struct schedule *));
+        for (size_t i = 0; i < p->n_schedules_table; i++)
+                n += p->schedules[i].text && !p->schedules[i].in_arena;
+        c->schedules = arena_alloc(&c->arena, MAX(n, 1) * sizeof(*c->schedules), _Alignof(struct schedule *));
         if (!c->schedules)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n_schedules_table; i++)
-                if (p->schedules[i].text)
+                if (p->schedules[i].text && !p->schedules[i].in_arena)
                         c->schedules[k++] = p->schedules[i].schedule;
         c->n_schedules = k;
         free(p->schedules);
@@ -325,7 +403,8 @@ int job_table_finish(struct parser *p) {
 
 void job_table_free(struct parser *p) {
         for (size_t i = 0; i < p->n_schedules_table; i++)
-                schedule_free(p->schedules[i].schedule);
+                if (!p->schedules[i].in_arena)
+                        schedule_free(p->schedules[i].schedule);
         free(p->schedules);
         p->schedules = NULL;
         p->n_schedules = p->n_schedules_table = 0;

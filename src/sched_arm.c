@@ -45,7 +45,7 @@ static bool arm_persistent(struct job *j, enum sched_arm_mode mode) {
 
         if (d->schedule == SCHEDULE_EVERY)
                 due = j->last_due + d->every;
-        else if (schedule_is_reboot(d->calendar) || schedule_next(d->calendar, d->timezone, j->last_due, &due) < 0)
+        else if (schedule_is_reboot(d->calendar) || schedule_next(d->calendar, d->extras->timezone, j->last_due, &due) < 0)
                 return false;
         if (due <= now_rt) {
                 if (j->sm.paused) {
@@ -96,7 +96,7 @@ void sched_job_arm(struct job *j, usec_t base, enum sched_arm_mode mode) {
                 }
                 usec_t now = now_usec(CLOCK_REALTIME);
                 usec_t after = MAX(now, base == USEC_INFINITY ? 0 : base);
-                int r = schedule_next(d->calendar, d->timezone, after, &next);
+                int r = schedule_next(d->calendar, d->extras->timezone, after, &next);
                 if (r < 0) {
                         if (r == -ENOENT)
                                 log_job(LOG_NOTICE, d->name, 0, NULL, "schedule \"%s\" has no further elapse",
@@ -125,7 +125,7 @@ static bool catch_up_after_step(struct job *j, usec_t now) {
 
         if (!d->persistent || j->sm.paused || schedule_is_reboot(d->calendar))
                 return false;
-        if (schedule_next(d->calendar, d->timezone, ref, &missed) < 0 || missed > now)
+        if (schedule_next(d->calendar, d->extras->timezone, ref, &missed) < 0 || missed > now)
                 return false;
         log_job(LOG_INFO, d->name, 0, NULL, "the clock step skipped a run: running it now (persistent)");
         j->next_elapse = missed;
@@ -143,8 +143,8 @@ static bool resume_from_now(const struct job *j, usec_t now) {
         const struct job_def *d = j->def;
         usec_t a, b;
 
-        if (schedule_next(d->calendar, d->timezone, now, &a) < 0 ||
-            schedule_next(d->calendar, d->timezone, a, &b) < 0)
+        if (schedule_next(d->calendar, d->extras->timezone, now, &a) < 0 ||
+            schedule_next(d->calendar, d->extras->timezone, a, &b) < 0)
                 return false;
         return b - a < j->last_elapse - now;
 }
@@ -200,7 +200,7 @@ size_t job_next_elapses(const struct job *j, usec_t *out, size_t n) {
                 return 0;
         usec_t t = timer_active(&j->timer) ? j->next_elapse - 1 : now_usec(CLOCK_REALTIME);
         for (; k < n; k++) {
-                if (schedule_next(d->calendar, d->timezone, t, &t) < 0)
+                if (schedule_next(d->calendar, d->extras->timezone, t, &t) < 0)
                         break;
                 out[k] = t;
         }

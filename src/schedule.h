@@ -46,6 +46,16 @@ const char *schedule_timezone(const struct schedule *sched);
 bool schedule_is_reboot(const struct schedule *sched);
 
 struct schedule *schedule_free(struct schedule *sched);
+
+/* The bytes a copy of sched in its owner's memory takes (a configuration's
+ * arena: no allocation of its own), or 0 when it cannot be copied so (cron
+ * expressions hold pointers). */
+size_t schedule_flat_size(const struct schedule *sched);
+
+/* Copies sched into mem (schedule_flat_size() bytes, aligned to 8) and
+ * returns the copy: a schedule like any other, which goes with mem;
+ * schedule_free() must not be called on it. */
+struct schedule *schedule_flat_copy(const struct schedule *sched, void *mem);
 static inline void schedule_freep(struct schedule **p) { schedule_free(*p); }
 
 /* True if tz names a zone in the system tz database ("UTC" always). */

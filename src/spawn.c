@@ -96,7 +96,7 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
         struct spawn_prep p = { 0 };
         char runbuf[32];
         int r = -ENOMEM;
-        const char *home = def->home, *shell = def->shell_path, *user = def->user;
+        const char *home = def->extras->home, *shell = def->extras->shell_path, *user = def->extras->user;
         char pwbuf[4096];
         struct passwd pw, *pwp = NULL;
 
@@ -108,7 +108,7 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                  * user with its file and line), as systemd and cron refuse
                  * a user they cannot look up. */
                 int e = getpwnam_r(user, &pw, pwbuf, sizeof pwbuf, &pwp);
-                if (e != 0 || !pwp || pw.pw_uid != def->uid) {
+                if (e != 0 || !pwp || pw.pw_uid != def->extras->uid) {
                         r = e != 0 ? -e : -ENOENT;
                         /* Short: the result ("failed to start: STEP: ERROR")
                          * is kept in 96 bytes. */
@@ -137,7 +137,7 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
         snprintf(runbuf, sizeof runbuf, "%llu", (unsigned long long)run_id);
         if (env_setf(&p.envp, "EVD_JOB", def->name) < 0 || env_setf(&p.envp, "EVD_RUN", runbuf) < 0)
                 goto fail;
-        for (char **e = def->environment; e && *e; e++)
+        for (char **e = def->extras->environment; e && *e; e++)
                 if (env_set(&p.envp, *e) < 0)
                         goto fail;
 
@@ -153,11 +153,11 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                 p.search_path = path ? path : "";
         }
 
-        if (def->user || def->group) {
+        if (def->extras->user || def->extras->group) {
                 p.set_credentials = true;
-                p.uid = def->user ? def->uid : geteuid();
-                p.gid = def->gid;
-                if (def->user) {
+                p.uid = def->extras->user ? def->extras->uid : geteuid();
+                p.gid = def->extras->gid;
+                if (def->extras->user) {
                         int n = 32;
                         for (;;) {
                                 gid_t *g = realloc(p.groups, (size_t)n * sizeof(gid_t));
@@ -165,7 +165,7 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                                         goto fail;
                                 p.groups = g;
                                 int want = n;
-                                if (getgrouplist(def->user, p.gid, p.groups, &want) >= 0) {
+                                if (getgrouplist(def->extras->user, p.gid, p.groups, &want) >= 0) {
                                         p.n_groups = want;
                                         break;
                                 }
@@ -191,10 +191,10 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                 goto fail_step;
         }
         p.nofile.rlim_max = rl.rlim_max;
-        p.nofile.rlim_cur = MIN((rlim_t)(def->limit_nofile ? def->limit_nofile : SPAWN_NOFILE_DEFAULT), rl.rlim_max);
-        p.working_directory = def->working_directory ? def->working_directory
-                              : (def->user && def->home) ? def->home : "/";
-        p.working_directory_is_home = !def->working_directory && def->user && def->home;
+        p.nofile.rlim_cur = MIN((rlim_t)(def->extras->limit_nofile ? def->extras->limit_nofile : SPAWN_NOFILE_DEFAULT), rl.rlim_max);
+        p.working_directory = def->extras->working_directory ? def->extras->working_directory
+                              : (def->extras->user && def->extras->home) ? def->extras->home : "/";
+        p.working_directory_is_home = !def->extras->working_directory && def->extras->user && def->extras->home;
         *ret = p;
         return 0;
 fail:
@@ -344,8 +344,8 @@ static int child_main(void *arg) {
         STEP("setrlimit", SC(prlimit64, 0, RLIMIT_NOFILE, (long)&p->nofile, 0));
         /* Before dropping privileges: only root may raise priority, and a
          * job as another user may ask for a negative nice. */
-        if (c->def->nice_set)
-                STEP("setpriority", SC(setpriority, PRIO_PROCESS, 0, c->def->nice, 0));
+        if (c->def->extras->nice_set)
+                STEP("setpriority", SC(setpriority, PRIO_PROCESS, 0, c->def->extras->nice, 0));
         if (p->set_credentials) {
                 STEP("setgroups", SC(setgroups, p->n_groups, (long)p->groups, 0, 0));
                 STEP("setresgid", SC(setresgid, p->gid, p->gid, p->gid, 0));

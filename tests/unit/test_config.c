@@ -146,7 +146,7 @@ START_TEST(test_defaults) {
         const struct job_def *d = c->jobs[0];
         ck_assert_ptr_eq(d->config, c);
         ck_assert_uint_eq(c->refcount, 1);
-        ck_assert_uint_eq(d->limit_nofile, 0);
+        ck_assert_uint_eq(d->extras->limit_nofile, 0);
         ck_assert_str_eq(d->name, "j");
         ck_assert_str_eq(d->file, "t.conf");
         ck_assert_uint_eq(d->line, 1);
@@ -158,19 +158,19 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(d->every, USEC_PER_MINUTE);
         ck_assert_ptr_null(d->schedule_text);
         ck_assert_ptr_null(d->calendar);
-        ck_assert_ptr_null(d->timezone);
+        ck_assert_ptr_null(d->extras->timezone);
         ck_assert_uint_eq(d->jitter, 0);
         ck_assert(!d->persistent);
         ck_assert_uint_eq(d->timeout, USEC_INFINITY);
         ck_assert_int_eq(d->overlap, OVERLAP_SKIP);
         ck_assert_uint_eq(d->retries, 0);
         ck_assert_uint_eq(d->retry_delay, 30 * USEC_PER_SEC);
-        ck_assert_ptr_null(d->user);
-        ck_assert_ptr_null(d->group);
-        ck_assert_ptr_null(d->home);
-        ck_assert_ptr_null(d->working_directory);
-        ck_assert_ptr_null(d->environment);
-        ck_assert(!d->nice_set);
+        ck_assert_ptr_null(d->extras->user);
+        ck_assert_ptr_null(d->extras->group);
+        ck_assert_ptr_null(d->extras->home);
+        ck_assert_ptr_null(d->extras->working_directory);
+        ck_assert_ptr_null(d->extras->environment);
+        ck_assert(!d->extras->nice_set);
         ck_assert(d->enabled);
         config_free(c);
 
@@ -235,42 +235,42 @@ START_TEST(test_all_keys) {
         ck_assert_int_eq(d->schedule, SCHEDULE_CALENDAR);
         ck_assert_str_eq(d->schedule_text, "Mon..Fri *-*-* 02:30:00");
         ck_assert_ptr_nonnull(d->calendar);
-        ck_assert_str_eq(d->timezone, "Europe/Berlin");
+        ck_assert_str_eq(d->extras->timezone, "Europe/Berlin");
         ck_assert_uint_eq(d->jitter, 2 * USEC_PER_MINUTE);
         ck_assert(d->persistent);
         ck_assert_uint_eq(d->timeout, 90 * USEC_PER_MINUTE);
         ck_assert_int_eq(d->overlap, OVERLAP_REPLACE);
         ck_assert_uint_eq(d->retries, 1000);
         ck_assert_uint_eq(d->retry_delay, 500 * USEC_PER_MSEC);
-        ck_assert_str_eq(d->user, "root");
-        ck_assert_uint_eq(d->uid, 0);
-        ck_assert_str_eq(d->group, "daemon");
-        ck_assert_uint_eq(d->gid, 1); /* group= wins over the user's primary group */
-        ck_assert_str_eq(d->home, "/root");
-        ck_assert_ptr_nonnull(d->shell_path);
-        ck_assert_str_eq(d->working_directory, "/srv");
-        ck_assert_uint_eq(strv_length(d->environment), 1);
-        ck_assert_str_eq(d->environment[0], "LANG=C.UTF-8");
-        ck_assert(d->nice_set);
-        ck_assert_int_eq(d->nice, -20);
-        ck_assert_uint_eq(d->limit_nofile, 1048576);
+        ck_assert_str_eq(d->extras->user, "root");
+        ck_assert_uint_eq(d->extras->uid, 0);
+        ck_assert_str_eq(d->extras->group, "daemon");
+        ck_assert_uint_eq(d->extras->gid, 1); /* group= wins over the user's primary group */
+        ck_assert_str_eq(d->extras->home, "/root");
+        ck_assert_ptr_nonnull(d->extras->shell_path);
+        ck_assert_str_eq(d->extras->working_directory, "/srv");
+        ck_assert_uint_eq(strv_length(d->extras->environment), 1);
+        ck_assert_str_eq(d->extras->environment[0], "LANG=C.UTF-8");
+        ck_assert(d->extras->nice_set);
+        ck_assert_int_eq(d->extras->nice, -20);
+        ck_assert_uint_eq(d->extras->limit_nofile, 1048576);
         ck_assert(!d->enabled);
 
         d = config_find_job(c, "cron");
         ck_assert_int_eq(d->schedule, SCHEDULE_CRON);
         ck_assert_str_eq(d->schedule_text, "30 2 * * 1-5");
-        ck_assert_int_eq(d->nice, 19);
-        ck_assert_uint_eq(d->limit_nofile, 1);
-        ck_assert_uint_eq(d->gid, 0); /* the user's primary group */
+        ck_assert_int_eq(d->extras->nice, 19);
+        ck_assert_uint_eq(d->extras->limit_nofile, 1);
+        ck_assert_uint_eq(d->extras->gid, 0); /* the user's primary group */
         ck_assert_int_eq(d->overlap, OVERLAP_QUEUE);
 
         d = config_find_job(c, "par");
         ck_assert(schedule_is_reboot(d->calendar));
         ck_assert_int_eq(d->overlap, OVERLAP_PARALLEL);
-        ck_assert_ptr_null(d->user);
-        ck_assert_str_eq(d->group, "root");
+        ck_assert_ptr_null(d->extras->user);
+        ck_assert_str_eq(d->extras->group, "root");
         ck_assert_uint_eq(d->timeout, USEC_INFINITY);
-        ck_assert_uint_eq(d->limit_nofile, 0); /* the default */
+        ck_assert_uint_eq(d->extras->limit_nofile, 0); /* the default */
         ck_assert_ptr_null(config_find_job(c, "nope"));
         ck_assert_ptr_null(config_find_job(c, "a"));
         config_free(c);
@@ -324,20 +324,20 @@ START_TEST(test_environment) {
                                    "environment = A=3 \"C=x y\" D= E=a=b\n"
                                    "environment = B='q' ; B=ignored: a comment\n");
         const struct job_def *d = c->jobs[0];
-        ck_assert_uint_eq(strv_length(d->environment), 6);
+        ck_assert_uint_eq(strv_length(d->extras->environment), 6);
         /* A later assignment replaces the earlier one in its place. */
-        ck_assert_str_eq(d->environment[0], "A=3");
-        ck_assert_str_eq(d->environment[1], "B=q");
-        ck_assert_str_eq(d->environment[2], "_u=3");
-        ck_assert_str_eq(d->environment[3], "C=x y");
-        ck_assert_str_eq(d->environment[4], "D=");
-        ck_assert_str_eq(d->environment[5], "E=a=b");
-        ck_assert_ptr_null(d->environment[6]);
+        ck_assert_str_eq(d->extras->environment[0], "A=3");
+        ck_assert_str_eq(d->extras->environment[1], "B=q");
+        ck_assert_str_eq(d->extras->environment[2], "_u=3");
+        ck_assert_str_eq(d->extras->environment[3], "C=x y");
+        ck_assert_str_eq(d->extras->environment[4], "D=");
+        ck_assert_str_eq(d->extras->environment[5], "E=a=b");
+        ck_assert_ptr_null(d->extras->environment[6]);
         config_free(c);
 
         /* "A" is not a prefix match for "AB". */
         c = load_ok("[job:j]\ncommand = x\nevery = 1s\nenvironment = AB=1\nenvironment = A=2\n");
-        ck_assert_uint_eq(strv_length(c->jobs[0]->environment), 2);
+        ck_assert_uint_eq(strv_length(c->jobs[0]->extras->environment), 2);
         config_free(c);
 }
 END_TEST
@@ -356,7 +356,7 @@ START_TEST(test_environment_limit) {
                 strcpy(p, "\n");
                 if (extra == 0) {
                         struct config *c = load_ok(text);
-                        ck_assert_uint_eq(strv_length(c->jobs[0]->environment), CONFIG_ENVIRONMENT_MAX);
+                        ck_assert_uint_eq(strv_length(c->jobs[0]->extras->environment), CONFIG_ENVIRONMENT_MAX);
                         config_free(c);
                 } else
                         expect_errors(text, "t.conf:4: too many environment variables in [job:j] (at most 4096)\n");
@@ -673,6 +673,79 @@ START_TEST(test_job_defs) {
 }
 END_TEST
 
+/* A run of jobs with the same command= stores its text and argv once;
+ * a different command, or shell= that differs, breaks the run. */
+START_TEST(test_command_shared) {
+        struct config *c = load_ok("[job:a]\ncommand = /bin/echo x\nevery = 1s\n"
+                                   "[job:b]\ncommand = /bin/echo x\nevery = 2s\n"
+                                   "[job:c]\ncommand = /bin/echo x\nevery = 2s\nshell = yes\n"
+                                   "[job:d]\ncommand = /bin/echo x\nevery = 2s\nshell = yes\n"
+                                   "[job:e]\ncommand = /bin/echo y\nevery = 2s\n"
+                                   "[job:f]\ncommand = /bin/echo x\nevery = 2s\n");
+        const struct job_def *d[6];
+
+        for (size_t i = 0; i < 6; i++)
+                d[i] = config_find_job(c, (char[]){ (char)('a' + i), 0 });
+        ck_assert_ptr_eq(d[0]->command, d[1]->command);
+        ck_assert_ptr_eq(d[0]->argv, d[1]->argv);
+        ck_assert_ptr_eq(d[1]->command, d[2]->command);
+        ck_assert_ptr_ne(d[1]->argv, d[2]->argv); /* shell= differs */
+        ck_assert_str_eq(d[2]->argv[0], "/bin/sh");
+        ck_assert_ptr_eq(d[2]->argv, d[3]->argv);
+        ck_assert_ptr_eq(d[3]->argv[2], d[3]->command);
+        ck_assert_str_eq(d[4]->argv[1], "y");
+        ck_assert_ptr_ne(d[5]->argv, d[0]->argv); /* not the job before */
+        ck_assert_str_eq(d[5]->argv[1], "x");
+        ck_assert_str_eq(d[1]->argv[0], "/bin/echo");
+        config_free(c);
+}
+END_TEST
+
+/* The keys most jobs leave alone (timezone=, user=, group=,
+ * working_directory=, environment=, nice=, limit_nofile=) are one block that
+ * jobs share: every job that sets none of them one block, consecutive jobs
+ * that set the same ones another; a job that differs, or comes after one
+ * that differs, its own. A definition is 112 bytes. */
+START_TEST(test_exec_shared) {
+        struct config *c = load_ok("[job:a]\ncommand = x\nevery = 1s\n"
+                                   "[job:b]\ncommand = x\nevery = 1s\n"
+                                   "[job:c]\ncommand = x\nevery = 1s\nuser = root\nenvironment = A=1\nnice = 3\n"
+                                   "[job:d]\ncommand = x\nevery = 1s\nuser = root\nenvironment = A=1\nnice = 3\n"
+                                   "[job:e]\ncommand = x\nevery = 1s\nuser = root\nenvironment = A=2\nnice = 3\n"
+                                   "[job:f]\ncommand = x\nevery = 1s\nuser = root\nenvironment = A=1\nnice = 3\n"
+                                   "[job:g]\ncommand = x\nevery = 1s\nlimit_nofile = 10\n"
+                                   "[job:h]\ncommand = x\nevery = 1s\n"
+                                   "[job:i]\ncommand = x\ncalendar = daily\ntimezone = Europe/Berlin\n"
+                                   "[job:j]\ncommand = x\ncalendar = daily\ntimezone = Europe/Berlin\n");
+        const struct job_def *d[10];
+
+        for (size_t i = 0; i < 10; i++)
+                d[i] = config_find_job(c, (char[]){ (char)('a' + i), 0 });
+        ck_assert_ptr_eq(d[0]->extras, d[1]->extras);
+        ck_assert_ptr_eq(d[0]->extras, d[7]->extras);
+        ck_assert_ptr_null(d[0]->extras->user);
+        ck_assert_ptr_null(d[0]->extras->environment);
+        ck_assert(!d[0]->extras->nice_set);
+        ck_assert_ptr_eq(d[2]->extras, d[3]->extras);
+        ck_assert_ptr_ne(d[3]->extras, d[4]->extras);
+        ck_assert_ptr_ne(d[4]->extras, d[5]->extras);
+        ck_assert_str_eq(d[4]->extras->environment[0], "A=2");
+        ck_assert_str_eq(d[5]->extras->environment[0], "A=1");
+        ck_assert_ptr_eq(d[2]->extras->user, d[5]->extras->user);
+        ck_assert_int_eq(d[5]->extras->nice, 3);
+        ck_assert(d[5]->extras->nice_set);
+        ck_assert_uint_eq(d[6]->extras->limit_nofile, 10);
+        ck_assert_ptr_ne(d[6]->extras, d[0]->extras);
+        ck_assert_uint_eq(d[0]->extras->limit_nofile, 0);
+        ck_assert_ptr_null(d[0]->extras->timezone);
+        ck_assert_str_eq(d[8]->extras->timezone, "Europe/Berlin");
+        ck_assert_ptr_eq(d[8]->extras, d[9]->extras);
+        ck_assert_ptr_ne(d[8]->extras, d[0]->extras);
+        ck_assert_uint_le(sizeof(struct job_def), 112);
+        config_free(c);
+}
+END_TEST
+
 /* The definitions are one array; strings many jobs share are stored once;
  * a shell job's argv[2] is its command; a reference holds the whole
  * configuration. */
@@ -689,13 +762,13 @@ START_TEST(test_packed) {
         ck_assert_ptr_eq(a, &c->defs[0]);
         ck_assert_ptr_eq(b, &c->defs[1]);
         ck_assert_ptr_eq(sh, &c->defs[2]);
-        ck_assert_ptr_eq(a->user, b->user);
-        ck_assert_ptr_eq(a->home, b->home);
-        ck_assert_ptr_eq(a->working_directory, b->working_directory);
+        ck_assert_ptr_eq(a->extras->user, b->extras->user);
+        ck_assert_ptr_eq(a->extras->home, b->extras->home);
+        ck_assert_ptr_eq(a->extras->working_directory, b->extras->working_directory);
         ck_assert_ptr_eq(a->file, b->file);
         ck_assert_ptr_eq(a->argv[0], b->argv[0]);
-        ck_assert_ptr_eq(a->environment[0], b->environment[1]); /* LANG=C */
-        ck_assert_ptr_eq(a->environment[1], b->environment[0]); /* X=1 */
+        ck_assert_ptr_eq(a->extras->environment[0], b->extras->environment[1]); /* LANG=C */
+        ck_assert_ptr_eq(a->extras->environment[1], b->extras->environment[0]); /* X=1 */
         ck_assert_ptr_ne(a->argv[1], b->argv[1]);
         ck_assert_ptr_eq(sh->argv[2], sh->command);
         ck_assert_ptr_null(sh->argv[3]);
@@ -706,7 +779,9 @@ START_TEST(test_packed) {
         ck_assert_ptr_eq(d->calendar, e->calendar);
         ck_assert_ptr_ne(d->calendar, f->calendar);
         ck_assert_ptr_ne(d->calendar, g->calendar);
-        ck_assert_uint_eq(c->n_schedules, 3);
+        ck_assert_uint_eq(c->n_schedules, 1); /* the cron one: calendar ones are in the arena */
+        ck_assert_uint_gt(schedule_flat_size(d->calendar), 0);
+        ck_assert_uint_eq(schedule_flat_size(f->calendar), 0);
 
         struct job_def *ref = job_def_ref(c->jobs[2]);
         ck_assert_uint_eq(c->refcount, 2);
@@ -1244,7 +1319,7 @@ START_TEST(test_format_round_trip) {
                                    "environment = \"A=x \" B=a\\ \\;b \"C=it's\" D='\\' E= F='\tx;' G=\"$`\"\n"
                                    "environment = H=\x01\x7f\xc3\xa9 I=\\;\n";
         struct config *c = load_ok(text);
-        char **env = c->jobs[0]->environment;
+        char **env = c->jobs[0]->extras->environment;
         ck_assert_uint_eq(strv_length(env), 9);
         ck_assert_str_eq(env[0], "A=x ");
         ck_assert_str_eq(env[1], "B=a ;b");
@@ -1341,6 +1416,8 @@ int main(void) {
         TCase *tc = tcase_create("core");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_exec_shared);
+        tcase_add_test(tc, test_command_shared);
         tcase_add_test(tc, test_all_keys);
         tcase_add_test(tc, test_command_split);
         tcase_add_test(tc, test_environment);

@@ -25,10 +25,10 @@
 struct outcome {
         int result;             /* spawn_child_result() */
         const char *step;
-        int code, status;       /* of the exec'd program */
+        int code, status;       /* of the extras'd program */
 };
 
-/* Spawns def and waits (at most 10 s) for its exec and then its exit. */
+/* Spawns def and waits (at most 10 s) for its extras and then its exit. */
 static struct outcome spawn_and_wait(const struct job_def *def) {
         struct outcome o = { .result = -EAGAIN };
         struct spawn_prep prep = { 0 };
@@ -58,10 +58,14 @@ static struct outcome spawn_and_wait(const struct job_def *def) {
         return o;
 }
 
+/* A job's rarely-set keys (struct job_extras), set per test before its job starts. */
+static struct job_extras extras;
+
 static struct job_def shell_job(char *script) {
         static char *argv[4];
         argv[0] = "/bin/sh", argv[1] = "-c", argv[2] = script, argv[3] = NULL;
-        return (struct job_def){ .name = "t", .argv = argv, .timeout = USEC_INFINITY };
+        extras = (struct job_extras){};
+        return (struct job_def){ .name = "t", .argv = argv, .timeout = USEC_INFINITY, .extras = &extras };
 }
 
 START_TEST(test_exec_and_exit_status) {
@@ -75,13 +79,14 @@ END_TEST
 
 START_TEST(test_failing_step_reported) {
         struct job_def def = shell_job("exit 0");
-        def.working_directory = "/nonexistent-evd-test-dir";
+        extras.working_directory = "/nonexistent-evd-test-dir";
         struct outcome o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, -ENOENT);
         ck_assert_str_eq(o.step, "chdir");
 
         char *argv[] = { "/nonexistent-evd-test-program", NULL };
-        def = (struct job_def){ .name = "t", .argv = argv };
+        extras = (struct job_extras){};
+        def = (struct job_def){ .name = "t", .argv = argv, .extras = &extras };
         o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, -ENOENT);
         ck_assert_str_eq(o.step, "execve");
@@ -102,12 +107,13 @@ START_TEST(test_path_search_in_working_directory) {
 
         char *argv[] = { "evd-test-prog", NULL };
         char *env[] = { "PATH=/nonexistent:.", NULL };
-        struct job_def def = { .name = "t", .argv = argv, .environment = env, .working_directory = dir };
+        extras = (struct job_extras){ .environment = env, .working_directory = dir };
+        struct job_def def = { .name = "t", .argv = argv, .extras = &extras };
         struct outcome o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, 0);
         ck_assert_int_eq(o.status, 5);
 
-        def.working_directory = "/"; /* not there */
+        extras.working_directory = "/"; /* not there */
         o = spawn_and_wait(&def);
         ck_assert_int_eq(o.result, -ENOENT);
         ck_assert_str_eq(o.step, "executable lookup");
@@ -126,18 +132,18 @@ START_TEST(test_nofile_limit) {
         struct job_def def = shell_job("[ \"$(ulimit -Sn)\" = 1024 ]");
         ck_assert_int_eq(spawn_and_wait(&def).status, 0);
         def = shell_job("[ \"$(ulimit -Sn)\" = 77 ]");
-        def.limit_nofile = 77;
+        extras.limit_nofile = 77;
         ck_assert_int_eq(spawn_and_wait(&def).status, 0);
         /* Never above the hard limit. */
         snprintf(buf, sizeof buf, "[ \"$(ulimit -Sn)\" = %llu ]", (unsigned long long)rl.rlim_max);
         def = shell_job(buf);
-        def.limit_nofile = (unsigned long)rl.rlim_max + 1;
+        extras.limit_nofile = (unsigned long)rl.rlim_max + 1;
         ck_assert_int_eq(spawn_and_wait(&def).status, 0);
 }
 END_TEST
 
 START_TEST(test_kill_and_free) {
-        struct job_def def = shell_job("exec sleep 30");
+        struct job_def def = shell_job("extras sleep 30");
         struct spawn_prep prep = { 0 };
         struct spawn_child *c = NULL;
         const char *step = NULL;
