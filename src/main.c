@@ -21,7 +21,6 @@
 #include "loop.h"
 #include "notify.h"
 #include "pool.h"
-#include "scheduler.h"
 #include "state.h"
 #include "signals.h"
 #include "spawn.h"
