@@ -30,43 +30,6 @@
 
 /* ---- files --------------------------------------------------------------- */
 
-static int read_all(int fd, size_t hint, char **ret, size_t *ret_size) {
-        size_t n = 0, alloc = hint + 1;
-        char *buf = malloc(alloc);
-
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (n == alloc) {
-                        if (alloc > SIZE_MAX / 2) {
-                                free(buf);
-                                return -EFBIG;
-                        }
-                        char *b = realloc(buf, alloc * 2);
-                        if (!b) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = b;
-                        alloc *= 2;
-                }
-                ssize_t k = read(fd, buf + n, alloc - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        int r = -errno;
-                        free(buf);
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
-        *ret = buf;
-        *ret_size = n;
-        return 0;
-}
-
 /* The walk to a file's directory (see the top of the file). */
 struct walk {
         struct parser *p;
@@ -318,7 +281,8 @@ void config_load_file(struct parser *p, const char *path, bool included) {
 
         char *data = NULL;
         size_t size = 0;
-        int r = read_all(fd, st.st_size > 0 && st.st_size < (1 << 30) ? (size_t)st.st_size : 4096, &data, &size);
+        int r = read_full_fd(fd, st.st_size > 0 && st.st_size < (1 << 30) ? (size_t)st.st_size : 4096, SIZE_MAX - 1,
+                             &data, &size);
         if (r == -ENOMEM)
                 config_oom(p);
         else if (r < 0)

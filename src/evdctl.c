@@ -18,6 +18,7 @@
 #include "ctlclient.h"
 #include "history.h"
 #include "ctlproto.h"
+#include "crontab_import.h"
 #include "strbuf.h"
 #include "timespan.h"
 #include "util.h"
@@ -590,6 +591,10 @@ static int global_option(int argc, char **argv, int *i) {
 int main(int argc, char **argv) {
         const struct ctl_command *cmd = NULL;
         int i;
+
+        /* import-crontab needs no daemon (crontab_import.c). */
+        if (argc > 1 && streq(argv[1], "import-crontab"))
+                return crontab_import_main(argc - 1, argv + 1);
 
         for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
                 if (streq(argv[i], "--")) {

@@ -264,3 +264,37 @@ int write_all(int fd, const void *buf, size_t n) {
         }
         return 0;
 }
+
+int read_full_fd(int fd, size_t hint, size_t max, char **ret, size_t *ret_size) {
+        size_t n = 0, alloc = MIN(hint, max) + 1;
+        _cleanup_(freep) char *buf = malloc(alloc);
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (n == alloc) {
+                        if (n > max)
+                                return -EFBIG;
+                        size_t grow = alloc > SIZE_MAX / 2 ? SIZE_MAX : alloc * 2;
+                        char *b = realloc(buf, grow);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        alloc = grow;
+                }
+                ssize_t k = read(fd, buf + n, alloc - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+        }
+        if (n > max)
+                return -EFBIG;
+        *ret = buf;
+        buf = NULL;
+        *ret_size = n;
+        return 0;
+}

@@ -89,3 +89,7 @@ int memstream_finish(FILE *f, char **buf, char **ret);
 
 /* Write all of buf to fd, retrying on EINTR/partial writes. */
 int write_all(int fd, const void *buf, size_t n);
+/* Reads fd to its end into a malloc'd buffer (hint: the expected size).
+ * More than max bytes: -EFBIG. Returns 0, *ret and *ret_size (the buffer
+ * has room for one more byte), or -errno. */
+int read_full_fd(int fd, size_t hint, size_t max, char **ret, size_t *ret_size);

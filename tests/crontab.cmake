@@ -1,0 +1,27 @@
+# Crontab tests (label "crontab"; tests/crontab/):
+#   crontab/import   evdctl import-crontab on the real crontabs of
+#                    tests/data/crontabs and the odd corpus: evd -t accepts
+#                    every output, and converted jobs run with cron's
+#                    command, stdin and environment.
+#   crontab/cron-diff  the reader's verdicts against Debian's cron itself,
+#                    file by file, in a private mount namespace (root and
+#                    /usr/sbin/cron needed; skips (77) otherwise).
+# Included by tests/CMakeLists.txt.
+add_executable(crontab_check ${CMAKE_CURRENT_SOURCE_DIR}/crontab/crontab_check.c)
+target_link_libraries(crontab_check PRIVATE evdcore)
+
+if(EXISTS /usr/bin/python3)
+  set(EVD_CRONTAB_PYTHON /usr/bin/python3)
+else()
+  find_program(EVD_CRONTAB_PYTHON python3 REQUIRED)
+endif()
+
+add_test(NAME crontab/import
+         COMMAND ${EVD_CRONTAB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/crontab/test_import.py
+                 $<TARGET_FILE:evd> $<TARGET_FILE:evdctl> ${CMAKE_CURRENT_SOURCE_DIR})
+add_test(NAME crontab/cron-diff
+         COMMAND ${EVD_CRONTAB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/crontab/test_cron_diff.py
+                 $<TARGET_FILE:crontab_check> ${CMAKE_CURRENT_SOURCE_DIR})
+set_tests_properties(crontab/import crontab/cron-diff PROPERTIES
+                     LABELS "crontab" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
