@@ -22,7 +22,7 @@ _evdctl_reply()
 _evdctl()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="list status run next pause resume reload stats calendar history log"
+    local commands="list status run next pause resume reload stats calendar history log import-crontab"
     local global_opts="--socket --json --timeout --help --version"
     local cmd="" socket="" i w nargs=0 words_only=""
 
@@ -40,6 +40,8 @@ _evdctl()
                     [[ $cmd == calendar ]] && ((i++)) ;;&
                 -n | --lines | -D | --directory)
                     [[ $cmd == history || $cmd == log ]] && ((i++)) ;;
+                --user)
+                    [[ $cmd == import-crontab ]] && ((i++)) ;;
             esac
             continue
         fi
@@ -90,6 +92,19 @@ _evdctl()
         else
             _evdctl_reply -W "hourly daily weekly monthly yearly minutely cron:" -- "$cur"
             [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == cron: ]] && compopt -o nospace 2>/dev/null
+        fi
+        return
+    fi
+
+    # import-crontab: a user for --user, else the crontab file
+    if [[ $cmd == import-crontab ]]; then
+        if [[ $prev == --user ]]; then
+            _evdctl_reply -u -- "$cur"
+        elif [[ $cur == -* ]]; then
+            _evdctl_reply -W "--user --help" -- "$cur"
+        else
+            _evdctl_reply -f -- "$cur"
+            compopt -o filenames 2>/dev/null
         fi
         return
     fi

@@ -28,6 +28,8 @@ const struct ctl_command ctl_commands[_CTL_COMMAND_MAX] = {
                           "JOB's last N runs (default 10) from the journal (needs no evd)" },
         [CTL_LOG] = { CTL_LOG, "log", 1, 2, CTL_TAKES_JOB, "JOB [RUN] [-D DIR]",
                       "the output of JOB's last run (or run RUN) from the journal (needs no evd)" },
+        [CTL_IMPORT_CRONTAB] = { CTL_IMPORT_CRONTAB, "import-crontab", 1, 1, 0, "[--user USER] FILE",
+                                 "print a crontab's entries as evd.conf sections (needs no evd)" },
         [CTL_TEST_STALL] = { CTL_TEST_STALL, "test-stall", 1, 1, CTL_DAEMON | CTL_TEST_HOOK, "SECONDS",
                              "block evd's main loop (watchdog tests)" },
         [CTL_TEST_CLOCK_STEP] = { CTL_TEST_CLOCK_STEP, "test-clock-step", 1, 1, CTL_DAEMON | CTL_TEST_HOOK,

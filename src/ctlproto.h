@@ -1,8 +1,8 @@
 /* ctlproto.h - the control protocol's command table, shared by evd (which
  * looks up a request's handler by its id) and evdctl (which checks the
  * arguments and prints usage from the same entries). The table also holds
- * evdctl's client-side commands (no CTL_DAEMON: calendar, and history and
- * log, which read the journal), so that evdctl lists and checks every
+ * evdctl's client-side commands (no CTL_DAEMON: calendar; history and
+ * log, which read the journal; import-crontab), so that evdctl lists and checks every
  * command the same way; evd refuses them. See control.h for the wire
  * format. Constant data; any thread. */
 #pragma once
@@ -22,6 +22,7 @@ enum ctl_command_id {
         CTL_CALENDAR,
         CTL_HISTORY,
         CTL_LOG,
+        CTL_IMPORT_CRONTAB,
         CTL_TEST_STALL,
         CTL_TEST_CLOCK_STEP,
         _CTL_COMMAND_MAX,

@@ -1,10 +1,12 @@
 /* evdctl.c - the evd client: main() and a table of subcommands.
  *
- * Three commands need no daemon (no CTL_DAEMON in the table): `evdctl
+ * Four commands need no daemon (no CTL_DAEMON in the table): `evdctl
  * calendar` parses calendar and cron expressions and prints their
  * normalised form and next elapses, like `systemd-analyze calendar`;
- * `history` and `log` read the journal (history.c). Every other command is one request on evd's
- * control socket (protocol in control.h): evdctl checks the arguments, sends
+ * `history` and `log` read the journal (history.c); `import-crontab`
+ * converts a crontab (crontab_import.c). Every other command is one
+ * request on evd's control socket (protocol in control.h): evdctl checks
+ * the arguments, sends
  * "COMMAND ARGS [--json]", and prints the reply's body: on stdout when it
  * succeeded (or is JSON), on stderr otherwise. The daemon renders the text
  * and the JSON, so evdctl and evd never disagree on a format.
@@ -533,6 +535,8 @@ static int run_client_command(const struct ctl_command *c, int argc, char **argv
                 return history_main(argc, argv, arg_json);
         case CTL_LOG:
                 return history_log_main(argc, argv);
+        case CTL_IMPORT_CRONTAB:
+                return crontab_import_main(argc, argv);
         default:
                 fprintf(stderr, "evdctl: %s is not a command evdctl runs by itself\n", c->name);
                 return EXIT_ERROR;
@@ -591,10 +595,6 @@ static int global_option(int argc, char **argv, int *i) {
 int main(int argc, char **argv) {
         const struct ctl_command *cmd = NULL;
         int i;
-
-        /* import-crontab needs no daemon (crontab_import.c). */
-        if (argc > 1 && streq(argv[1], "import-crontab"))
-                return crontab_import_main(argc - 1, argv + 1);
 
         for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
                 if (streq(argv[i], "--")) {

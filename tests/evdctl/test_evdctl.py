@@ -87,7 +87,8 @@ overlap = skip
     # --help, --version: no daemon needed, exit 0
     r = env.ctl("--help", socket_arg=False)
     check(r.rc == 0 and "Usage: evdctl" in r.out, "--help: %r" % r)
-    for cmd in ("list", "status", "run", "reload", "next", "stats", "pause", "resume", "calendar", "history", "log"):
+    for cmd in ("list", "status", "run", "reload", "next", "stats", "pause", "resume", "calendar", "history", "log",
+                "import-crontab"):
         check(cmd in r.out, "--help does not mention %s" % cmd)
     check(all(width(l) <= 80 for l in r.out.splitlines()), "--help is wider than 80 columns")
     # history and log: listed from the command table, arguments checked
@@ -797,6 +798,11 @@ every = 1h
         pass
     check(complete("evdctl", "log", "--directory", env.path("journal-")) == [env.path("journal-dir")],
           "-D: directories only")
+    # import-crontab: its options, a user, then a file
+    check(complete("evdctl", "import-crontab", "--") == ["--help", "--user"], "import-crontab options")
+    check(complete("evdctl", "import-crontab", "--user", "roo") == ["root"], "import-crontab --user")
+    check(complete("evdctl", "import-crontab", "--user", "root", env.path("journal-f")) ==
+          [env.path("journal-file")], "import-crontab file")
     if os.path.exists("/usr/share/zoneinfo/Europe/Berlin"):
         check("Europe/Berlin" in complete("evdctl", "calendar", "--timezone", "Europe/Be"), "zones")
 

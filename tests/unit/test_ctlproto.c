@@ -50,6 +50,7 @@ START_TEST(test_table) {
         /* the journal readers: evdctl's alone, each taking a job */
         ck_assert_uint_eq(ctl_command_find("history")->flags & (CTL_DAEMON | CTL_TAKES_JOB), CTL_TAKES_JOB);
         ck_assert_uint_eq(ctl_command_find("log")->flags & (CTL_DAEMON | CTL_TAKES_JOB), CTL_TAKES_JOB);
+        ck_assert(!(ctl_command_find("import-crontab")->flags & CTL_DAEMON));
 }
 END_TEST
 
