@@ -22,7 +22,7 @@ _evdctl_reply()
 _evdctl()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="list status run next pause resume reload stats calendar"
+    local commands="list status run next pause resume reload stats calendar history log import-crontab"
     local global_opts="--socket --json --timeout --help --version"
     local cmd="" socket="" i w nargs=0 words_only=""
 
@@ -37,7 +37,11 @@ _evdctl()
                 -t | --timeout) ((i++)) ;;
                 --socket=*) socket=${w#--socket=} ;;
                 -n | --iterations | -b | --base-time | -z | --timezone)
-                    [[ $cmd == calendar ]] && ((i++)) ;;
+                    [[ $cmd == calendar ]] && ((i++)) ;;&
+                -n | --lines | -D | --directory)
+                    [[ $cmd == history || $cmd == log ]] && ((i++)) ;;
+                --user)
+                    [[ $cmd == import-crontab ]] && ((i++)) ;;
             esac
             continue
         fi
@@ -92,12 +96,43 @@ _evdctl()
         return
     fi
 
-    if [[ $cur == -* && -z $words_only ]]; then
+    # import-crontab: a user for --user, else the crontab file
+    if [[ $cmd == import-crontab ]]; then
+        if [[ $prev == --user ]]; then
+            _evdctl_reply -u -- "$cur"
+        elif [[ $cur == -* ]]; then
+            _evdctl_reply -W "--user --help" -- "$cur"
+        else
+            _evdctl_reply -f -- "$cur"
+            compopt -o filenames 2>/dev/null
+        fi
+        return
+    fi
+
+    # history and log read the journal: their own options, no socket
+    if [[ $cmd == history || $cmd == log ]]; then
+        case $prev in
+            -D | --directory)
+                _evdctl_reply -d -- "$cur"
+                compopt -o filenames 2>/dev/null
+                return
+                ;;
+            -n | --lines) return ;;
+        esac
+        if [[ $cur == -* && -z $words_only ]]; then
+            if [[ $cmd == history ]]; then
+                _evdctl_reply -W "--lines --json --directory --help" -- "$cur"
+            else
+                _evdctl_reply -W "--directory --help" -- "$cur"
+            fi
+            return
+        fi
+    elif [[ $cur == -* && -z $words_only ]]; then
         _evdctl_reply -W "--json --socket --timeout --help" -- "$cur"
         return
     fi
     case $cmd in
-        run | pause | resume | status | next)
+        run | pause | resume | status | next | history | log)
             if ((nargs == 0)); then
                 _evdctl_reply -W "$(_evdctl_jobs "$socket")" -- "$cur"
             fi

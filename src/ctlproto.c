@@ -1,6 +1,7 @@
 /* ctlproto.c - the command table (see ctlproto.h). */
 #include "ctlproto.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const struct ctl_command ctl_commands[_CTL_COMMAND_MAX] = {
@@ -23,6 +24,12 @@ const struct ctl_command ctl_commands[_CTL_COMMAND_MAX] = {
         [CTL_CALENDAR] = { CTL_CALENDAR, "calendar", 0, 0, CTL_JSON,
                            "[--iterations N] [--base-time TIME] [--timezone TZ] EXPR...",
                            "next elapses of calendar and cron:EXPR expressions (needs no evd)" },
+        [CTL_HISTORY] = { CTL_HISTORY, "history", 1, 1, CTL_JSON | CTL_TAKES_JOB, "JOB [-n N] [-D DIR]",
+                          "JOB's last N runs (default 10) from the journal (needs no evd)" },
+        [CTL_LOG] = { CTL_LOG, "log", 1, 2, CTL_TAKES_JOB, "JOB [RUN] [-D DIR]",
+                      "the output of JOB's last run (or run RUN) from the journal (needs no evd)" },
+        [CTL_IMPORT_CRONTAB] = { CTL_IMPORT_CRONTAB, "import-crontab", 1, 1, 0, "[--user USER] FILE",
+                                 "print a crontab's entries as evd.conf sections (needs no evd)" },
 #ifdef EVD_TEST_HOOKS /* a build without them carries not even their names */
         [CTL_TEST_STALL] = { CTL_TEST_STALL, "test-stall", 1, 1, CTL_DAEMON | CTL_TEST_HOOK, "SECONDS",
                              "block evd's main loop (watchdog tests)" },
@@ -63,4 +70,24 @@ bool ctl_parse_count(const char *s, unsigned *ret) {
                 return false;
         *ret = v;
         return true;
+}
+
+int ctl_check_args(const struct ctl_command *c, char *const *args, size_t n) {
+        unsigned count;
+        if (n < c->min_args || n > c->max_args) {
+                fprintf(stderr, "evdctl %s: %s\n", c->name,
+                        n > c->max_args ? "too many arguments"
+                        : (c->flags & CTL_TAKES_JOB) ? "a job name is needed" : "an argument is missing");
+                return CTL_EXIT_USAGE;
+        }
+        if ((c->flags & CTL_TAKES_JOB) && n > 0 && !ctl_job_name_valid(args[0])) {
+                fprintf(stderr, "evdctl: no such job: %s (job names are made of A-Z a-z 0-9 _ . -)\n", args[0]);
+                return CTL_EXIT_NO_JOB;
+        }
+        if (c->id == CTL_NEXT && n == 2 && !ctl_parse_count(args[1], &count)) {
+                fprintf(stderr, "evdctl %s: N must be a number from 1 to %d, not \"%s\"\n", c->name, CTL_NEXT_MAX,
+                        args[1]);
+                return CTL_EXIT_USAGE;
+        }
+        return 0;
 }

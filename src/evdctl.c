@@ -1,9 +1,12 @@
 /* evdctl.c - the evd client: main() and a table of subcommands.
  *
- * `evdctl calendar` needs no daemon: it parses calendar and cron
- * expressions and prints their normalised form and next elapses, like
- * `systemd-analyze calendar`. Every other command is one request on evd's
- * control socket (protocol in control.h): evdctl checks the arguments, sends
+ * Four commands need no daemon (no CTL_DAEMON in the table): `evdctl
+ * calendar` parses calendar and cron expressions and prints their
+ * normalised form and next elapses, like `systemd-analyze calendar`;
+ * `history` and `log` read the journal (history.c); `import-crontab`
+ * converts a crontab (crontab_import.c). Every other command is one
+ * request on evd's control socket (protocol in control.h): evdctl checks
+ * the arguments, sends
  * "COMMAND ARGS [--json]", and prints the reply's body: on stdout when it
  * succeeded (or is JSON), on stderr otherwise. The daemon renders the text
  * and the JSON, so evdctl and evd never disagree on a format.
@@ -26,8 +29,8 @@
 #include <stdio.h>
 
 #define EXIT_ERROR 1
-#define EXIT_USAGE 2
-#define EXIT_NO_JOB 3
+#define EXIT_USAGE CTL_EXIT_USAGE
+#define EXIT_NO_JOB CTL_EXIT_NO_JOB
 #define EXIT_UNREACHABLE 4
 
 /* How long to wait for evd (connecting, sending, and its reply) unless
@@ -497,21 +500,11 @@ static int daemon_request(const char *request) {
 }
 
 static int run_daemon_command(const struct ctl_command *c, char **args, size_t n_args) {
-        if (n_args < c->min_args || n_args > c->max_args) {
-                fprintf(stderr, "evdctl %s: %s\n", c->name,
-                        n_args < c->min_args ? ((c->flags & CTL_TAKES_JOB) ? "a job name is needed" : "an argument is missing")
-                                             : "too many arguments");
-                command_usage(stderr, c);
-                return EXIT_USAGE;
-        }
-        if ((c->flags & CTL_TAKES_JOB) && n_args > 0 && !ctl_job_name_valid(args[0])) {
-                fprintf(stderr, "evdctl: no such job: %s (job names are made of A-Z a-z 0-9 _ . -)\n", args[0]);
-                return EXIT_NO_JOB;
-        }
-        unsigned count;
-        if (c->id == CTL_NEXT && n_args == 2 && !ctl_parse_count(args[1], &count)) {
-                fprintf(stderr, "evdctl next: N must be a number from 1 to %d, not \"%s\"\n", CTL_NEXT_MAX, args[1]);
-                return EXIT_USAGE;
+        int k = ctl_check_args(c, args, n_args);
+        if (k != 0) {
+                if (k == EXIT_USAGE)
+                        command_usage(stderr, c);
+                return k;
         }
 
         struct strbuf req = { 0 };
@@ -530,6 +523,24 @@ static int run_daemon_command(const struct ctl_command *c, char **args, size_t n
         int r = daemon_request(req.s);
         strbuf_done(&req);
         return r;
+}
+
+/* The commands evdctl does alone; they parse their own options and check
+ * their arguments against the table. argv[0] is the command's name. */
+static int run_client_command(const struct ctl_command *c, int argc, char **argv) {
+        switch (c->id) {
+        case CTL_CALENDAR:
+                return cmd_calendar(argc, argv);
+        case CTL_HISTORY:
+                return history_main(argc, argv, arg_json);
+        case CTL_LOG:
+                return history_log_main(argc, argv);
+        case CTL_IMPORT_CRONTAB:
+                return crontab_import_main(argc, argv);
+        default:
+                fprintf(stderr, "evdctl: %s is not a command evdctl runs by itself\n", c->name);
+                return EXIT_ERROR;
+        }
 }
 
 /* ---------- main ---------- */
@@ -585,10 +596,6 @@ int main(int argc, char **argv) {
         const struct ctl_command *cmd = NULL;
         int i;
 
-        /* import-crontab needs no daemon (crontab_import.c). */
-        if (argc > 1 && streq(argv[1], "import-crontab"))
-                return crontab_import_main(argc - 1, argv + 1);
-
         for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
                 if (streq(argv[i], "--")) {
                         i++;
@@ -610,11 +617,6 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return EXIT_USAGE;
         }
-        /* The journal readers (history.c): no daemon, no request. */
-        if (streq(argv[i], "history"))
-                return history_main(argc - i, argv + i, arg_json);
-        if (streq(argv[i], "log"))
-                return history_log_main(argc - i, argv + i);
         cmd = ctl_command_find(argv[i]);
         if (!cmd || !offered(cmd)) {
                 fprintf(stderr, "evdctl: unknown command \"%s\"\n", argv[i]);
@@ -622,7 +624,7 @@ int main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (!(cmd->flags & CTL_DAEMON))
-                return cmd_calendar(argc - i, argv + i);
+                return run_client_command(cmd, argc - i, argv + i);
 
         /* The rest: the command's words, with global options allowed among
          * them; after "--" everything is a word. */

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <systemd/sd-journal.h>
 
+#include "ctlproto.h"
 #include "strbuf.h"
 #include "timespan.h"
 
@@ -290,8 +291,17 @@ static void print_runs(const char *job, struct run_row *rows, unsigned n, bool j
         strbuf_done(&b);
 }
 
-static int parse_common(int argc, char **argv, const char *usage, unsigned *n, bool *json, const char **dir,
-                        int *ret_optind) {
+static void history_usage(FILE *f, const struct ctl_command *c) {
+        fprintf(f, "Usage: evdctl %s%s %s\n      %s\n", (c->flags & CTL_JSON) ? "[--json] " : "", c->name, c->args,
+                c->summary);
+}
+
+/* The options of history (n and json given) or log (NULL), then the
+ * arguments, checked against the command's entry in the table
+ * (ctlproto.h): -1 and *ret_optind when they are fine, else the exit
+ * status (help printed, or the problem reported). */
+static int parse_common(int argc, char **argv, const struct ctl_command *c, unsigned *n, bool *json,
+                        const char **dir, int *ret_optind) {
         static const struct option opts[] = {
                 { "lines", required_argument, NULL, 'n' },
                 { "json", no_argument, NULL, 'j' },
@@ -299,11 +309,11 @@ static int parse_common(int argc, char **argv, const char *usage, unsigned *n, b
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        int c;
+        int k;
         optind = 1;
-        while ((c = getopt_long(argc, argv, n ? "n:jD:h" : "D:h", opts, NULL)) >= 0) {
+        while ((k = getopt_long(argc, argv, n ? "n:jD:h" : "D:h", opts, NULL)) >= 0) {
                 char *end;
-                switch (c) {
+                switch (k) {
                 case 'n':
                         if (!n)
                                 goto bad;
@@ -311,8 +321,8 @@ static int parse_common(int argc, char **argv, const char *usage, unsigned *n, b
                         unsigned long v = strtoul(optarg, &end, 10);
                         if (errno || *end || v == 0 || v > HISTORY_MAX_N || optarg[0] == '-') {
                                 fprintf(stderr, "evdctl %s: -n wants a number from 1 to %d, not \"%s\"\n",
-                                        argv[0], HISTORY_MAX_N, optarg);
-                                return 2;
+                                        c->name, HISTORY_MAX_N, optarg);
+                                return CTL_EXIT_USAGE;
                         }
                         *n = (unsigned)v;
                         break;
@@ -325,32 +335,33 @@ static int parse_common(int argc, char **argv, const char *usage, unsigned *n, b
                         *dir = optarg;
                         break;
                 case 'h':
-                        printf("Usage: evdctl %s\n", usage);
+                        history_usage(stdout, c);
                         return 0;
                 default:
                         goto bad;
                 }
         }
+        k = ctl_check_args(c, argv + optind, (size_t)(argc - optind));
+        if (k != 0) {
+                if (k == CTL_EXIT_USAGE)
+                        history_usage(stderr, c);
+                return k;
+        }
         *ret_optind = optind;
         return -1;
 bad:
-        fprintf(stderr, "Usage: evdctl %s\n", usage);
-        return 2;
+        history_usage(stderr, c);
+        return CTL_EXIT_USAGE;
 }
 
 int history_main(int argc, char **argv, bool json) {
-        static const char usage[] = "history JOB [-n N] [--json] [-D DIR]";
         unsigned n = 10;
         const char *dir = NULL;
         int idx, r;
 
-        r = parse_common(argc, argv, usage, &n, &json, &dir, &idx);
+        r = parse_common(argc, argv, &ctl_commands[CTL_HISTORY], &n, &json, &dir, &idx);
         if (r >= 0)
                 return r;
-        if (idx + 1 != argc) {
-                fprintf(stderr, "Usage: evdctl %s\n", usage);
-                return 2;
-        }
         const char *job = argv[idx];
         sd_journal *j = NULL;
         if (open_journal(dir, &j) < 0)
@@ -387,18 +398,13 @@ static int last_run(sd_journal *j, unsigned long long *ret) {
 }
 
 int history_log_main(int argc, char **argv) {
-        static const char usage[] = "log JOB [RUN] [-D DIR]";
         const char *dir = NULL;
         int idx, r;
         unsigned long long run = 0;
 
-        r = parse_common(argc, argv, usage, NULL, NULL, &dir, &idx);
+        r = parse_common(argc, argv, &ctl_commands[CTL_LOG], NULL, NULL, &dir, &idx);
         if (r >= 0)
                 return r;
-        if (idx >= argc || argc - idx > 2) {
-                fprintf(stderr, "Usage: evdctl %s\n", usage);
-                return 2;
-        }
         const char *job = argv[idx];
         if (argc - idx == 2) {
                 char *end;
@@ -407,7 +413,7 @@ int history_log_main(int argc, char **argv) {
                 if (errno || *end || run == 0 || argv[idx + 1][0] == '-') {
                         fprintf(stderr, "evdctl log: \"%s\" is not a run id (see evdctl history %s)\n",
                                 argv[idx + 1], job);
-                        return 2;
+                        return CTL_EXIT_USAGE;
                 }
         }
         sd_journal *j = NULL;

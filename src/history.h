@@ -10,8 +10,10 @@
 
 /* Exit status of history_main() and log_main() when the journal holds no
  * entry for what was asked (no run of the job, no such run, or nothing
- * from evd at all, e.g. evd logs to the console). 0, 1 (error) and 2
- * (usage) as for every evdctl command. */
+ * from evd at all, e.g. evd logs to the console). 0, 1 (error), 2
+ * (usage) and 3 (a job name no job can have) as for every evdctl command:
+ * the arguments are checked against the command table (ctlproto.h,
+ * CTL_HISTORY and CTL_LOG), which also gives the usage line. */
 #define HISTORY_EXIT_NOTHING 5
 
 /* evdctl history JOB [-n N] [--json] [-D DIR]: argv[0] is "history";

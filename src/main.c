@@ -21,7 +21,6 @@
 #include "loop.h"
 #include "notify.h"
 #include "pool.h"
-#include "scheduler.h"
 #include "state.h"
 #include "signals.h"
 #include "spawn.h"
@@ -250,6 +249,114 @@ static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
         }
 }
 
+/* Loads the configuration the daemon starts with, and checks that the
+ * limit on open files allows its workers: 0, or EX_CONFIG (logged). */
+static int load_start_config(const char *path, struct config **ret) {
+        struct config *config = NULL;
+        char **errors = NULL;
+        int r = config_load(path, &config, &errors);
+        if (r < 0) {
+                for (char **e = errors; e && *e; e++)
+                        log_error("%s", *e);
+                if (!errors)
+                        log_error_errno(r, "Failed to load %s", path);
+                log_error("Invalid configuration, not starting");
+                strv_free(errors);
+                return EX_CONFIG;
+        }
+        strv_free(errors);
+        raise_nofile_limit();
+        char *nofile = pool_nofile_check(config->workers);
+        if (nofile) {
+                log_error("%s: %s", path, nofile);
+                log_error("Invalid configuration, not starting");
+                free(nofile);
+                config_free(config);
+                return EX_CONFIG;
+        }
+        *ret = config;
+        return 0;
+}
+
+static void set_process_attributes(void) {
+        /* Orphans of jobs come to us, and are reaped, instead of to PID 1. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Failed to become a child subreaper");
+        /* Start runs on time: the default 50 us slack is noise, but a
+         * larger inherited one would not be. */
+        (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+}
+
+/* /dev/null for jobs' stdin, the epoll instance and the signalfd. */
+static int open_loop(struct loop *loop, struct signals *signals) {
+        int r;
+        r = spawn_devnull();
+        if (r < 0) {
+                log_error_errno(r, "Failed to open /dev/null");
+                return r;
+        }
+        r = loop_init(loop);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the epoll instance");
+                return r;
+        }
+        r = signals_init(signals, loop);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the signalfd");
+                return r;
+        }
+        signals->handler = on_signal;
+        return 0;
+}
+
+/* Locks the state directory: 0 and *ret_lock, its lock's descriptor, or
+ * -1 when the directory cannot be used (persistent= jobs then keep no
+ * history; logged); or -EPERM/-EBUSY (logged) when evd must not start: an
+ * untrusted directory, or another evd on it. */
+static int lock_state_directory(const char *dir, int *ret_lock) {
+        char *error = NULL;
+        int lock = state_dir_acquire(dir, &error);
+        if (lock == -EPERM || lock == -EBUSY) {
+                log_error("%s", error ? error : "Refusing the state directory");
+                free(error);
+                return lock;
+        }
+        if (lock < 0)
+                log_warning("%s; persistent= jobs have no history", error ? error : dir);
+        free(error);
+        *ret_lock = lock < 0 ? -1 : lock;
+        return 0;
+}
+
+/* The state directory, the control socket and the zone watch, then the
+ * scheduler's timers: 0 and *ret_state_lock (-1 when there is no state
+ * directory), or < 0 (logged) when evd must not start. */
+static int start_services(const struct options *o, struct loop *loop, int *ret_state_lock) {
+        /* Before the control socket: a second evd on the same state
+         * directory stops here, without touching the first one's socket. */
+        const char *state_dir = state_directory(o, sched.config);
+        int state_lock;
+        int r = lock_state_directory(state_dir, &state_lock);
+        if (r < 0)
+                return r;
+        const char *sock = socket_path(o);
+        r = control_open(&control, loop, &sched, sock);
+        if (r < 0) {
+                if (r != -EADDRINUSE && !o->socket_path)
+                        log_error("Cannot serve the control socket %s; use --socket PATH to put it elsewhere", sock);
+                safe_close(state_lock);
+                return r;
+        }
+        r = tzwatch_init(&tzwatch, loop, on_zone_change, &sched);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch /etc/localtime; a change of the time zone needs a restart");
+        if (state_lock >= 0)
+                sched_use_state_directory(&sched, state_dir);
+        sched_start(&sched);
+        *ret_state_lock = state_lock;
+        return 0;
+}
+
 int main(int argc, char **argv) {
         struct options o = {
                 .config_path = "/etc/evd.conf",
@@ -259,9 +366,8 @@ int main(int argc, char **argv) {
         struct loop loop = { .epoll_fd = -1 };
         struct signals signals = { .source.fd = -1 };
         struct config *config = NULL;
-        char **errors = NULL;
         char status[256];
-        int r;
+        int state_lock = -1, r;
 
         r = parse_options(argc, argv, &o);
         if (r <= 0)
@@ -282,81 +388,19 @@ int main(int argc, char **argv) {
          * mktime() (see tz.h). */
         (void)tz_setup();
 
-        r = config_load(o.config_path, &config, &errors);
-        if (r < 0) {
-                for (char **e = errors; e && *e; e++)
-                        log_error("%s", *e);
-                if (!errors)
-                        log_error_errno(r, "Failed to load %s", o.config_path);
-                log_error("Invalid configuration, not starting");
-                strv_free(errors);
-                return EX_CONFIG;
-        }
-        strv_free(errors);
-        raise_nofile_limit();
-        char *nofile = pool_nofile_check(config->workers);
-        if (nofile) {
-                log_error("%s: %s", o.config_path, nofile);
-                log_error("Invalid configuration, not starting");
-                free(nofile);
-                config_free(config);
-                return EX_CONFIG;
-        }
-
-        /* Orphans of jobs come to us, and are reaped, instead of to PID 1. */
-        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-                log_warning_errno(errno, "Failed to become a child subreaper");
-        /* Start runs on time: the default 50 us slack is noise, but a
-         * larger inherited one would not be. */
-        (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-
-        if (spawn_devnull() < 0) {
-                log_error_errno(errno, "Failed to open /dev/null");
+        r = load_start_config(o.config_path, &config);
+        if (r != 0)
+                return r;
+        set_process_attributes();
+        if (open_loop(&loop, &signals) < 0)
                 return 1;
-        }
-        r = loop_init(&loop);
-        if (r < 0) {
-                log_error_errno(r, "Failed to create the epoll instance");
-                return 1;
-        }
-        r = signals_init(&signals, &loop);
-        if (r < 0) {
-                log_error_errno(r, "Failed to create the signalfd");
-                return 1;
-        }
-        signals.handler = on_signal;
-
         r = sched_init(&sched, &loop, config, o.config_path);
         if (r < 0) {
                 log_error_errno(r, "Failed to start");
                 return 1;
         }
-        /* Before the control socket: a second evd on the same state
-         * directory stops here, without touching the first one's socket. */
-        const char *state_dir = state_directory(&o, sched.config);
-        char *state_error = NULL;
-        int state_lock = state_dir_acquire(state_dir, &state_error);
-        if (state_lock == -EPERM || state_lock == -EBUSY) {
-                log_error("%s", state_error ? state_error : "Refusing the state directory");
-                free(state_error);
+        if (start_services(&o, &loop, &state_lock) < 0)
                 return 1;
-        }
-        if (state_lock < 0)
-                log_warning("%s; persistent= jobs have no history", state_error ? state_error : state_dir);
-        free(state_error);
-        const char *sock = socket_path(&o);
-        r = control_open(&control, &loop, &sched, sock);
-        if (r < 0) {
-                if (r != -EADDRINUSE && !o.socket_path)
-                        log_error("Cannot serve the control socket %s; use --socket PATH to put it elsewhere", sock);
-                return 1;
-        }
-        r = tzwatch_init(&tzwatch, &loop, on_zone_change, &sched);
-        if (r < 0)
-                log_warning_errno(r, "Cannot watch /etc/localtime; a change of the time zone needs a restart");
-        if (state_lock >= 0)
-                sched_use_state_directory(&sched, state_dir);
-        sched_start(&sched);
         log_info("evd %s started: %zu job%s from %s, %u worker%s", EVD_VERSION, sched.n_jobs,
                  sched.n_jobs == 1 ? "" : "s", o.config_path, sched.config->workers,
                  sched.config->workers == 1 ? "" : "s");

@@ -148,121 +148,157 @@ static int wait_exec(struct run *r, struct spawn_child *c, int wake_fd, usec_t t
         }
 }
 
+/* One run's supervision (supervise() and its steps): the pipes and pidfd
+ * it reads, and where it is in stopping the process group. */
+struct supervisor {
+        struct run *run;
+        struct output *out;
+        int wake_fd, *outp, *errp, pidfd;
+        pid_t pgid;
+        usec_t term_at, kill_at;
+        enum { RUNNING, TERMINATING, KILLED } phase;
+        bool exited, checked_group;
+};
+
+static void supervisor_terminate(struct supervisor *s, int pidfd, usec_t now) {
+        signal_group(s->pgid, pidfd, SIGTERM);
+        s->phase = TERMINATING;
+        s->kill_at = now + s->run->kill_grace;
+}
+
+/* Cancellation, timeout= and kill_grace: signals the group as they ask. */
+static void supervisor_enforce(struct supervisor *s, usec_t now) {
+        struct run *r = s->run;
+        int cancel = atomic_load(&r->cancel);
+        char buf[64];
+
+        if (cancel == RUN_CANCEL_KILL && s->phase != KILLED) {
+                r->cancelled = true;
+                signal_group(s->pgid, s->pidfd, SIGKILL);
+                s->phase = KILLED;
+        } else if (cancel == RUN_CANCEL_TERM && s->phase == RUNNING) {
+                r->cancelled = true;
+                supervisor_terminate(s, s->pidfd, now);
+        }
+        if (s->phase == RUNNING && now >= s->term_at) {
+                r->timed_out = true;
+                log_job(LOG_WARNING, r->def->name, r->id, NULL, "timed out after %s, terminating its process group",
+                        timespan_format(buf, sizeof buf, r->def->timeout));
+                supervisor_terminate(s, s->pidfd, now);
+        }
+        if (s->phase == TERMINATING && now >= s->kill_at) {
+                log_job(LOG_WARNING, r->def->name, r->id, NULL, "still running %s after SIGTERM, sending SIGKILL",
+                        timespan_format(buf, sizeof buf, r->kill_grace));
+                signal_group(s->pgid, s->exited ? -1 : s->pidfd, SIGKILL);
+                s->phase = KILLED;
+        }
+}
+
+/* After the main process exited: whether its group still has members (the
+ * first time, they are told to go). When it has none, takes what is left
+ * in the pipes. */
+static bool supervisor_group_alive(struct supervisor *s, usec_t now) {
+        struct run *r = s->run;
+        bool alive = group_alive(s->pgid);
+        if (alive && !s->checked_group && s->phase == RUNNING) {
+                /* The main process is gone; the rest of its group goes too. */
+                r->leftovers = 1;
+                log_job(LOG_NOTICE, r->def->name, r->id, NULL,
+                        "main process exited, terminating the rest of its process group");
+                supervisor_terminate(s, -1, now);
+        }
+        s->checked_group = true;
+        if (!alive) {
+                /* Whoever still holds the pipes left the group: take what
+                 * is there and stop listening. */
+                if (s->outp[0] >= 0)
+                        drain(s->out, &s->out->out, &s->outp[0]);
+                if (s->errp[0] >= 0)
+                        drain(s->out, &s->out->err, &s->errp[0]);
+        }
+        return alive;
+}
+
+/* Records the main process's end; wait=true blocks until it comes. */
+static bool supervisor_reap(struct supervisor *s, bool wait) {
+        struct run *r = s->run;
+        siginfo_t si = { 0 };
+        if (syscall(SYS_waitid, P_PIDFD, s->pidfd, &si, WEXITED | (wait ? 0 : WNOHANG), &r->rusage) != 0 ||
+            si.si_pid == 0)
+                return false;
+        s->exited = true;
+        r->wait_code = si.si_code;
+        r->wait_status = si.si_status;
+        r->end_monotonic = now_usec(CLOCK_MONOTONIC);
+        s->pidfd = safe_close(s->pidfd);
+        return true;
+}
+
+/* Waits for output, the main process's end, a cancellation or the next
+ * deadline, and handles what came. false after a poll failure (logged). */
+static bool supervisor_poll(struct supervisor *s, bool group_alive, usec_t now) {
+        struct pollfd pfd[4] = {
+                { .fd = s->wake_fd, .events = POLLIN },
+                { .fd = s->outp[0], .events = POLLIN },
+                { .fd = s->errp[0], .events = POLLIN },
+                { .fd = s->pidfd, .events = POLLIN },
+        };
+        usec_t next = MIN(s->phase == RUNNING ? s->term_at : USEC_INFINITY,
+                          s->phase == TERMINATING ? s->kill_at : USEC_INFINITY);
+        if (s->exited && group_alive)
+                next = MIN(next, now + GROUP_POLL_USEC);
+        int n = poll(pfd, 4, poll_timeout_ms(next, now));
+        if (n < 0 && errno != EINTR) {
+                log_job(LOG_ERR, s->run->def->name, s->run->id, NULL, "poll failed: %m");
+                return false;
+        }
+        if (n <= 0)
+                return true;
+        if (pfd[0].revents) {
+                uint64_t v;
+                (void)!read(s->wake_fd, &v, sizeof v);
+        }
+        if (pfd[1].revents)
+                drain(s->out, &s->out->out, &s->outp[0]);
+        if (pfd[2].revents)
+                drain(s->out, &s->out->err, &s->errp[0]);
+        if (pfd[3].revents)
+                (void)supervisor_reap(s, false);
+        return true;
+}
+
 /* Supervises a run from its exec to the end of its process group: output,
  * timeout= (SIGTERM, SIGKILL after kill_grace), cancellation, reaping.
  * Closes the pipes it reads to the end and the pidfd once reaped. */
-static void supervise(struct run *r, struct output *o, int wake_fd, int outp[2], int errp[2], int *pidfd_,
+static void supervise(struct run *r, struct output *o, int wake_fd, int outp[2], int errp[2], int *pidfd,
                       usec_t term_at) {
-        const struct job_def *def = r->def;
-        int pidfd = *pidfd_;
-        char buf[64];
-        enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
-        usec_t kill_at = USEC_INFINITY;
-        bool exited = false, checked_group = false;
-        pid_t pgid = r->pid;
+        struct supervisor s = {
+                .run = r, .out = o, .wake_fd = wake_fd, .outp = outp, .errp = errp, .pidfd = *pidfd,
+                .pgid = r->pid, .term_at = term_at, .kill_at = USEC_INFINITY, .phase = RUNNING,
+        };
 
         for (;;) {
                 usec_t now = now_usec(CLOCK_MONOTONIC);
-                int cancel = atomic_load(&r->cancel);
-
-                if (cancel == RUN_CANCEL_KILL && phase != KILLED) {
-                        r->cancelled = true;
-                        signal_group(pgid, pidfd, SIGKILL);
-                        phase = KILLED;
-                } else if (cancel == RUN_CANCEL_TERM && phase == RUNNING) {
-                        r->cancelled = true;
-                        signal_group(pgid, pidfd, SIGTERM);
-                        phase = TERMINATING;
-                        kill_at = now + r->kill_grace;
-                }
-                if (phase == RUNNING && now >= term_at) {
-                        r->timed_out = true;
-                        log_job(LOG_WARNING, def->name, r->id, NULL,
-                                "timed out after %s, terminating its process group",
-                                timespan_format(buf, sizeof buf, def->timeout));
-                        signal_group(pgid, pidfd, SIGTERM);
-                        phase = TERMINATING;
-                        kill_at = now + r->kill_grace;
-                }
-                if (phase == TERMINATING && now >= kill_at) {
-                        log_job(LOG_WARNING, def->name, r->id, NULL,
-                                "still running %s after SIGTERM, sending SIGKILL",
-                                timespan_format(buf, sizeof buf, r->kill_grace));
-                        signal_group(pgid, exited ? -1 : pidfd, SIGKILL);
-                        phase = KILLED;
-                }
-
                 bool alive = false;
-                if (exited) {
-                        alive = group_alive(pgid);
-                        if (alive && !checked_group && phase == RUNNING) {
-                                /* The main process is gone; the rest of its group goes too. */
-                                r->leftovers = 1;
-                                log_job(LOG_NOTICE, def->name, r->id, NULL,
-                                        "main process exited, terminating the rest of its process group");
-                                signal_group(pgid, -1, SIGTERM);
-                                phase = TERMINATING;
-                                kill_at = now + r->kill_grace;
-                        }
-                        checked_group = true;
-                        if (!alive) {
-                                /* Whoever still holds the pipes left the group:
-                                 * take what is there and stop listening. */
-                                if (outp[0] >= 0)
-                                        drain(o, &o->out, &outp[0]);
-                                if (errp[0] >= 0)
-                                        drain(o, &o->err, &errp[0]);
+                supervisor_enforce(&s, now);
+                if (s.exited) {
+                        alive = supervisor_group_alive(&s, now);
+                        if (!alive)
                                 break;
-                        }
                 }
-
-                struct pollfd pfd[4] = {
-                        { .fd = wake_fd, .events = POLLIN },
-                        { .fd = outp[0], .events = POLLIN },
-                        { .fd = errp[0], .events = POLLIN },
-                        { .fd = pidfd, .events = POLLIN },
-                };
-                usec_t next = MIN(phase == RUNNING ? term_at : USEC_INFINITY,
-                                  phase == TERMINATING ? kill_at : USEC_INFINITY);
-                if (exited && alive)
-                        next = MIN(next, now + GROUP_POLL_USEC);
-                int n = poll(pfd, 4, poll_timeout_ms(next, now));
-                if (n < 0 && errno != EINTR) {
-                        log_job(LOG_ERR, def->name, r->id, NULL, "poll failed: %m");
+                if (!supervisor_poll(&s, alive, now))
                         break;
-                }
-                if (n <= 0)
-                        continue;
-                if (pfd[0].revents) {
-                        uint64_t v;
-                        (void)!read(wake_fd, &v, sizeof v);
-                }
-                if (pfd[1].revents)
-                        drain(o, &o->out, &outp[0]);
-                if (pfd[2].revents)
-                        drain(o, &o->err, &errp[0]);
-                if (pfd[3].revents) {
-                        siginfo_t si = { 0 };
-                        if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG,
-                                    &r->rusage) == 0 && si.si_pid != 0) {
-                                exited = true;
-                                r->wait_code = si.si_code;
-                                r->wait_status = si.si_status;
-                                r->end_monotonic = now_usec(CLOCK_MONOTONIC);
-                                pidfd = safe_close(pidfd);
-                        }
-                }
         }
-        if (!exited) {
+        if (!s.exited) {
                 /* Only after a poll failure: make sure the child is gone and reaped. */
-                signal_group(pgid, pidfd, SIGKILL);
-                siginfo_t si = { 0 };
-                syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, &r->rusage);
-                r->wait_code = si.si_code;
-                r->wait_status = si.si_status;
-                r->end_monotonic = now_usec(CLOCK_MONOTONIC);
+                signal_group(s.pgid, s.pidfd, SIGKILL);
+                if (!supervisor_reap(&s, true)) {
+                        r->wait_code = 0;
+                        r->wait_status = 0;
+                        r->end_monotonic = now_usec(CLOCK_MONOTONIC);
+                }
         }
-        *pidfd_ = pidfd;
+        *pidfd = s.pidfd;
 }
 
 void run_execute(struct run *r, int wake_fd) {

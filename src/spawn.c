@@ -91,10 +91,67 @@ static const char *env_get(char *const *env, const char *key) {
         return NULL;
 }
 
+/* The run's environment: the conventional variables, evd's own, then the
+ * job's environment= (which may replace any of them). 0 or -ENOMEM. */
+static int prep_environment(const struct job_def *def, uint64_t run_id, const char *user, const char *home,
+                            const char *shell, char ***envp) {
+        char runbuf[32];
+        if (env_setf(envp, "PATH", DEFAULT_PATH) < 0)
+                return -ENOMEM;
+        if (user && (env_setf(envp, "USER", user) < 0 || env_setf(envp, "LOGNAME", user) < 0))
+                return -ENOMEM;
+        if (home && env_setf(envp, "HOME", home) < 0)
+                return -ENOMEM;
+        if (env_setf(envp, "SHELL", shell && *shell ? shell : "/bin/sh") < 0)
+                return -ENOMEM;
+        snprintf(runbuf, sizeof runbuf, "%llu", (unsigned long long)run_id);
+        if (env_setf(envp, "EVD_JOB", def->name) < 0 || env_setf(envp, "EVD_RUN", runbuf) < 0)
+                return -ENOMEM;
+        for (char **e = def->extras->environment; e && *e; e++)
+                if (env_set(envp, *e) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+/* For user= or group=: the uid, gid and supplementary groups the child
+ * switches to (user='s groups, or group= alone). 0, or -errno with
+ * *ret_step. */
+static int prep_credentials(const struct job_def *def, struct spawn_prep *p, const char **ret_step) {
+        p->set_credentials = true;
+        p->uid = def->extras->user ? def->extras->uid : geteuid();
+        p->gid = def->extras->gid;
+        if (!def->extras->user) {
+                p->groups = malloc(sizeof(gid_t));
+                if (!p->groups)
+                        goto oom;
+                p->groups[0] = p->gid;
+                p->n_groups = 1;
+                return 0;
+        }
+        for (int n = 32;;) {
+                gid_t *g = realloc(p->groups, (size_t)n * sizeof(gid_t));
+                if (!g)
+                        goto oom;
+                p->groups = g;
+                int want = n;
+                if (getgrouplist(def->extras->user, p->gid, p->groups, &want) >= 0) {
+                        p->n_groups = want;
+                        return 0;
+                }
+                if (want <= n || want > 65536) {
+                        *ret_step = "getgrouplist";
+                        return -EINVAL;
+                }
+                n = want;
+        }
+oom:
+        *ret_step = "memory";
+        return -ENOMEM;
+}
+
 int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep *ret,
                   const char **ret_step) {
         struct spawn_prep p = { 0 };
-        char runbuf[32];
         int r = -ENOMEM;
         const char *home = def->extras->home, *shell = def->extras->shell_path, *user = def->extras->user;
         char pwbuf[4096];
@@ -126,21 +183,8 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                 }
         }
 
-        if (env_setf(&p.envp, "PATH", DEFAULT_PATH) < 0)
+        if (prep_environment(def, run_id, user, home, shell, &p.envp) < 0)
                 goto fail;
-        if (user && (env_setf(&p.envp, "USER", user) < 0 || env_setf(&p.envp, "LOGNAME", user) < 0))
-                goto fail;
-        if (home && env_setf(&p.envp, "HOME", home) < 0)
-                goto fail;
-        if (env_setf(&p.envp, "SHELL", shell && *shell ? shell : "/bin/sh") < 0)
-                goto fail;
-        snprintf(runbuf, sizeof runbuf, "%llu", (unsigned long long)run_id);
-        if (env_setf(&p.envp, "EVD_JOB", def->name) < 0 || env_setf(&p.envp, "EVD_RUN", runbuf) < 0)
-                goto fail;
-        for (char **e = def->extras->environment; e && *e; e++)
-                if (env_set(&p.envp, *e) < 0)
-                        goto fail;
-
         /* A name without a slash is looked up on PATH by the child, after
          * its chdir and with its credentials (child_execve_path): relative
          * entries are relative to the job's directory, and what the job's
@@ -152,37 +196,10 @@ int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep 
                 const char *path = env_get(p.envp, "PATH");
                 p.search_path = path ? path : "";
         }
-
         if (def->extras->user || def->extras->group) {
-                p.set_credentials = true;
-                p.uid = def->extras->user ? def->extras->uid : geteuid();
-                p.gid = def->extras->gid;
-                if (def->extras->user) {
-                        int n = 32;
-                        for (;;) {
-                                gid_t *g = realloc(p.groups, (size_t)n * sizeof(gid_t));
-                                if (!g)
-                                        goto fail;
-                                p.groups = g;
-                                int want = n;
-                                if (getgrouplist(def->extras->user, p.gid, p.groups, &want) >= 0) {
-                                        p.n_groups = want;
-                                        break;
-                                }
-                                if (want <= n || want > 65536) {
-                                        r = -EINVAL;
-                                        *ret_step = "getgrouplist";
-                                        goto fail_step;
-                                }
-                                n = want;
-                        }
-                } else {
-                        p.groups = malloc(sizeof(gid_t));
-                        if (!p.groups)
-                                goto fail;
-                        p.groups[0] = p.gid;
-                        p.n_groups = 1;
-                }
+                r = prep_credentials(def, &p, ret_step);
+                if (r < 0)
+                        goto fail_step;
         }
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {

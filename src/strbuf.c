@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "utf8.h"
+
 static bool reserve(struct strbuf *b, size_t extra) {
         if (b->oom)
                 return false;
@@ -48,37 +50,12 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...) {
         b->len += (size_t)n;
 }
 
-/* The length of the valid UTF-8 sequence at p (1..4), or 0 when it is not
- * one: overlong forms, surrogates and code points above U+10FFFF are not. */
-static size_t utf8_sequence(const unsigned char *p) {
-        size_t n;
-        unsigned min;
-        uint32_t cp;
-        if (p[0] < 0x80)
-                return 1;
-        if (p[0] >= 0xc2 && p[0] <= 0xdf)
-                n = 2, min = 0x80, cp = p[0] & 0x1f;
-        else if (p[0] >= 0xe0 && p[0] <= 0xef)
-                n = 3, min = 0x800, cp = p[0] & 0x0f;
-        else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-                n = 4, min = 0x10000, cp = p[0] & 0x07;
-        else
-                return 0;
-        for (size_t i = 1; i < n; i++) {
-                if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
-                        return 0;
-                cp = cp << 6 | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return n;
-}
-
 void strbuf_json_string(struct strbuf *b, const char *s) {
+        const unsigned char *end = (const unsigned char *)s + strlen(s);
         strbuf_append(b, "\"", 1);
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
                 char esc[8];
-                size_t n = utf8_sequence(p);
+                size_t n = utf8_char_len((const char *)p, (size_t)(end - p));
                 switch (*p) {
                 case '"':
                         strbuf_append(b, "\\\"", 2);

@@ -1,5 +1,6 @@
 /* utf8.h - UTF-8 validation, one character at a time, for the text evd
- * puts where a format demands UTF-8 (metric label values, mail headers).
+ * puts where a format demands UTF-8 (metric label values, mail headers,
+ * JSON strings in strbuf.c).
  *
  * Pure functions, no state; callable from any thread. */
 #pragma once

@@ -87,9 +87,27 @@ overlap = skip
     # --help, --version: no daemon needed, exit 0
     r = env.ctl("--help", socket_arg=False)
     check(r.rc == 0 and "Usage: evdctl" in r.out, "--help: %r" % r)
-    for cmd in ("list", "status", "run", "reload", "next", "stats", "pause", "resume", "calendar"):
+    for cmd in ("list", "status", "run", "reload", "next", "stats", "pause", "resume", "calendar", "history", "log",
+                "import-crontab"):
         check(cmd in r.out, "--help does not mention %s" % cmd)
     check(all(width(l) <= 80 for l in r.out.splitlines()), "--help is wider than 80 columns")
+    # history and log: listed from the command table, arguments checked
+    # against it before the journal is opened
+    check("\n  history JOB [-n N] [-D DIR]\n" in r.out and "\n  log JOB [RUN] [-D DIR]\n" in r.out,
+          "--help: history and log usage: %r" % r.out)
+    for args, rc, err in ((("history",), 2, "evdctl history: a job name is needed\n"),
+                          (("log",), 2, "evdctl log: a job name is needed\n"),
+                          (("history", "a", "b"), 2, "evdctl history: too many arguments\n"),
+                          (("log", "a", "1", "2"), 2, "evdctl log: too many arguments\n"),
+                          (("history", "a b"), 3, "evdctl: no such job: a b"),
+                          (("log", "x/y", "1"), 3, "evdctl: no such job: x/y")):
+        r = env.ctl(*args, socket_arg=False)
+        check(r.rc == rc and r.err.startswith(err), "%s: %r" % (" ".join(args), r))
+        if rc == 2:
+            check("Usage: evdctl " in r.err and args[0] + " JOB" in r.err, "%s: no usage: %r" % (args, r))
+    r = env.ctl("history", "--help", socket_arg=False)
+    check(r.rc == 0 and r.out.startswith("Usage: evdctl [--json] history JOB [-n N] [-D DIR]\n"),
+          "history --help: %r" % r)
     r = env.ctl("--version", socket_arg=False)
     check(r.rc == 0 and r.out.startswith("evdctl "), "--version: %r" % r)
 
@@ -747,8 +765,12 @@ every = 1h
         check(p.returncode == 0 and p.stderr == "", "completion %s: %r %r" % (words, p.stdout, p.stderr))
         return sorted(x for x in p.stdout.split("\n") if x)
 
-    check(complete("evdctl", "") == sorted("list status run next pause resume reload stats calendar".split()),
-          "commands")
+    # the commands: those evdctl --help lists (the command table)
+    r = env.ctl("--help", socket_arg=False)
+    listed = [l.split()[0] for l in r.out.split("Commands:\n")[1].split("\n\n")[0].splitlines()
+              if l.startswith("  ") and not l.startswith("   ")]
+    check("history" in listed and "log" in listed, "--help commands: %r" % listed)
+    check(complete("evdctl", "") == sorted(listed), "commands: %r, --help lists %r" % (complete("evdctl", ""), listed))
     check(complete("evdctl", "re") == ["reload", "resume"], "re")
     check(complete("evdctl", "--js") == ["--json"], "--js")
     check(complete("evdctl", "--ti") == ["--timeout"], "--ti")
@@ -760,6 +782,27 @@ every = 1h
     check(complete("evdctl", "--socket", env.sock, "run", "alpha", "") == [], "only one job")
     check(complete("evdctl", "--socket", env.path("nothing.sock"), "run", "") == [], "no evd")
     check(complete("evdctl", "calendar", "--time") == ["--timezone"], "calendar options")
+    # history and log: job names, their own options, a directory for -D
+    check(complete("evdctl", "hi") == ["history"], "hi")
+    check(complete("evdctl", "--socket", env.sock, "history", "al") == ["alpha", "alpine"], "history job")
+    check(complete("evdctl", "--socket", env.sock, "log", "-D", "/tmp", "b") == ["beta"], "log job after -D DIR")
+    check(complete("evdctl", "--socket", env.sock, "history", "-n", "3", "") == ["alpha", "alpine", "beta"],
+          "history job after -n N")
+    check(complete("evdctl", "--socket", env.sock, "history", "alpha", "") == [], "history: one job")
+    check(complete("evdctl", "--socket", env.sock, "log", "alpha", "") == [], "log: no run ids")
+    check(complete("evdctl", "history", "--") == ["--directory", "--help", "--json", "--lines"], "history options")
+    check(complete("evdctl", "log", "--") == ["--directory", "--help"], "log options")
+    check(complete("evdctl", "history", "-n", "") == [], "-n wants a number")
+    os.mkdir(env.path("journal-dir"))
+    with open(env.path("journal-file"), "w"):
+        pass
+    check(complete("evdctl", "log", "--directory", env.path("journal-")) == [env.path("journal-dir")],
+          "-D: directories only")
+    # import-crontab: its options, a user, then a file
+    check(complete("evdctl", "import-crontab", "--") == ["--help", "--user"], "import-crontab options")
+    check(complete("evdctl", "import-crontab", "--user", "roo") == ["root"], "import-crontab --user")
+    check(complete("evdctl", "import-crontab", "--user", "root", env.path("journal-f")) ==
+          [env.path("journal-file")], "import-crontab file")
     if os.path.exists("/usr/share/zoneinfo/Europe/Berlin"):
         check("Europe/Berlin" in complete("evdctl", "calendar", "--timezone", "Europe/Be"), "zones")
 

@@ -57,6 +57,10 @@ START_TEST(test_table) {
 #else
         ck_assert_ptr_null(ctl_command_find("test-stall"));
 #endif
+        /* the journal readers: evdctl's alone, each taking a job */
+        ck_assert_uint_eq(ctl_command_find("history")->flags & (CTL_DAEMON | CTL_TAKES_JOB), CTL_TAKES_JOB);
+        ck_assert_uint_eq(ctl_command_find("log")->flags & (CTL_DAEMON | CTL_TAKES_JOB), CTL_TAKES_JOB);
+        ck_assert(!(ctl_command_find("import-crontab")->flags & CTL_DAEMON));
 }
 END_TEST
 
@@ -81,6 +85,19 @@ START_TEST(test_args) {
         ck_assert(!ctl_job_name_valid(long_name));
         long_name[255] = '\0';
         ck_assert(ctl_job_name_valid(long_name));
+
+        /* ctl_check_args: counts, job names and next's N from the table */
+        char *w[] = { "job", "7", "x", NULL };
+        char *bad[] = { "a b", NULL };
+        const struct ctl_command *log = ctl_command_find("log"), *next = ctl_command_find("next");
+        ck_assert_int_eq(ctl_check_args(log, w, 1), 0);
+        ck_assert_int_eq(ctl_check_args(log, w, 2), 0);
+        ck_assert_int_eq(ctl_check_args(log, w, 0), CTL_EXIT_USAGE);
+        ck_assert_int_eq(ctl_check_args(log, w, 3), CTL_EXIT_USAGE);
+        ck_assert_int_eq(ctl_check_args(log, bad, 1), CTL_EXIT_NO_JOB);
+        ck_assert_int_eq(ctl_check_args(next, w, 2), 0);
+        ck_assert_int_eq(ctl_check_args(next, (char *[]){ "job", "0", NULL }, 2), CTL_EXIT_USAGE);
+        ck_assert_int_eq(ctl_check_args(ctl_command_find("list"), w, 1), CTL_EXIT_USAGE);
 }
 END_TEST
 
