@@ -10,6 +10,10 @@
  *                                claims PREFIX0 .. PREFIX(N-1), one line per
  *                                key ("won K", "lost K HOLDER", "error K MSG")
  *                                then "won=W lost=L errors=E"
+ *     claim-threads PREFIX N THREADS
+ *                                THREADS threads, each with its own client
+ *                                (made concurrently), claim PREFIX0 ..
+ *                                PREFIX(N-1) as "tI"; prints the totals
  *     put KEY VALUE [LEASE]
  *     get KEY | get-prefix KEY   prints "KEY=VALUE lease=L" lines
  *     delete KEY | delete-prefix KEY   prints the number deleted
@@ -18,6 +22,7 @@
  * Exit status: 0 success, 1 a failed call (its message on stderr), 2 usage
  * or a bad endpoint, 3 when the build has no etcd client. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "etcd.h"
@@ -55,6 +60,58 @@ static int claim_many(struct etcd_client *c, char **argv, int argc) {
                 fflush(stdout);
                 if (delay_ms > 0)
                         usleep((useconds_t)delay_ms * 1000);
+        }
+        printf("won=%ld lost=%ld errors=%ld\n", won, lost, errors);
+        return 0;
+}
+
+struct claimer {
+        pthread_t thread;
+        const char *endpoints, *prefix;
+        const struct etcd_options *opts;
+        long n, won, lost, errors;
+        char value[16];
+};
+
+static void *claimer_run(void *userdata) {
+        struct claimer *t = userdata;
+        struct etcd_client *c = NULL;
+        if (etcd_client_new(t->endpoints, t->opts, &c, NULL) < 0) {
+                t->errors = t->n;
+                return NULL;
+        }
+        for (long k = 0; k < t->n; k++) {
+                char key[512];
+                snprintf(key, sizeof key, "%s%ld", t->prefix, k);
+                int r = etcd_claim(c, key, t->value, 0, NULL);
+                if (r > 0)
+                        t->won++;
+                else if (r == 0)
+                        t->lost++;
+                else
+                        t->errors++;
+        }
+        etcd_client_free(c);
+        return NULL;
+}
+
+static int claim_threads(const char *endpoints, const struct etcd_options *opts, char **argv, int argc) {
+        if (argc != 3)
+                return usage();
+        long n = strtol(argv[1], NULL, 10), m = strtol(argv[2], NULL, 10);
+        if (m < 1 || m > 64)
+                return usage();
+        struct claimer t[64] = {{0}};
+        for (long i = 0; i < m; i++) {
+                t[i] = (struct claimer){.endpoints = endpoints, .prefix = argv[0], .opts = opts, .n = n};
+                snprintf(t[i].value, sizeof t[i].value, "t%ld", i);
+                if (pthread_create(&t[i].thread, NULL, claimer_run, &t[i]) != 0)
+                        return 1;
+        }
+        long won = 0, lost = 0, errors = 0;
+        for (long i = 0; i < m; i++) {
+                pthread_join(t[i].thread, NULL);
+                won += t[i].won, lost += t[i].lost, errors += t[i].errors;
         }
         printf("won=%ld lost=%ld errors=%ld\n", won, lost, errors);
         return 0;
@@ -139,6 +196,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "built without the etcd client\n");
                 return 3;
         }
+        if (streq(argv[i + 1], "claim-threads"))
+                return claim_threads(argv[i], &opts, argv + i + 2, argc - i - 2);
         struct etcd_client *c = NULL;
         char *err = NULL;
         int r = etcd_client_new(argv[i], &opts, &c, &err);

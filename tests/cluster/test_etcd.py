@@ -99,6 +99,17 @@ def test_contention(c):
     print("  won per driver: %s" % {v: len(r["won"]) for v, r in res.items()})
 
 
+def test_threads(c):
+    # Eight threads of one process, each with its own client (made at the
+    # same time: curl's global initialisation runs once).
+    n, prefix = 100, "/evdtest/threads/"
+    p = drive(c.endpoints, "claim-threads", prefix, n, 8)
+    kv = stored(c.endpoints, prefix)
+    check(p.stdout.strip() == "won=%d lost=%d errors=0" % (n, 7 * n),
+          "threads: each key won once over 8 threads: " + p.stdout.strip())
+    check(len(kv) == n, "threads: etcd holds %d keys" % len(kv))
+
+
 def test_lease_expiry(c):
     key = "/evdtest/lease/k"
     lease = int(drive(c.endpoints, "grant", 2).stdout.split()[0])
@@ -208,7 +219,7 @@ def main():
     t0 = time.monotonic()
     with etcdlib.EtcdCluster(3) as c:
         print("etcd cluster up: %s (%.1fs)" % (c.endpoints, time.monotonic() - t0), flush=True)
-        for t in (test_contention, test_lease_expiry, test_unreachable, test_paused_member,
+        for t in (test_contention, test_threads, test_lease_expiry, test_unreachable, test_paused_member,
                   test_leader_failover):
             print("== %s" % t.__name__, flush=True)
             t(c)
