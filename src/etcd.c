@@ -110,6 +110,18 @@ int etcd_client_new(const char *endpoints, const struct etcd_options *opts,
         int r = etcd_url_parse_list(endpoints, &v, ret_error);
         if (r < 0)
                 return r;
+        /* TLS files are read at the first connection: check them now, so
+         * that a missing or unreadable one is a clear error at the start. */
+        const char *files[][2] = {{"ca_file", opts->ca_file}, {"cert_file", opts->cert_file},
+                                  {"key_file", opts->key_file}};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (files[i][1] && access(files[i][1], R_OK) < 0) {
+                        r = -errno;
+                        if (ret_error)
+                                *ret_error = strdup_printf("etcd %s %s: %s", files[i][0], files[i][1],
+                                                           strerror(-r));
+                        return r;
+                }
         pthread_once(&global_once, global_init);
         if (global_result != CURLE_OK) {
                 if (ret_error)

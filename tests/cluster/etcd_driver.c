@@ -1,7 +1,8 @@
 /* etcd_driver.c - a command-line driver of src/etcd.c for the cluster tests
  * (tests/cluster/test_etcd.py). One client per process:
  *
- *   etcd_driver [-t TIMEOUT_MS] ENDPOINTS COMMAND ARGS...
+ *   etcd_driver [-t TIMEOUT_MS] [-a CA_FILE] [-c CERT_FILE] [-k KEY_FILE]
+ *               ENDPOINTS COMMAND ARGS...
  *     grant TTL                  prints the lease ID and its TTL
  *     keepalive ID               prints the remaining TTL (0: expired)
  *     revoke ID
@@ -28,7 +29,7 @@
 #include "etcd.h"
 
 static int usage(void) {
-        fprintf(stderr, "usage: etcd_driver [-t TIMEOUT_MS] ENDPOINTS COMMAND ARGS...\n");
+        fprintf(stderr, "usage: etcd_driver [-t MS] [-a CA] [-c CERT] [-k KEY] ENDPOINTS COMMAND ARGS...\n");
         return 2;
 }
 
@@ -186,10 +187,14 @@ static int command(struct etcd_client *c, const char *cmd, char **a, int n) {
 int main(int argc, char **argv) {
         struct etcd_options opts = {0};
         int i = 1;
-        if (argc > 2 && streq(argv[1], "-t")) {
-                opts.timeout = (usec_t)strtoull(argv[2], NULL, 10) * USEC_PER_MSEC;
-                i = 3;
-        }
+        for (; i + 1 < argc && argv[i][0] == '-' && argv[i][1] && !argv[i][2]; i += 2)
+                switch (argv[i][1]) {
+                case 't': opts.timeout = (usec_t)strtoull(argv[i + 1], NULL, 10) * USEC_PER_MSEC; break;
+                case 'a': opts.ca_file = argv[i + 1]; break;
+                case 'c': opts.cert_file = argv[i + 1]; break;
+                case 'k': opts.key_file = argv[i + 1]; break;
+                default: return usage();
+                }
         if (argc - i < 2)
                 return usage();
         if (!etcd_available()) {

@@ -4,13 +4,17 @@ EtcdCluster(n) starts n members of Debian's etcd (etcd-server) on free
 loopback ports, data directories in a temporary directory, and waits until
 every member answers healthy. Members are stopped by PID only: SIGTERM, then
 SIGKILL after a grace. kill(i), pause(i) (SIGSTOP: a stand-in for a network
-partition) and resume(i) act on one member. Python's standard library only.
+partition) and resume(i) act on one member. With tls=make_certs(dir) the
+client URLs are https and members demand a client certificate signed by
+the test CA (openssl makes the CA and the certificates). Python's standard
+library only.
 """
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -38,19 +42,48 @@ def free_ports(n):
     return ports
 
 
-def post(url, path, body, timeout=2.0):
+def make_certs(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate in
+    directory d; returns their paths. The server certificate is for client
+    use too: etcd 3.4's JSON gateway dials its own member with it, and a
+    member with --client-cert-auth rejects it otherwise (HTTP 503)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=evd-test-ca")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write(ext + "\n")
+        run("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=evd-" + name)
+        run("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext")
+    return {k: os.path.join(d, k) for k in
+            ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
+
+
+def post(url, path, body, timeout=2.0, context=None):
     req = urllib.request.Request(url + path, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
         return json.loads(r.read())
 
 
 class EtcdCluster:
-    def __init__(self, n=3, name="evdtest"):
+    def __init__(self, n=3, name="evdtest", tls=None):
         self.dir = tempfile.mkdtemp(prefix="evd-etcd-")
         ports = free_ports(2 * n)
         self.names = ["m%d" % i for i in range(n)]
-        self.client_urls = ["http://127.0.0.1:%d" % p for p in ports[:n]]
+        scheme = "https" if tls else "http"
+        self.client_urls = ["%s://127.0.0.1:%d" % (scheme, p) for p in ports[:n]]
+        self.context = None
+        tls_args = []
+        if tls:
+            self.context = ssl.create_default_context(cafile=tls["ca.crt"])
+            self.context.load_cert_chain(tls["client.crt"], tls["client.key"])
+            tls_args = ["--client-cert-auth", "--trusted-ca-file", tls["ca.crt"],
+                        "--cert-file", tls["server.crt"], "--key-file", tls["server.key"]]
         self.peer_urls = ["http://127.0.0.1:%d" % p for p in ports[n:]]
         self.procs = [None] * n
         initial = ",".join("%s=%s" % (m, u) for m, u in zip(self.names, self.peer_urls))
@@ -66,7 +99,7 @@ class EtcdCluster:
                  "--initial-cluster", initial,
                  "--initial-cluster-token", "%s-%d" % (name, os.getpid()),
                  "--initial-cluster-state", "new",
-                 "--heartbeat-interval", "100", "--election-timeout", "1000"],
+                 "--heartbeat-interval", "100", "--election-timeout", "1000"] + tls_args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
             log.close()
         try:
@@ -85,13 +118,14 @@ class EtcdCluster:
     def status(self, i, timeout=1.0):
         """The member's /v3/maintenance/status answer, or None."""
         try:
-            return post(self.client_urls[i], "/v3/maintenance/status", {}, timeout)
+            return post(self.client_urls[i], "/v3/maintenance/status", {}, timeout, self.context)
         except (OSError, ValueError):
             return None
 
     def healthy(self, i):
         try:
-            with urllib.request.urlopen(self.client_urls[i] + "/health", timeout=1.0) as r:
+            with urllib.request.urlopen(self.client_urls[i] + "/health", timeout=1.0,
+                                        context=self.context) as r:
                 return json.loads(r.read()).get("health") == "true"
         except (OSError, ValueError):
             return False

@@ -11,8 +11,10 @@ leader. Counts are printed.
 """
 import os
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -211,6 +213,35 @@ def test_leader_failover(c):
           "failover: with the dead leader first in the list all claims work: " + p.stdout.splitlines()[-1])
 
 
+def test_tls():
+    """One member on https that demands a client certificate."""
+    if not shutil.which("openssl"):
+        print("skip tls: no openssl")
+        return
+    d = tempfile.mkdtemp(prefix="evd-etcd-tls-")
+    try:
+        certs = etcdlib.make_certs(d)
+        with etcdlib.EtcdCluster(1, tls=certs) as c:
+            ca, crt, key = certs["ca.crt"], certs["client.crt"], certs["client.key"]
+            ok = subprocess.run([DRIVER, "-a", ca, "-c", crt, "-k", key, c.endpoints, "claim", "/tls/k", "v", "0"],
+                                capture_output=True, text=True, timeout=60)
+            check(ok.stdout.strip() == "won", "tls: claim with CA and client certificate: %s%s"
+                  % (ok.stdout.strip(), ok.stderr.strip()))
+            p = subprocess.run([DRIVER, "-a", ca, c.endpoints, "get", "/tls/k"],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == 1 and p.stderr, "tls: without a client certificate the call fails: "
+                  + p.stderr.strip())
+            p = subprocess.run([DRIVER, c.endpoints, "get", "/tls/k"], capture_output=True, text=True, timeout=60)
+            check(p.returncode == 1 and p.stderr, "tls: without the CA the server is not trusted: "
+                  + p.stderr.strip())
+            p = subprocess.run([DRIVER, "-a", os.path.join(d, "missing.crt"), "-c", crt, "-k", key, c.endpoints,
+                                "get", "/tls/k"], capture_output=True, text=True, timeout=60)
+            check(p.returncode == 2 and "ca_file" in p.stderr and "No such file" in p.stderr,
+                  "tls: a missing CA file is an error at the start: " + p.stderr.strip())
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     test_bad_urls()
     if not etcdlib.available():
@@ -223,6 +254,8 @@ def main():
                   test_leader_failover):
             print("== %s" % t.__name__, flush=True)
             t(c)
+    print("== test_tls", flush=True)
+    test_tls()
     print("total %.1fs" % (time.monotonic() - t0))
     if FAILURES:
         print("%d failure(s)" % len(FAILURES))
