@@ -62,6 +62,17 @@ def results(procs):
     return out
 
 
+def tally(res):
+    """Prints each driver's counts; returns {key: [drivers that won it]}
+    and the keys won more than once."""
+    winners = {}
+    for v, r in res.items():
+        print("  driver %s: %s" % (v, r["summary"]))
+        for k in r["won"]:
+            winners.setdefault(k, []).append(v)
+    return winners, [k for k, w in winners.items() if len(w) > 1]
+
+
 def stored(endpoints, prefix):
     kv = {}
     for line in drive(endpoints, "get-prefix", prefix).stdout.splitlines():
@@ -85,12 +96,7 @@ def test_contention(c):
     procs = {v: start_many(c.endpoints, prefix, n, v) for v in ("d0", "d1", "d2")}
     res = results(procs)
     kv = stored(c.endpoints, prefix)
-    winners = {}
-    for v, r in res.items():
-        print("  driver %s: %s" % (v, r["summary"]))
-        for k in r["won"]:
-            winners.setdefault(k, []).append(v)
-    twice = [k for k, w in winners.items() if len(w) > 1]
+    winners, twice = tally(res)
     check(not twice, "contention: no key won twice (%d keys won more than once)" % len(twice))
     check(len(winners) == n, "contention: all %d keys won once (%d won)" % (n, len(winners)))
     check(all(not r["error"] for r in res.values()), "contention: no errors")
@@ -192,12 +198,7 @@ def test_leader_failover(c):
     print("  killed leader %s" % c.names[ldr])
     res = results(procs)
     kv = stored(eps, prefix)
-    winners = {}
-    for v, r in res.items():
-        print("  driver %s: %s" % (v, r["summary"]))
-        for k in r["won"]:
-            winners.setdefault(k, []).append(v)
-    twice = [k for k, w in winners.items() if len(w) > 1]
+    winners, twice = tally(res)
     check(not twice, "failover: no key won twice")
     check(all(kv.get(k) == w[0] for k, w in winners.items()), "failover: etcd holds every won key's winner")
     unknown = [k for k in kv if k not in winners]
