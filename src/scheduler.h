@@ -87,6 +87,8 @@ struct sched_reloader {
         bool parsing;                   /* a thread runs (joined when its result is taken) */
         bool again;                     /* a request came after the running parse started */
         bool answering;                 /* waiters are being called back */
+        pthread_t freer;                /* frees the configuration a reload replaced */
+        bool freeing;                   /* freer runs or is to be joined */
         struct sched_reload_waiter *waiters;
         size_t n_waiters, cap_waiters;
         /* Written by the thread before it signals the eventfd, read by the
