@@ -245,6 +245,7 @@ static void verify_totals(const struct sched *s) {
                 live += s->blocks[i].live;
         }
         VERIFY(live == s->n_jobs + s->n_removed);
+        VERIFY(s->n_jobs == s->config->n_jobs);
 }
 
 void sched_verify(struct sched *s) {
@@ -259,6 +260,7 @@ void sched_verify(struct sched *s) {
         for (size_t k = 0; k < count; k++) {
                 size_t i = (from + k) % n;
                 verify_job(s, s->jobs[i]);
+                VERIFY(s->jobs[i]->def == s->config->jobs[i]); /* the reload's merge plan relies on it */
                 if (i + 1 < n)
                         VERIFY(strcmp(s->jobs[i]->def->name, s->jobs[i + 1]->def->name) < 0);
         }

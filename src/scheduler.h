@@ -8,7 +8,7 @@
  *
  * Files: scheduler.c (job table, events and their actions, runs, start,
  * shutdown), sched_arm.c (computing deadlines and the clock-step policy),
- * sched_reload.c (parsing on a helper thread, the name merge on the loop),
+ * sched_reload.c (parsing and the name match on a helper thread, applied on the loop),
  * sched_status.c (STATUS=, the watchdog, the view control reads, counters,
  * sched_verify()). sched_private.h holds what they share.
  *
@@ -97,6 +97,13 @@ struct sched_reloader {
         struct config *result;
         char **errors;
         int r;
+        /* The merge, computed by the thread against `base` (the running
+         * configuration when the parse started: immutable, and kept alive
+         * since only an applied reload replaces it): plan[k] for the new
+         * table's k-th job is MERGE_NONE (a name the running table lacks)
+         * or the running index i << 1 | (schedule unchanged). */
+        const struct config *base;
+        uint32_t *plan;
         void (*hook)(void *ud, const struct config *c);
         void *hook_userdata;
 #ifdef EVD_TEST_HOOKS
@@ -160,12 +167,6 @@ int sched_start(struct sched *s);
  * runs gets the result of the next parse (one more, for all such
  * requests). Returns 0 or -errno (then done is never called). */
 int sched_reload_request(struct sched *s, sched_reload_fn done, void *userdata);
-/* The same, parsed on the loop and applied before it returns (transition:
- * control.c's reply until it uses sched_reload_request()). A parse in
- * flight is finished first. On errors they are logged (and appended to
- * *errors when non-NULL) and nothing changes: returns -EINVAL. While
- * shutting down: -ESHUTDOWN with a message in *errors. */
-int sched_reload(struct sched *s, char ***errors);
 /* The waiter went away (client disconnected): never call it. */
 void sched_reload_forget(struct sched *s, void *userdata);
 /* Called on the loop after every applied reload. One hook. */
