@@ -213,11 +213,7 @@ def main():
     evd, evdctl_path, shipped = sys.argv[1:4]
     sdboot.check_environment()
     sdboot.install_signal_handlers()
-    units = {"evd.service": sdboot.unit_under_test(shipped, f"{NS_DIR}/bin/evd --config {CONFIG}"),
-             "evd.service.d/10-test.conf": "[Service]\nLimitCORE=0\n"}
-    san = sdboot.sanitizer_dropin(evd)
-    if san:
-        units["evd.service.d/20-sanitizer.conf"] = san
+    units = sdboot.evd_units(evd, shipped, "[Service]\nLimitCORE=0\n")
     files = {"bin/evd": (evd, 0o755), "bin/evdctl": (evdctl_path, 0o755),
              "evd.conf": (CONFIG_TEXT.encode(), 0o644)}
     with sdboot.PrivateSystemd(files, units) as sd:

@@ -576,6 +576,19 @@ def sanitizer_dropin(evd_path):
     return "\n".join(lines) + "\n"
 
 
+def evd_units(evd_path, shipped, test_dropin):
+    """The units of a test of evd as a service: the shipped evd.service
+    running the staged evd on the staged configuration ({NS_DIR}/bin/evd,
+    {NS_DIR}/evd.conf), the test's own drop-in, and the sanitizer drop-in
+    when evd_path is a sanitizer build."""
+    units = {"evd.service": unit_under_test(shipped, f"{NS_DIR}/bin/evd --config {NS_DIR}/evd.conf"),
+             "evd.service.d/10-test.conf": test_dropin}
+    san = sanitizer_dropin(evd_path)
+    if san:
+        units["evd.service.d/20-sanitizer.conf"] = san
+    return units
+
+
 def unit_under_test(shipped, exec_start):
     """The shipped unit with ExecStart= (and nothing else) changed."""
     with open(shipped) as f:

@@ -322,13 +322,9 @@ def main():
     sdboot.check_environment()
     sdboot.install_signal_handlers()
 
-    units = {"evd.service": sdboot.unit_under_test(shipped, f"{NS_DIR}/bin/evd --config {CONFIG}"),
-             # Test hygiene, not behaviour: no core file of a crashing evd
-             # on the machine's disk.
-             "evd.service.d/10-test.conf": "[Service]\nLimitCORE=0\n"}
-    san = sdboot.sanitizer_dropin(evd)
-    if san:
-        units["evd.service.d/20-sanitizer.conf"] = san
+    # Test hygiene, not behaviour: no core file of a crashing evd
+    # on the machine's disk.
+    units = sdboot.evd_units(evd, shipped, "[Service]\nLimitCORE=0\n")
     files = {"bin/evd": (evd, 0o755), "bin/evdctl": (evdctl, 0o755),
              "evd.conf": (BASE_CONFIG.encode(), 0o644)}
 
