@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 
+#include "alert.h"
 #include "config.h"
 #include "job.h"
 #include "loop.h"
@@ -147,6 +148,9 @@ struct sched {
         bool state_dirty;               /* a snapshot is due after this loop iteration */
 
         struct sched_reloader reloader;
+
+        struct alert_executor alerts;   /* hooks and mails (alert.h) */
+        struct timer alert_report_timer; /* a minute after a drop: the count of dropped alerts */
 
         uint64_t rng;
         usec_t started_realtime;
