@@ -399,9 +399,9 @@ uint64_t alert_executor_take_dropped(struct alert_executor *x) {
         return alert_limiter_take_dropped(&x->limiter);
 }
 
-void alert_executor_stop(struct alert_executor *x, usec_t deadline) {
+uint64_t alert_executor_stop(struct alert_executor *x, usec_t deadline) {
         if (!x->execute)
-                return; /* never initialised */
+                return 0; /* never initialised */
         pthread_mutex_lock(&x->lock);
         x->stopping = true;
         x->stop_deadline = deadline;
@@ -445,4 +445,5 @@ void alert_executor_stop(struct alert_executor *x, usec_t deadline) {
         pthread_mutex_destroy(&x->lock);
         pthread_cond_destroy(&x->cond);
         x->execute = NULL;
+        return n_left;
 }

@@ -154,8 +154,9 @@ uint64_t alert_executor_take_dropped(struct alert_executor *x);
  * deadline (CLOCK_MONOTONIC); then what has not started is dropped and
  * running hooks are ended (SIGTERM to their group, SIGKILL after
  * kill_grace); a sendmail in flight ends at its own timeout. Joins the
- * threads and frees everything. Safe on a zeroed executor. */
-void alert_executor_stop(struct alert_executor *x, usec_t deadline);
+ * threads and frees everything. Safe on a zeroed executor. Returns how
+ * many queued alerts were dropped (logged). */
+uint64_t alert_executor_stop(struct alert_executor *x, usec_t deadline);
 
 /* A worker's body: runs the hook and/or sends the mail of one request. */
 void alert_execute(struct alert_worker *w, struct alert_request *a);
