@@ -121,13 +121,23 @@ void sched_alert(struct job *j, enum alert_kind kind, const struct run *r) {
                 timer_start(&s->mono, &s->alert_report_timer, now + report_interval());
 }
 
-/* A minute after the first alert the rate limit dropped: how many. */
-void sched_alert_report_fired(struct timer *t, usec_t now) {
-        struct sched *s = container_of(t, struct sched, alert_report_timer);
-        (void)now;
+static void report_dropped(struct sched *s) {
         uint64_t n = alert_executor_take_dropped(&s->alerts);
         if (n > 0)
                 log_warning("Dropped %llu alert(s) in the last minute (at most %u per minute and %u queued; %u "
                             "hooks or mails at once)", (unsigned long long)n, ALERT_RATE_PER_MINUTE,
                             ALERT_QUEUE_MAX, ALERT_WORKERS);
+}
+
+/* A minute after the first alert the rate limit dropped: how many. */
+void sched_alert_report_fired(struct timer *t, usec_t now) {
+        (void)now;
+        report_dropped(container_of(t, struct sched, alert_report_timer));
+}
+
+void sched_alerts_done(struct sched *s) {
+        timer_stop(&s->alert_report_timer);
+        report_dropped(s); /* the minute's report, due or not */
+        /* Alerts raised by the last runs: kill_grace to be carried out. */
+        alert_executor_stop(&s->alerts, now_usec(CLOCK_MONOTONIC) + s->config->kill_grace);
 }

@@ -65,3 +65,6 @@ const char *sched_step_name(uint8_t id);
  * end has been logged before; nothing here can block the loop. */
 void sched_alert(struct job *j, enum alert_kind kind, const struct run *r);
 void sched_alert_report_fired(struct timer *t, usec_t now);
+/* At exit: logs the drops not yet reported, carries out (for kill_grace)
+ * or drops what is queued, joins the alert threads. */
+void sched_alerts_done(struct sched *s);

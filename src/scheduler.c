@@ -676,8 +676,7 @@ void sched_shutdown(struct sched *s) {
 void sched_done(struct sched *s) {
         pool_drain(&s->pool); /* nothing should be left; free what is */
         pool_stop(&s->pool);
-        /* Alerts raised by the last runs: kill_grace to be carried out. */
-        alert_executor_stop(&s->alerts, now_usec(CLOCK_MONOTONIC) + s->config->kill_grace);
+        sched_alerts_done(s);
         sched_reloader_done(s);
         save_state(s);
         state_writer_stop(&s->state_writer);
@@ -694,7 +693,6 @@ void sched_done(struct sched *s) {
         timer_stop(&s->shutdown_timer);
         timer_stop(&s->watchdog_timer);
         timer_stop(&s->status_timer);
-        timer_stop(&s->alert_report_timer);
         timer_clock_done(&s->mono);
         timer_clock_done(&s->wall);
         config_free(s->config);
