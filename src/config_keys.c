@@ -285,18 +285,26 @@ static void parse_timezone(struct parser *p, const struct config_key *k, const c
                 parse_string(p, k, value, field);
 }
 
-static void parse_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
-        struct job_extras *d = &p->extras;
-        struct passwd pw, *found = NULL;
-        char q[QBUF_SIZE], *buf = NULL;
-        int r = lookup_user(value, &pw, &buf, &found);
-
+/* value looked up as a user for key k: 0 with *found (valid while *buf,
+ * the caller's to free, lives), or < 0, reported. */
+static int user_key(struct parser *p, const struct config_key *k, const char *value, struct passwd *pw,
+                    char **buf, struct passwd **found) {
+        char q[QBUF_SIZE];
+        int r = lookup_user(value, pw, buf, found);
         if (r == -ENOMEM)
                 config_oom(p);
         else if (r < 0)
                 lerror(p, p->line, "unknown user %s for %s= in %s", config_quote(q, value), k->name,
                        p->section_display);
-        else {
+        return r;
+}
+
+static void parse_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        struct job_extras *d = &p->extras;
+        struct passwd pw, *found = NULL;
+        char *buf = NULL;
+
+        if (user_key(p, k, value, &pw, &buf, &found) >= 0) {
                 d->uid = found->pw_uid;
                 if (!d->group)
                         d->gid = found->pw_gid;
@@ -415,19 +423,13 @@ static void parse_hook(struct parser *p, const struct config_key *k, const char 
 static void parse_hook_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
         struct alert_user *u = field;
         struct passwd pw, *found = NULL;
-        char q[QBUF_SIZE], *buf = NULL;
+        char *buf = NULL;
 
         if (!*value) {
                 *u = (struct alert_user){ .name = config_strdup(p, "") };
                 return;
         }
-        int r = lookup_user(value, &pw, &buf, &found);
-        if (r == -ENOMEM)
-                config_oom(p);
-        else if (r < 0)
-                lerror(p, p->line, "unknown user %s for %s= in %s", config_quote(q, value), k->name,
-                       p->section_display);
-        else
+        if (user_key(p, k, value, &pw, &buf, &found) >= 0)
                 *u = (struct alert_user){
                         .name = config_strdup(p, value), .home = config_strdup(p, found->pw_dir),
                         .shell_path = config_strdup(p, found->pw_shell), .uid = found->pw_uid, .gid = found->pw_gid,

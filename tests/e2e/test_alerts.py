@@ -8,14 +8,14 @@ logged and nothing else happens (no retry, no alert about it, evd goes on);
 a sendmail that hangs is killed at its timeout; mail_on=output mails the
 runs that printed; 10,000 jobs failing at once start at most the cap of
 hook processes at a time, the drops are counted and logged, and evdctl
-still answers."""
+still answers; hook_user= runs hooks as another user."""
 
 import os
 import re
 import subprocess
 import time
 
-from evdtest import SLOW, Evd, check, read_file, read_lines, run_tests, wait_for
+from evdtest import SLOW, Evd, check, read_file, read_lines, require_root, run_tests, wait_for
 
 # A hook that records its facts: one file per call, numbered.
 RECORD = """
@@ -93,6 +93,34 @@ def test_env_and_stdin(evd_bin):
         i_alert = next(i for i, l in enumerate(log) if "failure alert:" in l)
         check(i_end < i_alert, "the alert was logged before the run's end")
         check(e.grep(r"broken: on_failure hook: started \(pid \d+\)"), "the hook's start is not logged")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
+def test_hook_user(evd_bin):
+    """hook_user= runs the hook as that user (the job runs as root); an
+    empty hook_user= in a job turns the [daemon] default off."""
+    require_root("hook_user=")
+    conf = """
+    [daemon]
+    hook_user = nobody
+
+    [job:as-nobody]
+    command = /bin/false
+    cron = @reboot
+    on_failure = {DIR}/whoami
+
+    [job:as-root]
+    command = /bin/false
+    cron = @reboot
+    hook_user =
+    on_failure = {DIR}/whoami
+    """
+    hook = "echo \"$EVD_JOB $(id -un) $USER\" > {OUT}/whoami-$EVD_JOB\n"
+    with Evd(evd_bin, conf, "alert-user", scripts={"whoami": hook}) as e:
+        e.wait_log(r"as-nobody\[\d+\]: failure alert: on_failure hook ran", 1)
+        e.wait_log(r"as-root\[\d+\]: failure alert: on_failure hook ran", 1)
+        got = sorted(read_lines(e.o("whoami-as-nobody")) + read_lines(e.o("whoami-as-root")))
+        check(got == ["as-nobody nobody nobody", "as-root root root"], f"hook users: {got}")
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
@@ -298,6 +326,7 @@ def test_storm(evd_bin):
 if __name__ == "__main__":
     run_tests([
         ("env_and_stdin", test_env_and_stdin),
+        ("hook_user", test_hook_user),
         ("change_every_recovery", test_change_every_recovery),
         ("retries", test_retries),
         ("bad_hooks", test_bad_hooks),
