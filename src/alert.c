@@ -16,7 +16,9 @@
  *   the job's environment= and then the EVD_* facts (which win). It logs
  *   under the job's name without a run id (EVD_JOB=, no EVD_RUN=), so
  *   `evdctl log JOB RUN` shows the run's own output only.
- * - sendmail gets the same time limit; its own failure is logged.
+ * - sendmail gets the job's timeout= too, but at most a minute (a local
+ *   MTA takes a message at once; a shutdown never waits longer for one);
+ *   its own failure is logged.
  * - At shutdown the queue gets until the deadline the scheduler gives;
  *   then what has not started is dropped (logged with its count) and
  *   running hooks are ended like runs at shutdown.
@@ -220,7 +222,8 @@ static bool send_mail(struct alert_request *a, const struct job_alerts *al, cons
                 snprintf(buf, size, "mail not composed: %s", strerror(-r));
                 return false;
         }
-        r = mail_send(config_sendmail_argv(a->def->config), msg, alert_timeout(a->def), &err);
+        r = mail_send(config_sendmail_argv(a->def->config), msg, MIN(alert_timeout(a->def), ALERT_SENDMAIL_TIMEOUT_MAX),
+                      &err);
         free(msg);
         if (r < 0)
                 snprintf(buf, size, "mail to %s failed: %s", al->mail_to, err ? err : strerror(-r));

@@ -52,7 +52,8 @@ enum alert_kind {
 #define ALERT_WORKERS 2                 /* hooks and sendmails running at once */
 #define ALERT_RATE_PER_MINUTE 60        /* accepted in any 60 seconds */
 #define ALERT_QUEUE_MAX 256             /* waiting for a free alert thread */
-#define ALERT_TIMEOUT_DEFAULT (10 * USEC_PER_MINUTE) /* a hook's or sendmail's time limit when the job has no timeout= */
+#define ALERT_TIMEOUT_DEFAULT (10 * USEC_PER_MINUTE) /* a hook's time limit when the job has no timeout= */
+#define ALERT_SENDMAIL_TIMEOUT_MAX USEC_PER_MINUTE   /* sendmail's: the job's timeout=, at most this */
 /* At most this much of a run's output (its end) is kept for its alerts. */
 #define ALERT_OUTPUT_MAX (64u * 1024u)
 
