@@ -368,16 +368,29 @@ static int executor_start(struct alert_executor *x) {
         return 0;
 }
 
-bool alert_submit(struct alert_executor *x, struct alert_request *a, usec_t now) {
+/* Whether one more alert may be queued now (the queue bound, the rate
+ * limit, the threads); a refusal is counted by the limiter. */
+static bool admit(struct alert_executor *x, usec_t now) {
         bool full;
         pthread_mutex_lock(&x->lock);
         full = x->n_queued >= ALERT_QUEUE_MAX || x->stopping;
         pthread_mutex_unlock(&x->lock);
-        if (full)
+        if (full) {
                 alert_limiter_drop(&x->limiter);
-        if (full || !alert_limiter_admit(&x->limiter, now) || executor_start(x) < 0) {
-                if (!full && x->n_workers == 0)
-                        log_error("Cannot start the alert threads: %m");
+                return false;
+        }
+        if (!alert_limiter_admit(&x->limiter, now))
+                return false;
+        int r = executor_start(x);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start the alert threads, alert dropped: %m");
+                return false;
+        }
+        return true;
+}
+
+bool alert_submit(struct alert_executor *x, struct alert_request *a, usec_t now) {
+        if (!admit(x, now)) {
                 x->dropped_total++;
                 job_def_unref(a->def);
                 alert_request_free(a);

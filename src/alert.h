@@ -127,7 +127,7 @@ struct alert_executor {
         size_t n_queued;                        /* under lock */
         unsigned n_busy;                        /* under lock: requests being carried out */
         bool stopping;                          /* under lock */
-        usec_t stop_deadline;                   /* under lock: CLOCK_MONOTONIC; requests not started by then are dropped */
+        usec_t stop_deadline;                   /* under lock: CLOCK_MONOTONIC; not started by then: dropped */
         uint64_t n_abandoned;                   /* under lock: dropped at shutdown */
         struct alert_request *done;             /* under lock: carried out, for the main thread to free */
 
