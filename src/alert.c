@@ -6,7 +6,9 @@
  *   hook or mail has none. ALERT_WORKERS of them: at most that many hooks
  *   or sendmails run at once, however many jobs fail.
  * - The rate limit (at most ALERT_RATE_PER_MINUTE accepted in any 60 s,
- *   a ring of admission times) and the queue bound are checked on the main
+ *   a ring of admission times; the mails of mail_on=output|always have a
+ *   budget of their own, so that a job printing every minute never uses
+ *   up the failures' one) and the queue bound are checked on the main
  *   thread when an alert is raised; what is refused is dropped at once and
  *   counted. A dropped alert is never retried: the next failure of the job
  *   (alert=every) or its recovery raises the next one.
@@ -331,6 +333,9 @@ int alert_executor_init(struct alert_executor *x, struct loop *l, unsigned rate_
         int r = alert_limiter_init(&x->limiter, rate_per_minute, USEC_PER_MINUTE);
         if (r < 0)
                 return r;
+        r = alert_limiter_init(&x->run_limiter, rate_per_minute, USEC_PER_MINUTE);
+        if (r < 0)
+                return r;
         x->source.name = "alerts";
         x->source.callback = executor_dispatch;
         x->source.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -370,16 +375,17 @@ static int executor_start(struct alert_executor *x) {
 
 /* Whether one more alert may be queued now (the queue bound, the rate
  * limit, the threads); a refusal is counted by the limiter. */
-static bool admit(struct alert_executor *x, usec_t now) {
+static bool admit(struct alert_executor *x, enum alert_kind kind, usec_t now) {
         bool full;
         pthread_mutex_lock(&x->lock);
         full = x->n_queued >= ALERT_QUEUE_MAX || x->stopping;
         pthread_mutex_unlock(&x->lock);
+        struct alert_limiter *l = kind == ALERT_RUN ? &x->run_limiter : &x->limiter;
         if (full) {
-                alert_limiter_drop(&x->limiter);
+                alert_limiter_drop(l);
                 return false;
         }
-        if (!alert_limiter_admit(&x->limiter, now))
+        if (!alert_limiter_admit(l, now))
                 return false;
         int r = executor_start(x);
         if (r < 0) {
@@ -390,7 +396,7 @@ static bool admit(struct alert_executor *x, usec_t now) {
 }
 
 bool alert_submit(struct alert_executor *x, struct alert_request *a, usec_t now) {
-        if (!admit(x, now)) {
+        if (!admit(x, a->kind, now)) {
                 x->dropped_total++;
                 job_def_unref(a->def);
                 alert_request_free(a);
@@ -412,7 +418,7 @@ bool alert_submit(struct alert_executor *x, struct alert_request *a, usec_t now)
 }
 
 uint64_t alert_executor_take_dropped(struct alert_executor *x) {
-        return alert_limiter_take_dropped(&x->limiter);
+        return alert_limiter_take_dropped(&x->limiter) + alert_limiter_take_dropped(&x->run_limiter);
 }
 
 uint64_t alert_executor_stop(struct alert_executor *x, usec_t deadline) {
@@ -458,6 +464,7 @@ uint64_t alert_executor_stop(struct alert_executor *x, usec_t deadline) {
                 loop_remove(x->loop, &x->source);
         x->source.fd = safe_close(x->source.fd);
         alert_limiter_done(&x->limiter);
+        alert_limiter_done(&x->run_limiter);
         pthread_mutex_destroy(&x->lock);
         pthread_cond_destroy(&x->cond);
         x->execute = NULL;

@@ -12,8 +12,9 @@
  * ALERT_WORKERS threads of its own (never the run pool: an alert never
  * takes a job's worker), each carrying out one request at a time, so at
  * most ALERT_WORKERS hooks or sendmails run at once. At most
- * ALERT_RATE_PER_MINUTE requests are accepted in any 60 seconds and at
- * most ALERT_QUEUE_MAX wait; the excess is dropped, counted, and the count
+ * ALERT_RATE_PER_MINUTE alerts (failure, recovery, overdue) are accepted
+ * in any 60 seconds, and as many mails of ALERT_RUN on a budget of their
+ * own; at most ALERT_QUEUE_MAX wait; the excess is dropped, counted, and the count
  * logged once a minute ("dropped N alerts in the last minute"): 10,000
  * jobs failing at once start ALERT_WORKERS processes at a time and
  * ALERT_RATE_PER_MINUTE in a minute, never 10,000.
@@ -136,7 +137,9 @@ struct alert_executor {
         struct alert_worker workers[ALERT_WORKERS];
         size_t n_workers;
 
-        struct alert_limiter limiter;           /* main thread */
+        struct alert_limiter limiter;           /* main thread: failure, recovery, overdue */
+        struct alert_limiter run_limiter;       /* main thread: ALERT_RUN mails, so that chatty
+                                                 * mail_on=output jobs never crowd out a failure */
         uint64_t sent, dropped_total;           /* main thread */
         /* Carries out one request; alert_execute() unless a test replaces it. */
         void (*execute)(struct alert_worker *w, struct alert_request *a);

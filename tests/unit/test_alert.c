@@ -154,6 +154,33 @@ START_TEST(test_storm_rate_limited) {
 }
 END_TEST
 
+/* Mails of mail_on=output|always runs have a budget of their own: a
+ * flood of them does not use up the failures' one. */
+START_TEST(test_run_mails_own_budget) {
+        struct config *c = load();
+        struct alert_executor x;
+        reset(0);
+        ck_assert_int_eq(alert_executor_init(&x, NULL, 5), 0);
+        x.execute = fake_execute;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned runs = 0, failures = 0;
+        for (int i = 0; i < 20; i++) {
+                struct alert_request *a = request(c);
+                a->kind = ALERT_RUN;
+                runs += alert_submit(&x, a, now);
+        }
+        for (int i = 0; i < 20; i++)
+                failures += alert_submit(&x, request(c), now);
+        ck_assert_uint_eq(runs, 5);
+        ck_assert_uint_eq(failures, 5);
+        ck_assert_uint_eq(alert_executor_take_dropped(&x), 30);
+        alert_executor_stop(&x, now_usec(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC);
+        ck_assert_int_eq(atomic_load(&executed), 10);
+        ck_assert_uint_eq(c->refcount, 1);
+        config_free(c);
+}
+END_TEST
+
 /* With a rate above the queue bound, the queue bound drops the excess. */
 START_TEST(test_queue_bound) {
         struct config *c = load();
@@ -185,6 +212,7 @@ int main(void) {
         tcase_add_test(tc, test_hook_environment);
         tcase_add_test(tc, test_storm_rate_limited);
         tcase_add_test(tc, test_queue_bound);
+        tcase_add_test(tc, test_run_mails_own_budget);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
