@@ -156,12 +156,13 @@ def test_change_every_recovery(evd_bin):
             e.wait_log(rf"{job}\[\d+\]: failure alert", 2 if job == "change" else 6, timeout=20)
         check(e.stop() == 0, f"exit status {e.returncode}")
         # change: failure, recovery, failure; every: one per failed run.
-        ch = [l.split() for l in read_lines(e.o("change.alerts"))]
+        # (Two alert threads may finish out of order: sort by run id.)
+        ch = sorted((l.split() for l in read_lines(e.o("change.alerts"))), key=lambda a: int(a[2]))
         check([a[0] for a in ch[:3]] == ["failure", "recovery", "failure"], f"change alerts: {ch}")
         check(ch[1][3] == "success" and len(ch[1]) == 5 and ch[1][4].endswith("Z"),
               f"recovery facts: {ch[1]} (want EVD_RESULT=success, EVD_LAST_SUCCESS set)")
         check(len(ch[2]) == 5, f"the second failure has no EVD_LAST_SUCCESS: {ch[2]}")
-        ev = [l.split() for l in read_lines(e.o("every.alerts"))]
+        ev = sorted((l.split() for l in read_lines(e.o("every.alerts"))), key=lambda a: int(a[2]))
         first_rec = [a[0] for a in ev].index("recovery")
         n_failed_before = len([l for l in e.grep(r"every\[\d+\]: failed")
                                if int(re.search(r"\[(\d+)\]", l).group(1)) < int(ev[first_rec][2])])
