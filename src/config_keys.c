@@ -383,6 +383,19 @@ static void parse_nice(struct parser *p, const struct config_key *k, const char 
         }
 }
 
+/* expect_success_within=: a finite span, more than 0, at most
+ * CONFIG_EXPECT_SUCCESS_MAX. */
+static void parse_expect_span(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        usec_t u = 0;
+        parse_span(p, k, value, &u);
+        if (u > CONFIG_EXPECT_SUCCESS_MAX)
+                lerror(p, p->line, "time span %s too long for %s= in %s (at most 10y)", config_quote(q, value),
+                       k->name, p->section_display);
+        else if (u > 0)
+                *(usec_t *)field = u;
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const char *const overlap_names[] = { "skip", "queue", "parallel", "replace", NULL };
@@ -420,6 +433,7 @@ const struct config_key config_keys[] = {
         { "nice", JOB, parse_nice, X(nice), -20, 19, KEY_EXTRAS, NULL, NULL },
         { "limit_nofile", JOB, parse_unsigned, X(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, KEY_EXTRAS, NULL, NULL },
         { "enabled", JOB, parse_bool, J(enabled), 0, 0, 0, NULL, NULL },
+        { "expect_success_within", JOB, parse_expect_span, X(expect_success_within), 0, 0, KEY_EXTRAS, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
 _Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");

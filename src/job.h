@@ -63,6 +63,8 @@ enum job_event {
         JOB_EV_READD,           /* a reload brought a removed (still draining) job back (args: enabled) */
         JOB_EV_SHUTDOWN,        /* graceful shutdown started */
         JOB_EV_STOP_NOW,        /* shutdown_timeout or a second SIGTERM: end the runs */
+        JOB_EV_OVERDUE,         /* the dead-man deadline passed (args: overdue; restored), or, with
+                                 * overdue = false, a reload moved it past now or dropped it */
         _JOB_EVENT_MAX,
 };
 
@@ -97,12 +99,17 @@ enum {
         JOB_ACT_ARM_RETRY       = 1u << 9,      /* arm the retry timer: retry_delay, retry_attempt */
         JOB_ACT_SAVE_STATE      = 1u << 10,     /* what the state file keeps changed */
         JOB_ACT_FORGET          = 1u << 11,     /* a removed job with no run left: free it */
+        JOB_ACT_STOP_DEADLINE   = 1u << 12,     /* stop the dead-man deadline (paused, disabled, removed, stopping) */
+        JOB_ACT_ARM_DEADLINE    = 1u << 13,     /* arm it: live again, or a success restarts the count */
+        JOB_ACT_ALERT_OVERDUE   = 1u << 14,     /* an overdue episode began: raise ALERT_OVERDUE */
+        JOB_ACT_OVERDUE_OVER    = 1u << 15,     /* a success ended the episode: raise ALERT_RECOVERY */
 };
 
 struct job_sm {                         /* 20 bytes: one per job */
         uint8_t state;                  /* enum job_state */
         bool paused, enabled, removed, stopping;
         bool start_queued, retry_pending;
+        bool overdue;                   /* an overdue episode: the dead-man deadline passed, no success since */
         uint16_t queued_attempt;        /* attempt the pending start will be (retries <= 1000) */
         uint16_t retry_attempt;         /* attempt the pending retry will be */
         uint32_t n_active;              /* runs waiting or running */
@@ -117,6 +124,9 @@ struct job_event_args {
         bool ok, cancelled;
         /* JOB_EV_READD: the new definition's enabled=. */
         bool enabled;
+        /* JOB_EV_OVERDUE: the deadline passed (false: it no longer has);
+         * restored: the episode was saved before a restart (no alert). */
+        bool overdue, restored;
 };
 
 struct job_actions {
