@@ -88,14 +88,14 @@ usec_t job_retry_delay(usec_t retry_delay, unsigned attempt) {
 }
 
 /* The dead-man deadline runs (see the top of the file). */
-static bool deadline_live(const struct job_sm *j) {
+bool job_deadline_live(const struct job_sm *j) {
         return j->enabled && !j->paused && !j->removed && !j->stopping;
 }
 
 /* After a transition: the deadline follows the job's liveness, and an
  * episode ends with it (but at shutdown, which the state file keeps). */
 static void follow_deadline(struct job_sm *j, bool was_live, struct job_actions *r) {
-        bool live = deadline_live(j);
+        bool live = job_deadline_live(j);
         if (was_live && !live)
                 r->flags |= JOB_ACT_STOP_DEADLINE;
         else if (!was_live && live)
@@ -254,7 +254,7 @@ static void t_run_ended(struct job_sm *j, enum job_event ev, const struct job_ev
                 j->overdue = false;
                 r->flags |= JOB_ACT_OVERDUE_OVER | JOB_ACT_SAVE_STATE;
         }
-        if (a->ok && deadline_live(j))
+        if (a->ok && job_deadline_live(j))
                 r->flags |= JOB_ACT_ARM_DEADLINE;
         if (j->removed && j->n_active == 0)
                 r->flags |= JOB_ACT_FORGET;
@@ -396,7 +396,7 @@ void job_handle(struct job_sm *j, enum job_event ev, const struct job_event_args
         *ret = (struct job_actions){ .old_state = j->state, .outcome = START_REFUSED };
         if (!a)
                 a = &none;
-        bool was_live = deadline_live(j);
+        bool was_live = job_deadline_live(j);
         if (ev == JOB_EV_RETRY_DUE && !j->retry_pending)
                 ret->invalid = true;
         else

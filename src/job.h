@@ -143,6 +143,9 @@ struct job_actions {
 void job_sm_init(struct job_sm *j, bool enabled, bool paused);
 /* Feeds one event; *ret is always written. */
 void job_handle(struct job_sm *j, enum job_event ev, const struct job_event_args *a, struct job_actions *ret);
+/* True if the dead-man deadline runs: enabled, not paused, not removed,
+ * not stopping. */
+bool job_deadline_live(const struct job_sm *j);
 /* True if the stored state agrees with the counters and flags. */
 bool job_sm_verify(const struct job_sm *j);
 
