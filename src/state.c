@@ -79,9 +79,10 @@ static int parse_fields(const char *p, struct state_entry *e) {
                                 continue;
                         usec_t u = 0;
                         for (const char *c = v; c < end; c++) {
-                                if (*c < '0' || *c > '9' || u > (UINT64_MAX - 9) / 10)
+                                usec_t d = (usec_t)(*c - '0');
+                                if (*c < '0' || *c > '9' || u > (UINT64_MAX - d) / 10)
                                         return -EINVAL;
-                                u = u * 10 + (usec_t)(*c - '0');
+                                u = u * 10 + d;
                         }
                         *(usec_t *)((char *)e + known[i].offset) = u;
                 }
