@@ -99,17 +99,20 @@ enum {
         JOB_ACT_ARM_RETRY       = 1u << 9,      /* arm the retry timer: retry_delay, retry_attempt */
         JOB_ACT_SAVE_STATE      = 1u << 10,     /* what the state file keeps changed */
         JOB_ACT_FORGET          = 1u << 11,     /* a removed job with no run left: free it */
-        JOB_ACT_STOP_DEADLINE   = 1u << 12,     /* stop the dead-man deadline (paused, disabled, removed, stopping) */
-        JOB_ACT_ARM_DEADLINE    = 1u << 13,     /* arm it: live again, or a success restarts the count */
-        JOB_ACT_ALERT_OVERDUE   = 1u << 14,     /* an overdue episode began: raise ALERT_OVERDUE */
-        JOB_ACT_OVERDUE_OVER    = 1u << 15,     /* a success ended the episode: raise ALERT_RECOVERY */
+        JOB_ACT_ALERT_FAILURE   = 1u << 12,     /* raise ALERT_FAILURE for the run that ended (sched_alert) */
+        JOB_ACT_ALERT_RECOVERY  = 1u << 13,     /* raise ALERT_RECOVERY: the first success after failures or overdue */
+        JOB_ACT_STOP_DEADLINE   = 1u << 14,     /* stop the dead-man deadline (paused, disabled, removed, stopping) */
+        JOB_ACT_ARM_DEADLINE    = 1u << 15,     /* arm it: live again, or a success restarts the count */
+        JOB_ACT_ALERT_OVERDUE   = 1u << 16,     /* an overdue episode began: raise ALERT_OVERDUE */
 };
 
 struct job_sm {                         /* 20 bytes: one per job */
         uint8_t state;                  /* enum job_state */
         bool paused, enabled, removed, stopping;
         bool start_queued, retry_pending;
-        bool overdue;                   /* an overdue episode: the dead-man deadline passed, no success since */
+        /* One byte (what was padding) for both episodes. */
+        bool failing : 1;               /* in a failure episode: a run failed after its retries, no success since */
+        bool overdue : 1;               /* an overdue episode: the dead-man deadline passed, no success since */
         uint16_t queued_attempt;        /* attempt the pending start will be (retries <= 1000) */
         uint16_t retry_attempt;         /* attempt the pending retry will be */
         uint32_t n_active;              /* runs waiting or running */
@@ -122,6 +125,7 @@ struct job_event_args {
         unsigned attempt, retries;
         usec_t retry_delay;
         bool ok, cancelled;
+        bool alert_every;               /* alert=every: a failure alert for each failed run, not only the first */
         /* JOB_EV_READD: the new definition's enabled=. */
         bool enabled;
         /* JOB_EV_OVERDUE: the deadline passed (false: it no longer has);

@@ -3,6 +3,7 @@
  * Main thread only. */
 #pragma once
 
+#include "alert.h"
 #include "scheduler.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -59,8 +60,8 @@ const char *sched_step_name(uint8_t id);
  * failure streak's start; a job without either has no watch. */
 struct job_watch;
 struct job_watch *sched_watch_of(const struct job *j);
-/* The actions JOB_ACT_{STOP,ARM}_DEADLINE, ALERT_OVERDUE, OVERDUE_OVER of
- * one transition (from sched_job_feed()). */
+/* The dead-man actions (JOB_ACT_{STOP,ARM}_DEADLINE, ALERT_OVERDUE) of one
+ * transition, and the end of an overdue episode (from sched_job_feed()). */
 void sched_watch_actions(struct job *j, enum job_event ev, const struct job_actions *act);
 /* A run ended, before its JOB_EV_RUN_ENDED; end is realtime. */
 void sched_watch_run_ended(struct job *j, bool ok, usec_t end);
@@ -79,3 +80,12 @@ void sched_watch_view(const struct job *j, struct job_view *v);
 bool sched_watch_entry(const struct job *j, struct state_entry *e);
 /* Debug builds: the deadline runs iff it should. */
 bool sched_watch_verify(const struct job *j);
+
+/* sched_alert.c */
+/* Raises an alert of j: builds the request (the job's facts, r's result
+ * and output tail; r is NULL for ALERT_OVERDUE) and queues it on the alert
+ * executor, which runs the job's hook (on_failure for FAILURE and OVERDUE,
+ * on_recovery for RECOVERY) and sends its mail as mail_on= says. Nothing
+ * happens for a job with neither hook nor mail for that kind. The run's
+ * end has been logged before; nothing here can block the loop. */
+void sched_alert(struct job *j, enum alert_kind kind, const struct run *r);

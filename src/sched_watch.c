@@ -2,8 +2,10 @@
  * failure streak's start, per job (see scheduler.h).
  *
  * Owns struct job_watch: what a job needs for the check (its deadline in
- * the wall-clock heap, last success, first seen, where the count starts,
- * overdue since) and the time its consecutive failures began. Only jobs
+ * the wall-clock heap, first seen, where the count starts, overdue since)
+ * and the time its consecutive failures began. The last success is
+ * j->last_success (scheduler.c sets it); this file restores it from the
+ * state file for the jobs with the check. Only jobs
  * with the key, or failing now, have one: struct job keeps a 32-bit slot
  * number in what was padding (no growth for the 100,000-job budget), and
  * the watches are in s->watches[slot - 1], freed slots reused.
@@ -38,7 +40,6 @@
 struct job_watch {
         struct timer timer;     /* the deadline, on s->wall; armed iff it runs and no episode is on */
         struct job *job;
-        usec_t last_success;    /* realtime end of the last successful run; 0: none known */
         usec_t first_seen;      /* realtime evd first loaded the job with the key; 0: no key */
         usec_t count_from;      /* realtime the count starts from (see above) */
         usec_t overdue_since;   /* realtime the deadline passed; 0: no episode */
@@ -141,20 +142,21 @@ void sched_watch_actions(struct job *j, enum job_event ev, const struct job_acti
         if (act->flags & JOB_ACT_ALERT_OVERDUE) {
                 w->overdue_since = w->count_from + within(j);
                 timespan_format(span, sizeof span, within(j));
-                if (w->last_success)
+                if (j->last_success)
                         log_job(LOG_WARNING, j->def->name, 0, NULL,
                                 "overdue: no successful run since %s (expect_success_within=%s)",
-                                fmt_time(w->last_success, when, sizeof when), span);
+                                fmt_time(j->last_success, when, sizeof when), span);
                 else
                         log_job(LOG_WARNING, j->def->name, 0, NULL,
                                 "overdue: no successful run since evd first loaded it (expect_success_within=%s)",
                                 span);
-                /* ALERT_OVERDUE goes out through sched_alert() (the alert branch). */
+                sched_alert(j, ALERT_OVERDUE, NULL);
         }
-        if (act->flags & JOB_ACT_OVERDUE_OVER)
-                log_job(LOG_NOTICE, j->def->name, 0, NULL, "no longer overdue: a run succeeded");
-        if (!j->sm.overdue)
+        if (!j->sm.overdue && w->overdue_since) {
+                if (ev == JOB_EV_RUN_ENDED) /* the recovery alert is JOB_ACT_ALERT_RECOVERY's */
+                        log_job(LOG_NOTICE, j->def->name, 0, NULL, "no longer overdue: a run succeeded");
                 w->overdue_since = 0;
+        }
         if (act->flags & JOB_ACT_ARM_DEADLINE) {
                 /* Live again: the time it was not does not count. A
                  * success set count_from already (sched_watch_run_ended()). */
@@ -166,15 +168,14 @@ void sched_watch_actions(struct job *j, enum job_event ev, const struct job_acti
         }
 }
 
-/* A run of j ended (before its JOB_EV_RUN_ENDED): the last success, the
- * failure streak's start. end: the run's end, realtime. */
+/* A run of j ended (before its JOB_EV_RUN_ENDED): a success restarts the
+ * count, a first failure starts the streak. end: the run's end, realtime. */
 void sched_watch_run_ended(struct job *j, bool ok, usec_t end) {
         struct job_watch *w = sched_watch_of(j);
         if (ok) {
                 if (!w)
                         return;
                 w->failing_since = 0;
-                w->last_success = end;
                 if (w->first_seen) {
                         w->count_from = end;
                         j->sched->state_dirty = true;
@@ -184,15 +185,9 @@ void sched_watch_run_ended(struct job *j, bool ok, usec_t end) {
         }
         if (j->consecutive_failures > 0 && w)
                 return; /* the streak goes on */
-        /* The first failure: the last success, if this evd saw one, was
-         * the run before. */
-        bool had_watch = w != NULL;
         w = watch_get(j);
-        if (!w)
-                return;
-        if (!had_watch && j->n_runs > 0 && j->last.ok)
-                w->last_success = j->last_start + j->last_duration;
-        w->failing_since = end;
+        if (w)
+                w->failing_since = end;
 }
 
 /* Sets j's check up: at evd's start (saved: its state file entry, or
@@ -202,9 +197,11 @@ static void watch_start(struct job *j, const struct state_entry *saved, usec_t n
         if (!w)
                 return;
         if (saved && saved->first_seen > 0) {
+                usec_t success = saved->last_success <= now ? saved->last_success : 0;
                 w->first_seen = MIN(saved->first_seen, now);
-                w->last_success = saved->last_success <= now ? saved->last_success : 0;
-                w->count_from = MIN(MAX(saved->count_from, MAX(w->first_seen, w->last_success)), now);
+                if (!j->last_success)
+                        j->last_success = success;
+                w->count_from = MIN(MAX(saved->count_from, MAX(w->first_seen, success)), now);
         } else {
                 w->first_seen = w->count_from = now;
                 j->sched->state_dirty = true;
@@ -277,11 +274,9 @@ void sched_watch_view(const struct job *j, struct job_view *v) {
         const struct job_watch *w = sched_watch_of(j);
         v->expect_success_within = within(j);
         v->overdue = j->sm.overdue;
-        if (!w) {
-                v->last_success = j->n_runs > 0 && j->last.ok ? j->last_start + j->last_duration : 0;
+        v->last_success = j->last_success;
+        if (!w)
                 return;
-        }
-        v->last_success = w->last_success;
         v->overdue_since = w->overdue_since;
         v->failing_since = w->failing_since;
         v->first_seen = w->first_seen;
@@ -292,7 +287,7 @@ bool sched_watch_entry(const struct job *j, struct state_entry *e) {
         const struct job_watch *w = sched_watch_of(j);
         if (!w || w->first_seen == 0 || within(j) == 0)
                 return false;
-        e->last_success = w->last_success;
+        e->last_success = j->last_success;
         e->first_seen = w->first_seen;
         e->count_from = w->count_from;
         e->overdue_since = j->sm.overdue ? MAX(w->overdue_since, 1) : 0;

@@ -272,6 +272,14 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
          * start of any other job leaves it as it is, and a snapshot is
          * O(jobs) (with 100,000 jobs it was most of the loop's time per
          * dispatch, bench/README.md). */
+        /* After the run's end was logged (log_run_end), independently of it. */
+        if (act.flags & JOB_ACT_ALERT_FAILURE)
+                sched_alert(j, ALERT_FAILURE, r);
+        if (act.flags & JOB_ACT_ALERT_RECOVERY)
+                sched_alert(j, ALERT_RECOVERY, r);
+        if (ev == JOB_EV_RUN_ENDED && r && !r->cancelled &&
+            !(act.flags & (JOB_ACT_ALERT_FAILURE | JOB_ACT_ALERT_RECOVERY)))
+                sched_alert(j, ALERT_RUN, r);
         if ((act.flags & JOB_ACT_SAVE_STATE) && (j->def->persistent || !(act.flags & JOB_ACT_START)))
                 s->state_dirty = true;
         if (act.flags & JOB_ACT_FORGET) {
@@ -356,8 +364,10 @@ static void log_run_end(struct job *j, struct run *r) {
                 j->n_failures++;
                 j->consecutive_failures++;
                 j->sched->stats.runs_failed++;
-        } else
+        } else {
                 j->consecutive_failures = 0;
+                j->last_success = r->start_realtime + duration;
+        }
         if (listed)
                 sched_count_failing(j->sched, j, +1);
 }

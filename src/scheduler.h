@@ -46,7 +46,7 @@ struct job_retry {
         struct job *job;
 };
 
-/* One job's runtime state: 152 bytes on x86-64, its schedule timer (32)
+/* One job's runtime state: 160 bytes on x86-64, its schedule timer (32)
  * included; jobs are allocated in blocks (one per configuration's new
  * jobs), never per event. */
 struct job {
@@ -66,6 +66,7 @@ struct job {
         uint32_t watch;                 /* sched_watch.c: s->watches[watch - 1]; 0: none (was padding) */
         usec_t last_start;              /* realtime, 0 = never */
         usec_t last_duration;
+        usec_t last_success;            /* realtime of the last successful run's end, 0 = none known */
 };
 
 struct sched_stats {
