@@ -516,6 +516,17 @@ START_TEST(test_overdue_episode) {
         ck_assert(!j.overdue);
         feed(&j, JOB_EV_ENABLE, NULL, &r);
         ck_assert(r.flags & A_ARM_DEADLINE);
+        /* Overdue without a failure (the job did not run): the first
+         * success still raises the recovery alert, once. */
+        make(&j, JOB_IDLE);
+        feed(&j, JOB_EV_OVERDUE, &due, &r);
+        ended.ok = true;
+        feed(&j, JOB_EV_RUN_NOW, &ended, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &ended, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &ended, &r);
+        ck_assert(!j.failing && !j.overdue);
+        ck_assert_uint_eq(r.flags & (A_ALERT_RECOVERY | A_ALERT_FAILURE | A_ARM_DEADLINE),
+                          A_ALERT_RECOVERY | A_ARM_DEADLINE);
 }
 END_TEST
 
