@@ -96,7 +96,8 @@ struct alert_request {
         usec_t last_success;    /* realtime; 0: never */
         char *output;           /* the run's last output (malloc'd, at most ALERT_OUTPUT_MAX), or NULL */
         size_t output_len;
-        bool printed;           /* the run wrote any output (mail_on=output) */
+        bool run_hook;          /* run on_failure (FAILURE, OVERDUE) or on_recovery (RECOVERY) */
+        bool send_mail;         /* send the mail to mail_to */
         usec_t queued;          /* CLOCK_MONOTONIC when accepted */
 };
 

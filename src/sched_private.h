@@ -89,3 +89,4 @@ bool sched_watch_verify(const struct job *j);
  * happens for a job with neither hook nor mail for that kind. The run's
  * end has been logged before; nothing here can block the loop. */
 void sched_alert(struct job *j, enum alert_kind kind, const struct run *r);
+void sched_alert_report_fired(struct timer *t, usec_t now);

@@ -68,6 +68,7 @@ static void start_run(struct job *j, unsigned attempt) {
         r->owner = j;
         r->attempt = attempt;
         r->kill_grace = s->config->kill_grace;
+        r->keep_output_tail = job_def_has_alerts(j->def);
         atomic_init(&r->cancel, RUN_CANCEL_NONE);
         atomic_init(&r->wake_fd, -1);
 
@@ -393,12 +394,16 @@ static void on_complete(struct run *r, void *userdata) {
         s->n_running--;
         unlink_active(j, r);
         log_run_end(j, r);
+        struct job_alerts al = { .alert = ALERT_MODE_CHANGE };
+        if (j->def->config->alert_defaults || j->def->extras->alerts)
+                job_def_alerts(j->def, &al);
         const struct job_event_args a = {
                 .overlap = j->def->overlap, .enabled = j->def->enabled, .attempt = r->attempt,
                 .retries = r->def->retries, .retry_delay = r->def->retry_delay, .ok = run_succeeded(r),
-                .cancelled = r->cancelled,
+                .cancelled = r->cancelled, .alert_every = al.alert == ALERT_MODE_EVERY,
         };
         sched_job_feed(j, JOB_EV_RUN_ENDED, &a, r); /* may free j */
+        free(r->output_tail);
         job_def_unref(r->def);
         free(r);
 
@@ -547,6 +552,7 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         timer_init(&s->shutdown_timer, sched_shutdown_timer_fired);
         timer_init(&s->watchdog_timer, sched_watchdog_fired);
         timer_init(&s->status_timer, sched_status_timer_fired);
+        timer_init(&s->alert_report_timer, sched_alert_report_fired);
 
         r = timer_clock_init(&s->mono, l, CLOCK_BOOTTIME, "timer-boottime");
         if (r < 0)
@@ -565,6 +571,9 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         r = pool_resize(&s->pool, config->workers);
         if (r < 0)
                 return log_error_errno(r, "Failed to start %u worker threads", config->workers);
+        r = alert_executor_init(&s->alerts, l, ALERT_RATE_PER_MINUTE);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the alert queue");
 
         s->jobs = calloc(MAX(config->n_jobs, 1), sizeof(*s->jobs));
         struct job *block = config->n_jobs ? sched_jobs_alloc(s, config->n_jobs) : NULL;
@@ -673,6 +682,8 @@ void sched_shutdown(struct sched *s) {
 void sched_done(struct sched *s) {
         pool_drain(&s->pool); /* nothing should be left; free what is */
         pool_stop(&s->pool);
+        /* Alerts raised by the last runs: kill_grace to be carried out. */
+        alert_executor_stop(&s->alerts, now_usec(CLOCK_MONOTONIC) + s->config->kill_grace);
         sched_reloader_done(s);
         save_state(s);
         state_writer_stop(&s->state_writer);
@@ -690,6 +701,7 @@ void sched_done(struct sched *s) {
         timer_stop(&s->shutdown_timer);
         timer_stop(&s->watchdog_timer);
         timer_stop(&s->status_timer);
+        timer_stop(&s->alert_report_timer);
         timer_clock_done(&s->mono);
         timer_clock_done(&s->wall);
         config_free(s->config);

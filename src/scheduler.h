@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 
+#include "alert.h"
 #include "config.h"
 #include "job.h"
 #include "loop.h"
@@ -154,6 +155,9 @@ struct sched {
         struct job_watch **watches;
         uint32_t *free_watches;
         uint32_t n_watches, cap_watches, n_free_watches;
+
+        struct alert_executor alerts;   /* hooks and mails (alert.h) */
+        struct timer alert_report_timer; /* a minute after a drop: the count of dropped alerts */
 
         uint64_t rng;
         usec_t started_realtime;
