@@ -11,7 +11,9 @@ marks (item 6), with the real binary:
     and a restart keeps that count (the state directory) and the episode
     (no second warning);
   * a reload that changes the value re-arms, one that removes the key
-    drops the deadline and the episode."""
+    drops the deadline and the episode;
+  * the overdue alert runs the on_failure hook once per episode with
+    EVD_RESULT=overdue (no run), the success that ends it on_recovery."""
 
 import datetime
 import json
@@ -198,10 +200,57 @@ def test_reload_changes_value(evd_bin):
         check(" seen=" not in state, f"state keeps a removed check: {state}")
 
 
+# A hook that records each call's alert facts: one file per call, numbered.
+RECORD = """
+n=$(ls {OUT}/calls 2>/dev/null | wc -l)
+mkdir -p {OUT}/calls
+env | grep -E '^EVD_' | sort > {OUT}/calls/$(printf %04d $n).tmp
+mv {OUT}/calls/$(printf %04d $n).tmp {OUT}/calls/$(printf %04d $n)
+"""
+
+
+def calls(e):
+    d = e.o("calls")
+    if not os.path.isdir(d):
+        return []
+    out = []
+    for name in sorted(n for n in os.listdir(d) if not n.endswith(".tmp")):
+        with open(os.path.join(d, name)) as f:
+            out.append(dict(line.split("=", 1) for line in f.read().splitlines() if "=" in line))
+    return out
+
+
+def test_overdue_hook(evd_bin):
+    conf = """
+    [job:h]
+    command = {DIR}/gate.sh
+    calendar = 2099-01-01
+    expect_success_within = 2s
+    on_failure = {DIR}/record
+    on_recovery = {DIR}/record
+    """
+    with Evd(evd_bin, conf, "deadman-hook", scripts={"gate.sh": GATE, "record": RECORD}) as e:
+        c = wait_for(lambda: calls(e), 15, what="the overdue hook")
+        check(c[0].get("EVD_ALERT") == "overdue" and c[0].get("EVD_RESULT") == "overdue" and
+              c[0].get("EVD_JOB") == "h" and c[0].get("EVD_LAST_SUCCESS") == "", f"overdue facts: {c[0]}")
+        time.sleep(3)
+        check(len(calls(e)) == 1, f"more than one overdue alert in one episode: {calls(e)}")
+        open(e.o("ok"), "w").close()
+        check(ctl(e, "run", "h")[0] == 0, "run h")
+        wait_for(lambda: len(calls(e)) >= 2, 15, what="the recovery hook")
+        r = calls(e)[1]
+        check(r.get("EVD_ALERT") == "recovery" and r.get("EVD_LAST_SUCCESS"), f"recovery facts: {r}")
+        # A new episode after the success: a new overdue alert.
+        wait_for(lambda: len(calls(e)) >= 3, 15, what="the next episode's alert")
+        check(calls(e)[2].get("EVD_ALERT") == "overdue", f"third call: {calls(e)[2]}")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 if __name__ == "__main__":
     run_tests([
         ("failing_job_overdue_once", test_failing_job_overdue_once),
         ("paused_never_overdue", test_paused_never_overdue),
         ("restart_keeps_count", test_restart_keeps_count),
         ("reload_changes_value", test_reload_changes_value),
+        ("overdue_hook", test_overdue_hook),
     ])
