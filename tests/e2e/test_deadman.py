@@ -18,16 +18,13 @@ marks (item 6), with the real binary:
 import datetime
 import json
 import os
-import subprocess
 import time
 
 from evdtest import Evd, check, run_tests, wait_for
 
 
 def ctl(e, *args):
-    evdctl = os.path.join(os.path.dirname(e.binary), "evdctl")
-    p = subprocess.run([evdctl, "--socket", e.socket] + list(args), capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stdout, p.stderr
+    return e.evdctl(*args)
 
 
 def status(e, job):
