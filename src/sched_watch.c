@@ -206,7 +206,9 @@ static void watch_start(struct job *j, const struct state_entry *saved, usec_t n
                 w->first_seen = w->count_from = now;
                 j->sched->state_dirty = true;
         }
-        if (saved && saved->overdue_since > 0 && job_deadline_live(&j->sm)) {
+        /* The saved episode goes on (no second alert) if the deadline, with
+         * the span configured now, has passed. */
+        if (saved && saved->overdue_since > 0 && w->count_from + within(j) <= now && job_deadline_live(&j->sm)) {
                 const struct job_event_args a = { .overlap = j->def->overlap, .overdue = true, .restored = true };
                 sched_job_feed(j, JOB_EV_OVERDUE, &a, NULL);
                 w->overdue_since = MIN(saved->overdue_since, now);

@@ -166,6 +166,14 @@ def test_restart_keeps_count(evd_bin):
         time.sleep(1)
         check(len(e.grep(r"overdue: ")) == n, "a restart warned again in the same episode")
         check(e.stop() == 0, f"exit status {e.returncode}")
+        # Restarted with a longer span whose deadline is still ahead: the
+        # saved episode is over.
+        e.write_config(conf.replace("4s", "1h"))
+        e.start()
+        s = status(e, "never")
+        check(not s["overdue"] and s["deadline"] is not None and ts(s["deadline"]) > time.time() + 3000,
+              f"the saved episode outlived a longer span: {s}")
+        check(e.stop() == 0, f"exit status {e.returncode}")
 
 
 def test_reload_changes_value(evd_bin):
