@@ -506,7 +506,7 @@ static void save_state(struct sched *s) {
                 bool watched = sched_watch_entry(j, &e);
                 if (!(j->def->persistent && j->last_due > 0) && !j->sm.paused && !watched)
                         continue;
-                e.last_start = j->def->persistent ? j->last_due : 0;
+                e.last_start = j->last_due;
                 if (state_format_entry(&buf, &len, &cap, &e) < 0) {
                         free(buf);
                         log_warning("Out of memory while saving state");
