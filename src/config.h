@@ -39,6 +39,10 @@ enum schedule_kind {
 /* At most this many environment= variables per job. */
 #define CONFIG_ENVIRONMENT_MAX 4096u
 
+/* The longest expect_success_within= accepts: a dead-man window of more
+ * than ten years is a mistake, not a check. */
+#define CONFIG_EXPECT_SUCCESS_MAX (10ULL * 31557600ULL * USEC_PER_SEC)
+
 /* The most limit_nofile= accepts (the kernel's default fs.nr_open). */
 #define CONFIG_LIMIT_NOFILE_MAX 1048576u
 
@@ -101,6 +105,7 @@ struct job_extras {
         unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
         int nice;
         bool nice_set;
+        usec_t expect_success_within;   /* dead-man check; 0: none (sched_watch.c) */
         const struct job_alerts *alerts; /* the job's own alert keys; NULL: none given */
 };
 

@@ -131,6 +131,8 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
                 fprintf(f, "nice = %d\n", d->extras->nice);
         if (d->extras->limit_nofile)
                 fprintf(f, "limit_nofile = %u\n", d->extras->limit_nofile);
+        if (d->extras->expect_success_within)
+                put_span(f, "expect_success_within", d->extras->expect_success_within);
         fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
         if (d->extras->alerts)
                 put_alerts(f, d->extras->alerts);

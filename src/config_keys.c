@@ -392,6 +392,19 @@ static void parse_nice(struct parser *p, const struct config_key *k, const char 
         }
 }
 
+/* expect_success_within=: a finite span, more than 0, at most
+ * CONFIG_EXPECT_SUCCESS_MAX. */
+static void parse_expect_span(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        usec_t u = 0;
+        parse_span(p, k, value, &u);
+        if (u > CONFIG_EXPECT_SUCCESS_MAX)
+                lerror(p, p->line, "time span %s too long for %s= in %s (at most 10y)", config_quote(q, value),
+                       k->name, p->section_display);
+        else if (u > 0)
+                *(usec_t *)field = u;
+}
+
 /* ---- alert keys (struct job_alerts; see config.h) ------------------------- */
 
 /* on_failure=, on_recovery=: split like command= (never through a shell,
@@ -532,6 +545,7 @@ const struct config_key config_keys[] = {
         { "nice", JOB, parse_nice, X(nice), -20, 19, KEY_EXTRAS, NULL, NULL },
         { "limit_nofile", JOB, parse_unsigned, X(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, KEY_EXTRAS, NULL, NULL },
         { "enabled", JOB, parse_bool, J(enabled), 0, 0, 0, NULL, NULL },
+        { "expect_success_within", JOB, parse_expect_span, X(expect_success_within), 0, 0, KEY_EXTRAS, NULL, NULL },
         { "on_failure", DAEMON | JOB, parse_hook, AL(on_failure), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
         { "on_recovery", DAEMON | JOB, parse_hook, AL(on_recovery), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
         { "alert", DAEMON | JOB, parse_enum, AL(alert), 0, 0, KEY_ALERTS, "alert mode", alert_mode_names },

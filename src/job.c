@@ -20,6 +20,15 @@
  * - A removed job is kept while its runs drain; re-added by name in that
  *   time it is the same job again (its runs, counters and pause), so
  *   overlap= sees the run still going. With no run left it is forgotten.
+ * - The dead-man deadline (expect_success_within=) is "live" while the job
+ *   is enabled, not paused, not removed and evd is not stopping: leaving
+ *   that stops it, coming back arms it (the scheduler counts the pause
+ *   out: the count restarts at the resume), and a success while live
+ *   re-arms it from that success. Its firing starts an overdue episode
+ *   and raises the alert once; a second firing in the episode does
+ *   nothing. A success ends the episode (recovery alert); a pause, a
+ *   disable or a removal ends it silently (a paused job is never overdue);
+ *   shutdown keeps it, as the state file does across the restart.
  * Pure: no descriptors, threads, clocks or allocation. */
 #include "job.h"
 
@@ -63,6 +72,8 @@ bool job_sm_verify(const struct job_sm *j) {
                 return false;
         if ((!j->enabled || j->paused) && j->retry_pending)
                 return false;
+        if (j->overdue && (!j->enabled || j->paused || j->removed))
+                return false;
         if (j->state >= _JOB_STATE_MAX)
                 return false;
         settle(&copy);
@@ -74,6 +85,25 @@ usec_t job_retry_delay(usec_t retry_delay, unsigned attempt) {
         for (unsigned i = 1; i < attempt && delay < USEC_PER_DAY; i++)
                 delay *= 2;
         return delay;
+}
+
+/* The dead-man deadline runs (see the top of the file). */
+bool job_deadline_live(const struct job_sm *j) {
+        return j->enabled && !j->paused && !j->removed && !j->stopping;
+}
+
+/* After a transition: the deadline follows the job's liveness, and an
+ * episode ends with it (but at shutdown, which the state file keeps). */
+static void follow_deadline(struct job_sm *j, bool was_live, struct job_actions *r) {
+        bool live = job_deadline_live(j);
+        if (was_live && !live)
+                r->flags |= JOB_ACT_STOP_DEADLINE;
+        else if (!was_live && live)
+                r->flags |= JOB_ACT_ARM_DEADLINE;
+        if (j->overdue && (!j->enabled || j->paused || j->removed)) {
+                j->overdue = false;
+                r->flags |= JOB_ACT_SAVE_STATE;
+        }
 }
 
 static void skip(struct job_actions *r, enum job_skip_reason why) {
@@ -242,8 +272,40 @@ static void t_run_ended(struct job_sm *j, enum job_event ev, const struct job_ev
                 r->retry_delay = job_retry_delay(a->retry_delay, a->attempt);
         }
         alert_decision(j, a, r);
+        if (a->ok && j->overdue) {
+                /* A success ends the overdue episode: one recovery alert,
+                 * whether or not a failure episode ended with it. */
+                j->overdue = false;
+                r->flags |= JOB_ACT_ALERT_RECOVERY | JOB_ACT_SAVE_STATE;
+        }
+        if (a->ok && job_deadline_live(j))
+                r->flags |= JOB_ACT_ARM_DEADLINE;
         if (j->removed && j->n_active == 0)
                 r->flags |= JOB_ACT_FORGET;
+}
+
+/* The dead-man deadline passed (a->overdue), or a reload moved it past
+ * now or dropped it (!a->overdue). It is stopped while the job is paused,
+ * disabled or removed, so it cannot fire then. */
+static void t_overdue(struct job_sm *j, enum job_event ev, const struct job_event_args *a, struct job_actions *r) {
+        (void)ev;
+        if (!a->overdue) {
+                if (j->overdue) {
+                        j->overdue = false;
+                        r->flags |= JOB_ACT_SAVE_STATE;
+                }
+                return;
+        }
+        if (!j->enabled || j->paused || j->removed) {
+                r->invalid = true;
+                return;
+        }
+        if (j->overdue || j->stopping)
+                return; /* once per episode; nobody to tell while stopping */
+        j->overdue = true;
+        r->flags |= JOB_ACT_SAVE_STATE;
+        if (!a->restored)
+                r->flags |= JOB_ACT_ALERT_OVERDUE;
 }
 
 static void t_pause(struct job_sm *j, enum job_event ev, const struct job_event_args *a, struct job_actions *r) {
@@ -323,16 +385,16 @@ static void t_invalid(struct job_sm *j, enum job_event ev, const struct job_even
 }
 
 /* Columns: DUE RUN_NOW RETRY_DUE RUN_STARTED RUN_ENDED PAUSE RESUME DISABLE
- * ENABLE REMOVE READD SHUTDOWN STOP_NOW. Rows whose state has no active
+ * ENABLE REMOVE READD SHUTDOWN STOP_NOW OVERDUE. Rows whose state has no active
  * run cannot see a run start or end; only a removed job can be re-added;
  * a reload never touches a removed job otherwise and never runs while
  * stopping. RETRY_DUE without a pending retry is rejected in job_handle(). */
 #define ACTIVE_ROW \
         { t_request_active, t_request_active, t_request_active, t_run_started, t_run_ended, t_pause, t_pause, \
-          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_stop_now }
+          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_stop_now, t_overdue }
 #define QUIET_ROW \
         { t_request_idle, t_request_idle, t_request_idle, t_invalid, t_invalid, t_pause, t_pause, \
-          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_nothing }
+          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_nothing, t_overdue }
 static const transition_fn table[_JOB_STATE_MAX][_JOB_EVENT_MAX] = {
         [JOB_IDLE] = QUIET_ROW,
         [JOB_WAITING] = ACTIVE_ROW,
@@ -342,9 +404,9 @@ static const transition_fn table[_JOB_STATE_MAX][_JOB_EVENT_MAX] = {
         [JOB_PAUSED] = QUIET_ROW,
         [JOB_DISABLED] = QUIET_ROW,
         [JOB_REMOVED] = { t_refuse, t_refuse, t_invalid, t_run_started, t_run_ended, t_pause, t_pause,
-                          t_invalid, t_invalid, t_invalid, t_readd, t_wind_down, t_stop_now },
+                          t_invalid, t_invalid, t_invalid, t_readd, t_wind_down, t_stop_now, t_overdue },
         [JOB_STOPPING] = { t_refuse, t_refuse, t_invalid, t_run_started, t_run_ended, t_pause, t_pause,
-                           t_invalid, t_invalid, t_invalid, t_invalid, t_nothing, t_stop_now },
+                           t_invalid, t_invalid, t_invalid, t_invalid, t_nothing, t_stop_now, t_overdue },
 };
 
 void job_sm_init(struct job_sm *j, bool enabled, bool paused) {
@@ -358,10 +420,13 @@ void job_handle(struct job_sm *j, enum job_event ev, const struct job_event_args
         *ret = (struct job_actions){ .old_state = j->state, .outcome = START_REFUSED };
         if (!a)
                 a = &none;
+        bool was_live = job_deadline_live(j);
         if (ev == JOB_EV_RETRY_DUE && !j->retry_pending)
                 ret->invalid = true;
         else
                 table[j->state][ev](j, ev, a, ret);
+        if (!ret->invalid)
+                follow_deadline(j, was_live, ret);
         settle(j);
         ret->new_state = j->state;
 }
@@ -382,6 +447,7 @@ const char *job_event_to_string(enum job_event ev) {
                 [JOB_EV_PAUSE] = "pause", [JOB_EV_RESUME] = "resume", [JOB_EV_DISABLE] = "disable",
                 [JOB_EV_ENABLE] = "enable", [JOB_EV_REMOVE] = "remove", [JOB_EV_READD] = "re-add",
                 [JOB_EV_SHUTDOWN] = "shutdown", [JOB_EV_STOP_NOW] = "stop-now",
+                [JOB_EV_OVERDUE] = "overdue",
         };
         return ev < _JOB_EVENT_MAX ? names[ev] : "?";
 }

@@ -63,6 +63,8 @@ enum job_event {
         JOB_EV_READD,           /* a reload brought a removed (still draining) job back (args: enabled) */
         JOB_EV_SHUTDOWN,        /* graceful shutdown started */
         JOB_EV_STOP_NOW,        /* shutdown_timeout or a second SIGTERM: end the runs */
+        JOB_EV_OVERDUE,         /* the dead-man deadline passed (args: overdue; restored), or, with
+                                 * overdue = false, a reload moved it past now or dropped it */
         _JOB_EVENT_MAX,
 };
 
@@ -98,14 +100,19 @@ enum {
         JOB_ACT_SAVE_STATE      = 1u << 10,     /* what the state file keeps changed */
         JOB_ACT_FORGET          = 1u << 11,     /* a removed job with no run left: free it */
         JOB_ACT_ALERT_FAILURE   = 1u << 12,     /* raise ALERT_FAILURE for the run that ended (sched_alert) */
-        JOB_ACT_ALERT_RECOVERY  = 1u << 13,     /* raise ALERT_RECOVERY: the first success after failures */
+        JOB_ACT_ALERT_RECOVERY  = 1u << 13,     /* raise ALERT_RECOVERY: the first success after failures or overdue */
+        JOB_ACT_STOP_DEADLINE   = 1u << 14,     /* stop the dead-man deadline (paused, disabled, removed, stopping) */
+        JOB_ACT_ARM_DEADLINE    = 1u << 15,     /* arm it: live again, or a success restarts the count */
+        JOB_ACT_ALERT_OVERDUE   = 1u << 16,     /* an overdue episode began: raise ALERT_OVERDUE */
 };
 
 struct job_sm {                         /* 20 bytes: one per job */
         uint8_t state;                  /* enum job_state */
         bool paused, enabled, removed, stopping;
         bool start_queued, retry_pending;
-        bool failing;                   /* in a failure episode: a run failed after its retries, no success since */
+        /* One byte (what was padding) for both episodes. */
+        bool failing : 1;               /* in a failure episode: a run failed after its retries, no success since */
+        bool overdue : 1;               /* an overdue episode: the dead-man deadline passed, no success since */
         uint16_t queued_attempt;        /* attempt the pending start will be (retries <= 1000) */
         uint16_t retry_attempt;         /* attempt the pending retry will be */
         uint32_t n_active;              /* runs waiting or running */
@@ -121,6 +128,9 @@ struct job_event_args {
         bool alert_every;               /* alert=every: a failure alert for each failed run, not only the first */
         /* JOB_EV_READD: the new definition's enabled=. */
         bool enabled;
+        /* JOB_EV_OVERDUE: the deadline passed (false: it no longer has);
+         * restored: the episode was saved before a restart (no alert). */
+        bool overdue, restored;
 };
 
 struct job_actions {
@@ -137,6 +147,9 @@ struct job_actions {
 void job_sm_init(struct job_sm *j, bool enabled, bool paused);
 /* Feeds one event; *ret is always written. */
 void job_handle(struct job_sm *j, enum job_event ev, const struct job_event_args *a, struct job_actions *ret);
+/* True if the dead-man deadline runs: enabled, not paused, not removed,
+ * not stopping. */
+bool job_deadline_live(const struct job_sm *j);
 /* True if the stored state agrees with the counters and flags. */
 bool job_sm_verify(const struct job_sm *j);
 

@@ -299,7 +299,8 @@ static bool extras_equal(const struct job_extras *a, const struct job_extras *b)
         return a->timezone == b->timezone && a->user == b->user && a->group == b->group && a->home == b->home &&
                a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
                a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
-               a->nice == b->nice && a->nice_set == b->nice_set && a->alerts == b->alerts;
+               a->nice == b->nice && a->nice_set == b->nice_set && a->alerts == b->alerts &&
+               a->expect_success_within == b->expect_success_within;
 }
 
 /* Strings are interned (and an argv or address list follows its text). */

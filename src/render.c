@@ -123,8 +123,11 @@ static void list_json(const struct sched *s, struct strbuf *b) {
                         strbuf_puts(b, "null");
                 strbuf_printf(b, ",\"ok\":%s,\"next_run\":", v.n_runs ? (v.last_ok ? "true" : "false") : "null");
                 json_time_or_null(b, v.next_run);
-                strbuf_printf(b, ",\"runs\":%llu,\"failures\":%llu,\"paused\":%s}", (unsigned long long)v.n_runs,
+                strbuf_printf(b, ",\"runs\":%llu,\"failures\":%llu,\"paused\":%s", (unsigned long long)v.n_runs,
                               (unsigned long long)v.n_failures, v.paused ? "true" : "false");
+                strbuf_printf(b, ",\"overdue\":%s,\"failing_since\":", v.overdue ? "true" : "false");
+                json_time_or_null(b, v.failing_since);
+                strbuf_puts(b, "}");
         }
         strbuf_puts(b, "]}\n");
         strbuf_done(&scratch);
@@ -132,11 +135,12 @@ static void list_json(const struct sched *s, struct strbuf *b) {
 
 /* Columns as wide as their widest cell, two spaces apart, the whole line
  * kept within LIST_WIDTH: when it would not fit, the schedule and then the
- * job name are cut (with "…"); `list --json` has them whole. */
-enum { C_JOB, C_SCHED, C_STATE, C_LAST, C_RESULT, C_NEXT, N_COLS };
+ * job name are cut (with "…"); `list --json` has them whole. FAILING
+ * SINCE is there only when a job is failing (w[C_FAILING] is 0 else). */
+enum { C_JOB, C_SCHED, C_STATE, C_LAST, C_RESULT, C_FAILING, C_NEXT, N_COLS };
 
 static void list_widths(size_t w[N_COLS], const char *const headers[N_COLS]) {
-        size_t total = 2 * (N_COLS - 1);
+        size_t total = 2 * (N_COLS - 1 - (w[C_FAILING] == 0));
         for (size_t k = 0; k < N_COLS; k++)
                 total += w[k];
         if (total <= LIST_WIDTH)
@@ -151,22 +155,26 @@ static void list_widths(size_t w[N_COLS], const char *const headers[N_COLS]) {
 }
 
 /* The cells of one job's row. */
-static void list_cells(const struct job_view *v, struct strbuf *scratch, char bufs[3][32], const char *cell[N_COLS]) {
+static void list_cells(const struct job_view *v, struct strbuf *scratch, char bufs[4][32], const char *cell[N_COLS]) {
         cell[C_JOB] = v->def->name;
         cell[C_SCHED] = schedule_scratch(scratch, v->def);
-        cell[C_STATE] = v->state;
+        /* Overdue shows while no run is active (a running job shows that). */
+        cell[C_STATE] = v->overdue && v->n_running + v->n_waiting == 0 ? "overdue" : v->state;
         cell[C_LAST] = fmt_short(v->last_start, bufs[0], sizeof bufs[0]);
         cell[C_RESULT] = short_result(v, bufs[1], sizeof bufs[1]);
+        cell[C_FAILING] = fmt_short(v->consecutive_failures ? v->failing_since : 0, bufs[3], sizeof bufs[3]);
         cell[C_NEXT] = fmt_short(v->next_run, bufs[2], sizeof bufs[2]);
 }
 
 void render_list(const struct sched *s, bool json, struct strbuf *b) {
-        static const char *const headers[N_COLS] = { "JOB", "SCHEDULE", "STATE", "LAST RUN", "RESULT", "NEXT RUN" };
+        static const char *const headers[N_COLS] = { "JOB", "SCHEDULE", "STATE", "LAST RUN", "RESULT",
+                                                     "FAILING SINCE", "NEXT RUN" };
         size_t n = sched_job_count(s), w[N_COLS];
         struct strbuf scratch = { 0 };
         const char *cell[N_COLS];
-        char bufs[3][32];
+        char bufs[4][32];
         struct job_view v;
+        bool failing = false;
 
         if (json) {
                 list_json(s, b);
@@ -179,9 +187,14 @@ void render_list(const struct sched *s, bool json, struct strbuf *b) {
                 list_cells(&v, &scratch, bufs, cell);
                 for (size_t k = 0; k < N_COLS; k++)
                         w[k] = MAX(w[k], strlen(cell[k]));
+                failing |= v.consecutive_failures > 0;
         }
+        if (!failing)
+                w[C_FAILING] = 0;
         list_widths(w, headers);
         for (size_t k = 0; k < N_COLS; k++) {
+                if (w[k] == 0)
+                        continue;
                 if (k + 1 < N_COLS) {
                         strbuf_column(b, headers[k], w[k]);
                         strbuf_puts(b, "  ");
@@ -193,6 +206,8 @@ void render_list(const struct sched *s, bool json, struct strbuf *b) {
                 sched_job_view_at(s, i, &v);
                 list_cells(&v, &scratch, bufs, cell);
                 for (size_t k = 0; k + 1 < N_COLS; k++) {
+                        if (w[k] == 0)
+                                continue;
                         strbuf_column(b, cell[k], w[k]);
                         strbuf_puts(b, "  ");
                 }
@@ -227,7 +242,16 @@ static void job_json(const struct job_view *v, const usec_t *next, size_t n_next
                 strbuf_json_string(b, v->last_result);
         else
                 strbuf_puts(b, "null");
-        strbuf_printf(b, ",\"last_duration_usec\":%llu,\"next\":[", (unsigned long long)v->last_duration);
+        strbuf_printf(b, ",\"last_duration_usec\":%llu,\"last_success\":", (unsigned long long)v->last_duration);
+        json_time_or_null(b, v->last_success);
+        strbuf_printf(b, ",\"expect_success_within_usec\":%llu,\"deadline\":",
+                      (unsigned long long)v->expect_success_within);
+        json_time_or_null(b, v->deadline);
+        strbuf_printf(b, ",\"overdue\":%s,\"overdue_since\":", v->overdue ? "true" : "false");
+        json_time_or_null(b, v->overdue_since);
+        strbuf_printf(b, ",\"consecutive_failures\":%u,\"failing_since\":", v->consecutive_failures);
+        json_time_or_null(b, v->failing_since);
+        strbuf_puts(b, ",\"next\":[");
         for (size_t i = 0; i < n_next; i++) {
                 if (i)
                         strbuf_puts(b, ",");
@@ -236,6 +260,30 @@ static void job_json(const struct job_view *v, const usec_t *next, size_t n_next
         strbuf_puts(b, "],\"file\":");
         strbuf_json_string(b, d->file ? d->file : "");
         strbuf_printf(b, ",\"line\":%u}", d->line);
+}
+
+/* The lines of `status JOB` about success: the last one, the failure
+ * streak, the dead-man check. */
+static void render_job_health(const struct job_view *v, struct strbuf *b) {
+        char t[64], span[TIMESPAN_MAX];
+        if (v->last_success)
+                strbuf_printf(b, "  success:   last %s\n", render_time_long(v->last_success, t, sizeof t));
+        else if (v->expect_success_within || v->consecutive_failures)
+                strbuf_puts(b, "  success:   none seen\n");
+        if (v->consecutive_failures && v->failing_since)
+                strbuf_printf(b, "  failing:   since %s (%u in a row)\n",
+                              render_time_long(v->failing_since, t, sizeof t), v->consecutive_failures);
+        if (!v->expect_success_within)
+                return;
+        timespan_format(span, sizeof span, v->expect_success_within);
+        if (v->overdue)
+                strbuf_printf(b, "  overdue:   since %s (expect_success_within=%s)\n",
+                              render_time_long(v->overdue_since, t, sizeof t), span);
+        else if (v->deadline != USEC_INFINITY && v->deadline)
+                strbuf_printf(b, "  deadline:  %s (expect_success_within=%s)\n",
+                              render_time_long(v->deadline, t, sizeof t), span);
+        else
+                strbuf_printf(b, "  deadline:  none while %s (expect_success_within=%s)\n", v->state, span);
 }
 
 void render_job(const struct job_view *v, const usec_t *next, size_t n_next, bool json, struct strbuf *b) {
@@ -266,6 +314,7 @@ void render_job(const struct job_view *v, const usec_t *next, size_t n_next, boo
                 strbuf_puts(b, "  next run:  -\n");
         strbuf_printf(b, "  runs:      %llu, %llu failed, %llu skipped\n", (unsigned long long)v->n_runs,
                       (unsigned long long)v->n_failures, (unsigned long long)v->n_skipped);
+        render_job_health(v, b);
         strbuf_printf(b, "  defined:   %s:%u\n", d->file ? d->file : "?", d->line);
 }
 

@@ -173,6 +173,7 @@ void sched_on_wall_clock_change(struct timer_clock *tc) {
                 else
                         sched_job_arm(j, USEC_INFINITY, SCHED_ARM_NEXT);
         }
+        sched_watch_clock_changed(s);
 }
 
 void sched_wall_clock_changed(struct sched *s) {

@@ -56,6 +56,31 @@ void sched_refresh_status(struct sched *s);
 uint8_t sched_step_id(const char *step);
 const char *sched_step_name(uint8_t id);
 
+/* sched_watch.c: the dead-man check (expect_success_within=) and the
+ * failure streak's start; a job without either has no watch. */
+struct job_watch;
+struct job_watch *sched_watch_of(const struct job *j);
+/* The dead-man actions (JOB_ACT_{STOP,ARM}_DEADLINE, ALERT_OVERDUE) of one
+ * transition, and the end of an overdue episode (from sched_job_feed()). */
+void sched_watch_actions(struct job *j, enum job_event ev, const struct job_actions *act);
+/* A run ended, before its JOB_EV_RUN_ENDED; end is realtime. */
+void sched_watch_run_ended(struct job *j, bool ok, usec_t end);
+/* evd starts: the job's check from its state file entry (NULL: none). */
+void sched_watch_restore(struct job *j, const struct state_entry *saved);
+/* A reload replaced j's definition; old_within: its value before (0 for
+ * a job the reload adds). */
+void sched_watch_reload(struct job *j, usec_t old_within);
+/* After a step of the wall clock. */
+void sched_watch_clock_changed(struct sched *s);
+void sched_watch_free(struct job *j);
+/* After every job is freed. */
+void sched_watch_done(struct sched *s);
+void sched_watch_view(const struct job *j, struct job_view *v);
+/* Fills e's dead-man fields; false if the job has no check to save. */
+bool sched_watch_entry(const struct job *j, struct state_entry *e);
+/* Debug builds: the deadline runs iff it should. */
+bool sched_watch_verify(const struct job *j);
+
 /* sched_alert.c */
 /* Raises an alert of j: builds the request (the job's facts, r's result
  * and output tail; r is NULL for ALERT_OVERDUE) and queues it on the alert

@@ -456,7 +456,9 @@ static int apply(struct sched *s, struct config *nc, uint32_t *plan) {
         size_t i = 0;
         for (size_t k = 0; k < nc->n_jobs; k++) {
                 if (plan[k] == MERGE_NONE) {
+                        usec_t within = jobs[k]->sm.removed ? jobs[k]->def->extras->expect_success_within : 0;
                         merge_added(s, jobs[k], nc->jobs[k], &n);
+                        sched_watch_reload(jobs[k], within);
                         continue;
                 }
                 size_t m = plan[k] >> 1;
@@ -464,7 +466,9 @@ static int apply(struct sched *s, struct config *nc, uint32_t *plan) {
                         merge_removed(s, s->jobs[i++], &n);
                 assert(s->jobs[m]->def == s->config->jobs[m]);
                 jobs[k] = s->jobs[i++];
+                usec_t within = jobs[k]->def->extras->expect_success_within;
                 merge_kept(s, jobs[k], nc->jobs[k], plan[k] & 1, &n);
+                sched_watch_reload(jobs[k], within);
         }
         while (i < s->n_jobs)
                 merge_removed(s, s->jobs[i++], &n);

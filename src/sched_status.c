@@ -125,6 +125,7 @@ static void fill_view(const struct job *j, struct job_view *v) {
                 .last_ok = j->last.ok,
         };
         job_describe_result(j, v->last_result, sizeof v->last_result);
+        sched_watch_view(j, v);
 }
 
 size_t sched_job_count(const struct sched *s) {
@@ -215,6 +216,7 @@ static void verify_job(const struct sched *s, const struct job *j) {
         VERIFY((j->retry && timer_active(&j->retry->timer)) == j->sm.retry_pending);
         if (!j->sm.enabled || j->sm.removed || j->sm.stopping)
                 VERIFY(!timer_active(&j->timer));
+        VERIFY(sched_watch_verify(j));
 }
 
 /* Totals over the whole table: O(jobs + pending runs). */

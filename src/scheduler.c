@@ -268,6 +268,7 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
                         a->retries, timespan_format(buf, sizeof buf, act.retry_delay));
                 arm_retry(j, act.retry_delay);
         }
+        sched_watch_actions(j, ev, &act);
         /* The state file keeps persistent jobs' last starts and pauses: the
          * start of any other job leaves it as it is, and a snapshot is
          * O(jobs) (with 100,000 jobs it was most of the loop's time per
@@ -347,6 +348,7 @@ static void log_run_end(struct job *j, struct run *r) {
                 ok ? "finished" : stopped ? "stopped" : "failed", result,
                 r->timed_out ? " (timed out)" : r->cancelled ? " (cancelled)" : "", dur);
 
+        sched_watch_run_ended(j, ok, r->start_realtime + duration);
         j->n_runs++;
         j->last_start = r->start_realtime;
         j->last_duration = duration;
@@ -463,6 +465,7 @@ struct job *sched_job_free(struct job *j) {
                 return NULL;
         timer_stop(&j->timer);
         j->retry = retry_free(j->retry);
+        sched_watch_free(j);
         job_def_unref(j->def);
         release_slot(j->sched, j);
         return NULL;
@@ -499,9 +502,11 @@ static void save_state(struct sched *s) {
                 return;
         for (size_t i = 0; i < s->n_jobs; i++) {
                 const struct job *j = s->jobs[i];
-                if (!(j->def->persistent && j->last_due > 0) && !j->sm.paused)
+                struct state_entry e = { .name = j->def->name, .paused = j->sm.paused };
+                bool watched = sched_watch_entry(j, &e);
+                if (!(j->def->persistent && j->last_due > 0) && !j->sm.paused && !watched)
                         continue;
-                struct state_entry e = { .name = j->def->name, .last_start = j->last_due, .paused = j->sm.paused };
+                e.last_start = j->last_due;
                 if (state_format_entry(&buf, &len, &cap, &e) < 0) {
                         free(buf);
                         log_warning("Out of memory while saving state");
@@ -631,6 +636,7 @@ int sched_start(struct sched *s) {
         for (size_t i = 0; i < s->n_jobs; i++) {
                 struct job *j = s->jobs[i];
                 restore_saved(s, j, now);
+                sched_watch_restore(j, state_find(&s->saved, j->def->name));
                 sched_job_arm(j, USEC_INFINITY, SCHED_ARM_START);
                 if (j->def->enabled && j->def->calendar && schedule_is_reboot(j->def->calendar))
                         sched_job_feed(j, JOB_EV_DUE, NULL, NULL);
@@ -686,6 +692,7 @@ void sched_done(struct sched *s) {
                 sched_job_free(s->jobs[i]);
         for (size_t i = 0; i < s->n_removed; i++)
                 sched_job_free(s->removed[i]);
+        sched_watch_done(s);
         free(s->jobs);
         free(s->removed);
         assert(s->n_blocks == 0);

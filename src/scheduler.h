@@ -64,6 +64,7 @@ struct job {
         /* History. */
         struct job_result last;
         uint32_t n_runs, n_failures, n_skipped, consecutive_failures;
+        uint32_t watch;                 /* sched_watch.c: s->watches[watch - 1]; 0: none (was padding) */
         usec_t last_start;              /* realtime, 0 = never */
         usec_t last_duration;
         usec_t last_success;            /* realtime of the last successful run's end, 0 = none known */
@@ -149,6 +150,12 @@ struct sched {
 
         struct sched_reloader reloader;
 
+        /* Dead-man checks and failure times (sched_watch.c): slot k - 1 is
+         * the watch of the job whose watch is k; NULL slots are free. */
+        struct job_watch **watches;
+        uint32_t *free_watches;
+        uint32_t n_watches, cap_watches, n_free_watches;
+
         struct alert_executor alerts;   /* hooks and mails (alert.h) */
         struct timer alert_report_timer; /* a minute after a drop: the count of dropped alerts */
 
@@ -225,6 +232,10 @@ struct job_view {               /* a snapshot, filled on request */
         usec_t last_start, last_duration;  /* last_start 0: never ran */
         bool last_ok;
         char last_result[160];  /* rendered on demand: "exit status 3", ... */
+        /* The dead-man check and the failure streak (sched_watch.c);
+         * realtime, 0: none. deadline: USEC_INFINITY when not armed. */
+        bool overdue;
+        usec_t expect_success_within, last_success, first_seen, overdue_since, failing_since, deadline;
 };
 size_t sched_job_count(const struct sched *s);
 /* i-th job in name order; fills *ret. */

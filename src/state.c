@@ -2,12 +2,18 @@
  *
  * File format, one line per job, '#' comments:
  *     evd-state 1
- *     job NAME LAST_START_USEC PAUSED
+ *     job NAME LAST_START_USEC PAUSED [KEY=USEC ...]
  * Job names cannot contain white space (config.c enforces
- * [A-Za-z0-9_.-]+), so the format needs no quoting. */
+ * [A-Za-z0-9_.-]+), so the format needs no quoting. The optional fields
+ * (a job with expect_success_within=): success= (last success), seen=
+ * (first seen), count= (where the dead-man count starts), overdue=
+ * (overdue since; 0 or absent: not overdue). A file without them (an
+ * older evd's) loads as "never seen"; a field this evd does not know (a
+ * newer evd's) is skipped without a word, so the format stays version 1. */
 #include "state.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +46,49 @@ static int warn_line(char ***warnings, size_t lineno, const char *what) {
         int r = w ? strv_push(warnings, w) : -ENOMEM;
         free(w);
         return r;
+}
+
+/* The optional " KEY=USEC" fields after a job line's PAUSED into e;
+ * unknown keys are skipped. -EINVAL: not such a list. */
+static int parse_fields(const char *p, struct state_entry *e) {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } known[] = {
+                { "success", offsetof(struct state_entry, last_success) },
+                { "seen", offsetof(struct state_entry, first_seen) },
+                { "count", offsetof(struct state_entry, count_from) },
+                { "overdue", offsetof(struct state_entry, overdue_since) },
+        };
+        while (*p) {
+                if (*p != ' ')
+                        return -EINVAL;
+                p++;
+                const char *eq = p;
+                while (*eq && *eq != '=' && *eq != ' ')
+                        eq++;
+                if (*eq != '=' || eq == p)
+                        return -EINVAL;
+                const char *v = eq + 1, *end = v;
+                while (*end && *end != ' ')
+                        end++;
+                if (end == v)
+                        return -EINVAL;
+                for (size_t i = 0; i < ELEMENTSOF(known); i++) {
+                        if (strlen(known[i].key) != (size_t)(eq - p) || memcmp(known[i].key, p, (size_t)(eq - p)) != 0)
+                                continue;
+                        usec_t u = 0;
+                        for (const char *c = v; c < end; c++) {
+                                usec_t d = (usec_t)(*c - '0');
+                                if (*c < '0' || *c > '9' || u > (UINT64_MAX - d) / 10)
+                                        return -EINVAL;
+                                u = u * 10 + d;
+                        }
+                        *(usec_t *)((char *)e + known[i].offset) = u;
+                }
+                p = end;
+        }
+        return 0;
 }
 
 int state_parse(const char *text, size_t size, struct state *ret, char ***warnings) {
@@ -79,8 +128,9 @@ int state_parse(const char *text, size_t size, struct state *ret, char ***warnin
                         magic = true;
                         goto next;
                 }
+                struct state_entry extra = { 0 };
                 if (sscanf(line, "job %255s %llu %d%n", name, &last, &paused, &consumed) != 3 ||
-                    (size_t)consumed != len || (paused != 0 && paused != 1)) {
+                    (paused != 0 && paused != 1) || parse_fields(line + consumed, &extra) < 0) {
                         if (warn_line(warnings, lineno, "damaged") < 0)
                                 goto oom;
                         goto next;
@@ -97,6 +147,10 @@ int state_parse(const char *text, size_t size, struct state *ret, char ***warnin
                         goto oom;
                 s.entries[s.n].last_start = last;
                 s.entries[s.n].paused = paused;
+                s.entries[s.n].last_success = extra.last_success;
+                s.entries[s.n].first_seen = extra.first_seen;
+                s.entries[s.n].count_from = extra.count_from;
+                s.entries[s.n].overdue_since = extra.overdue_since;
                 s.entries[s.n].line = lineno;
                 s.n++;
         next:
@@ -182,14 +236,18 @@ void state_done(struct state *s) {
 }
 
 int state_format_entry(char **buf, size_t *len, size_t *cap, const struct state_entry *e) {
-        char line[400];
+        char line[512], extra[128] = "";
         int n;
+        if (e->first_seen > 0)
+                snprintf(extra, sizeof extra, " success=%llu seen=%llu count=%llu overdue=%llu",
+                         (unsigned long long)e->last_success, (unsigned long long)e->first_seen,
+                         (unsigned long long)e->count_from, (unsigned long long)e->overdue_since);
         if (*len == 0)
-                n = snprintf(line, sizeof line, "%s\njob %s %llu %d\n", STATE_MAGIC, e->name,
-                             (unsigned long long)e->last_start, e->paused ? 1 : 0);
+                n = snprintf(line, sizeof line, "%s\njob %s %llu %d%s\n", STATE_MAGIC, e->name,
+                             (unsigned long long)e->last_start, e->paused ? 1 : 0, extra);
         else
-                n = snprintf(line, sizeof line, "job %s %llu %d\n", e->name, (unsigned long long)e->last_start,
-                             e->paused ? 1 : 0);
+                n = snprintf(line, sizeof line, "job %s %llu %d%s\n", e->name, (unsigned long long)e->last_start,
+                             e->paused ? 1 : 0, extra);
         if (n < 0 || (size_t)n >= sizeof line)
                 return -EINVAL;
         if (*len + (size_t)n + 1 > *cap) {

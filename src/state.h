@@ -1,5 +1,7 @@
 /* state.h - what evd remembers across restarts: per job, the start of its
- * last run (for persistent=) and whether it is paused.
+ * last run (for persistent=), whether it is paused, and for a job with
+ * expect_success_within= its dead-man count (last success, first seen,
+ * where the count starts, overdue since).
  *
  * One text file, DIR/state, written atomically: a temporary file, fsync,
  * rename over the old one, fsync of the directory. A crash leaves either
@@ -27,6 +29,9 @@ struct state_entry {
         char *name;
         usec_t last_start;      /* realtime; 0: never */
         bool paused;
+        /* The dead-man check (sched_watch.c), realtime; all 0 for a job
+         * without expect_success_within= (first_seen > 0 for one with). */
+        usec_t last_success, first_seen, count_from, overdue_since;
         size_t line;            /* where it was read, for the sort; 0 otherwise */
 };
 

@@ -382,6 +382,14 @@ class Evd:
 
     # -- the log
 
+    def evdctl(self, *args):
+        """Runs the evdctl next to the binary against this evd's socket:
+        (exit status, stdout, stderr)."""
+        evdctl = os.path.join(os.path.dirname(self.binary), "evdctl")
+        p = subprocess.run([evdctl, "--socket", self.socket] + list(args), capture_output=True, text=True,
+                           timeout=120)
+        return p.returncode, p.stdout, p.stderr
+
     def log(self):
         with self.lines_lock:
             return list(self.lines)

@@ -23,6 +23,9 @@
 #define A_FORGET JOB_ACT_FORGET
 #define A_ALERT_FAILURE JOB_ACT_ALERT_FAILURE
 #define A_ALERT_RECOVERY JOB_ACT_ALERT_RECOVERY
+#define A_STOP_DEADLINE JOB_ACT_STOP_DEADLINE
+#define A_ARM_DEADLINE JOB_ACT_ARM_DEADLINE
+#define A_ALERT_OVERDUE JOB_ACT_ALERT_OVERDUE
 
 static const struct job_event_args queue_args = {
         .overlap = OVERLAP_QUEUE, .attempt = 1, .retries = 2, .retry_delay = USEC_PER_SEC, .enabled = true,
@@ -63,7 +66,7 @@ static bool same_sm(const struct job_sm *a, const struct job_sm *b) {
                a->removed == b->removed && a->stopping == b->stopping && a->start_queued == b->start_queued &&
                a->retry_pending == b->retry_pending && a->queued_attempt == b->queued_attempt &&
                a->retry_attempt == b->retry_attempt && a->n_active == b->n_active && a->n_running == b->n_running &&
-               a->failing == b->failing;
+               a->failing == b->failing && a->overdue == b->overdue;
 }
 
 struct expect {
@@ -75,88 +78,95 @@ struct expect {
 };
 
 /* Every pair, with overlap=skip and a run that failed on its first of two
- * attempts (RUN_ENDED), re-added as enabled (READD). A failure with no
- * retry armed (a pending start superseded it; the job was removed or evd
- * is stopping) is final: the failure alert. */
+ * attempts (RUN_ENDED), re-added as enabled (READD), the dead-man deadline
+ * passed (OVERDUE). A failure with no retry armed (a pending start
+ * superseded it; the job was removed or evd is stopping) is final: the
+ * failure alert. */
 static const struct expect table[] = {
         { JOB_IDLE, JOB_EV_DUE, JOB_WAITING, A_START | A_SAVE_STATE, false },
         { JOB_IDLE, JOB_EV_RUN_NOW, JOB_WAITING, A_START | A_SAVE_STATE, false },
         { JOB_IDLE, JOB_EV_RETRY_DUE, JOB_IDLE, 0, true },
         { JOB_IDLE, JOB_EV_RUN_STARTED, JOB_IDLE, 0, true },
         { JOB_IDLE, JOB_EV_RUN_ENDED, JOB_IDLE, 0, true },
-        { JOB_IDLE, JOB_EV_PAUSE, JOB_PAUSED, A_SAVE_STATE, false },
+        { JOB_IDLE, JOB_EV_PAUSE, JOB_PAUSED, A_SAVE_STATE | A_STOP_DEADLINE, false },
         { JOB_IDLE, JOB_EV_RESUME, JOB_IDLE, 0, false },
-        { JOB_IDLE, JOB_EV_DISABLE, JOB_DISABLED, A_STOP_SCHEDULE, false },
+        { JOB_IDLE, JOB_EV_DISABLE, JOB_DISABLED, A_STOP_SCHEDULE | A_STOP_DEADLINE, false },
         { JOB_IDLE, JOB_EV_ENABLE, JOB_IDLE, 0, false },
-        { JOB_IDLE, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_FORGET, false },
+        { JOB_IDLE, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_FORGET | A_STOP_DEADLINE, false },
         { JOB_IDLE, JOB_EV_READD, JOB_IDLE, 0, true },
-        { JOB_IDLE, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
+        { JOB_IDLE, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_STOP_DEADLINE, false },
         { JOB_IDLE, JOB_EV_STOP_NOW, JOB_IDLE, 0, false },
+        { JOB_IDLE, JOB_EV_OVERDUE, JOB_IDLE, A_SAVE_STATE | A_ALERT_OVERDUE, false },
         { JOB_WAITING, JOB_EV_DUE, JOB_WAITING, A_SKIP, false },
         { JOB_WAITING, JOB_EV_RUN_NOW, JOB_WAITING, A_SKIP, false },
         { JOB_WAITING, JOB_EV_RETRY_DUE, JOB_WAITING, 0, true },
         { JOB_WAITING, JOB_EV_RUN_STARTED, JOB_RUNNING, 0, false },
         { JOB_WAITING, JOB_EV_RUN_ENDED, JOB_WAITING, 0, true },
-        { JOB_WAITING, JOB_EV_PAUSE, JOB_WAITING, A_SAVE_STATE, false },
+        { JOB_WAITING, JOB_EV_PAUSE, JOB_WAITING, A_SAVE_STATE | A_STOP_DEADLINE, false },
         { JOB_WAITING, JOB_EV_RESUME, JOB_WAITING, 0, false },
-        { JOB_WAITING, JOB_EV_DISABLE, JOB_DISABLED, A_STOP_SCHEDULE | A_DROP_WAITING, false },
+        { JOB_WAITING, JOB_EV_DISABLE, JOB_DISABLED, A_STOP_SCHEDULE | A_DROP_WAITING | A_STOP_DEADLINE, false },
         { JOB_WAITING, JOB_EV_ENABLE, JOB_WAITING, 0, false },
-        { JOB_WAITING, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_DROP_WAITING | A_FORGET, false },
+        { JOB_WAITING, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_DROP_WAITING | A_FORGET | A_STOP_DEADLINE, false },
         { JOB_WAITING, JOB_EV_READD, JOB_WAITING, 0, true },
-        { JOB_WAITING, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_DROP_WAITING, false },
+        { JOB_WAITING, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_DROP_WAITING | A_STOP_DEADLINE, false },
         { JOB_WAITING, JOB_EV_STOP_NOW, JOB_WAITING, 0, false },
+        { JOB_WAITING, JOB_EV_OVERDUE, JOB_WAITING, A_SAVE_STATE | A_ALERT_OVERDUE, false },
         { JOB_RUNNING, JOB_EV_DUE, JOB_RUNNING, A_SKIP, false },
         { JOB_RUNNING, JOB_EV_RUN_NOW, JOB_RUNNING, A_SKIP, false },
         { JOB_RUNNING, JOB_EV_RETRY_DUE, JOB_RUNNING, 0, true },
         { JOB_RUNNING, JOB_EV_RUN_STARTED, JOB_RUNNING, 0, true },
         { JOB_RUNNING, JOB_EV_RUN_ENDED, JOB_RETRY_WAIT, A_ARM_RETRY, false },
-        { JOB_RUNNING, JOB_EV_PAUSE, JOB_RUNNING, A_SAVE_STATE, false },
+        { JOB_RUNNING, JOB_EV_PAUSE, JOB_RUNNING, A_SAVE_STATE | A_STOP_DEADLINE, false },
         { JOB_RUNNING, JOB_EV_RESUME, JOB_RUNNING, 0, false },
-        { JOB_RUNNING, JOB_EV_DISABLE, JOB_RUNNING, A_STOP_SCHEDULE, false },
+        { JOB_RUNNING, JOB_EV_DISABLE, JOB_RUNNING, A_STOP_SCHEDULE | A_STOP_DEADLINE, false },
         { JOB_RUNNING, JOB_EV_ENABLE, JOB_RUNNING, 0, false },
-        { JOB_RUNNING, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE, false },
+        { JOB_RUNNING, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_STOP_DEADLINE, false },
         { JOB_RUNNING, JOB_EV_READD, JOB_RUNNING, 0, true },
-        { JOB_RUNNING, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
+        { JOB_RUNNING, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_STOP_DEADLINE, false },
         { JOB_RUNNING, JOB_EV_STOP_NOW, JOB_RUNNING, A_CANCEL, false },
+        { JOB_RUNNING, JOB_EV_OVERDUE, JOB_RUNNING, A_SAVE_STATE | A_ALERT_OVERDUE, false },
         { JOB_QUEUED, JOB_EV_DUE, JOB_QUEUED, A_SKIP, false },
         { JOB_QUEUED, JOB_EV_RUN_NOW, JOB_QUEUED, A_SKIP, false },
         { JOB_QUEUED, JOB_EV_RETRY_DUE, JOB_QUEUED, 0, true },
         { JOB_QUEUED, JOB_EV_RUN_STARTED, JOB_QUEUED, 0, true },
         { JOB_QUEUED, JOB_EV_RUN_ENDED, JOB_WAITING, A_START | A_SAVE_STATE | A_ALERT_FAILURE, false },
-        { JOB_QUEUED, JOB_EV_PAUSE, JOB_RUNNING, A_DROP_QUEUED | A_SAVE_STATE, false },
+        { JOB_QUEUED, JOB_EV_PAUSE, JOB_RUNNING, A_DROP_QUEUED | A_SAVE_STATE | A_STOP_DEADLINE, false },
         { JOB_QUEUED, JOB_EV_RESUME, JOB_QUEUED, 0, false },
-        { JOB_QUEUED, JOB_EV_DISABLE, JOB_RUNNING, A_STOP_SCHEDULE | A_DROP_QUEUED, false },
+        { JOB_QUEUED, JOB_EV_DISABLE, JOB_RUNNING, A_STOP_SCHEDULE | A_DROP_QUEUED | A_STOP_DEADLINE, false },
         { JOB_QUEUED, JOB_EV_ENABLE, JOB_QUEUED, 0, false },
-        { JOB_QUEUED, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_DROP_QUEUED, false },
+        { JOB_QUEUED, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_DROP_QUEUED | A_STOP_DEADLINE, false },
         { JOB_QUEUED, JOB_EV_READD, JOB_QUEUED, 0, true },
-        { JOB_QUEUED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_DROP_QUEUED, false },
+        { JOB_QUEUED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_DROP_QUEUED | A_STOP_DEADLINE, false },
         { JOB_QUEUED, JOB_EV_STOP_NOW, JOB_QUEUED, A_CANCEL, false },
+        { JOB_QUEUED, JOB_EV_OVERDUE, JOB_QUEUED, A_SAVE_STATE | A_ALERT_OVERDUE, false },
         { JOB_RETRY_WAIT, JOB_EV_DUE, JOB_WAITING, A_STOP_RETRY | A_START | A_SAVE_STATE, false },
         { JOB_RETRY_WAIT, JOB_EV_RUN_NOW, JOB_WAITING, A_STOP_RETRY | A_START | A_SAVE_STATE, false },
         { JOB_RETRY_WAIT, JOB_EV_RETRY_DUE, JOB_WAITING, A_START, false },
         { JOB_RETRY_WAIT, JOB_EV_RUN_STARTED, JOB_RETRY_WAIT, 0, true },
         { JOB_RETRY_WAIT, JOB_EV_RUN_ENDED, JOB_RETRY_WAIT, 0, true },
-        { JOB_RETRY_WAIT, JOB_EV_PAUSE, JOB_PAUSED, A_STOP_RETRY | A_SAVE_STATE, false },
+        { JOB_RETRY_WAIT, JOB_EV_PAUSE, JOB_PAUSED, A_STOP_RETRY | A_SAVE_STATE | A_STOP_DEADLINE, false },
         { JOB_RETRY_WAIT, JOB_EV_RESUME, JOB_RETRY_WAIT, 0, false },
-        { JOB_RETRY_WAIT, JOB_EV_DISABLE, JOB_DISABLED, A_STOP_SCHEDULE | A_STOP_RETRY, false },
+        { JOB_RETRY_WAIT, JOB_EV_DISABLE, JOB_DISABLED, A_STOP_SCHEDULE | A_STOP_RETRY | A_STOP_DEADLINE, false },
         { JOB_RETRY_WAIT, JOB_EV_ENABLE, JOB_RETRY_WAIT, 0, false },
-        { JOB_RETRY_WAIT, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_STOP_RETRY | A_FORGET, false },
+        { JOB_RETRY_WAIT, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_STOP_RETRY | A_FORGET | A_STOP_DEADLINE, false },
         { JOB_RETRY_WAIT, JOB_EV_READD, JOB_RETRY_WAIT, 0, true },
-        { JOB_RETRY_WAIT, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_STOP_RETRY, false },
+        { JOB_RETRY_WAIT, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_STOP_RETRY | A_STOP_DEADLINE, false },
         { JOB_RETRY_WAIT, JOB_EV_STOP_NOW, JOB_RETRY_WAIT, 0, false },
+        { JOB_RETRY_WAIT, JOB_EV_OVERDUE, JOB_RETRY_WAIT, A_SAVE_STATE | A_ALERT_OVERDUE, false },
         { JOB_PAUSED, JOB_EV_DUE, JOB_PAUSED, A_SKIP, false },
         { JOB_PAUSED, JOB_EV_RUN_NOW, JOB_WAITING, A_START | A_SAVE_STATE, false },
         { JOB_PAUSED, JOB_EV_RETRY_DUE, JOB_PAUSED, 0, true },
         { JOB_PAUSED, JOB_EV_RUN_STARTED, JOB_PAUSED, 0, true },
         { JOB_PAUSED, JOB_EV_RUN_ENDED, JOB_PAUSED, 0, true },
         { JOB_PAUSED, JOB_EV_PAUSE, JOB_PAUSED, 0, false },
-        { JOB_PAUSED, JOB_EV_RESUME, JOB_IDLE, A_SAVE_STATE, false },
+        { JOB_PAUSED, JOB_EV_RESUME, JOB_IDLE, A_SAVE_STATE | A_ARM_DEADLINE, false },
         { JOB_PAUSED, JOB_EV_DISABLE, JOB_DISABLED, A_STOP_SCHEDULE, false },
         { JOB_PAUSED, JOB_EV_ENABLE, JOB_PAUSED, 0, false },
         { JOB_PAUSED, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_FORGET, false },
         { JOB_PAUSED, JOB_EV_READD, JOB_PAUSED, 0, true },
         { JOB_PAUSED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_PAUSED, JOB_EV_STOP_NOW, JOB_PAUSED, 0, false },
+        { JOB_PAUSED, JOB_EV_OVERDUE, JOB_PAUSED, 0, true },
         { JOB_DISABLED, JOB_EV_DUE, JOB_DISABLED, A_SKIP, false },
         { JOB_DISABLED, JOB_EV_RUN_NOW, JOB_WAITING, A_START | A_SAVE_STATE, false },
         { JOB_DISABLED, JOB_EV_RETRY_DUE, JOB_DISABLED, 0, true },
@@ -165,11 +175,12 @@ static const struct expect table[] = {
         { JOB_DISABLED, JOB_EV_PAUSE, JOB_DISABLED, A_SAVE_STATE, false },
         { JOB_DISABLED, JOB_EV_RESUME, JOB_DISABLED, 0, false },
         { JOB_DISABLED, JOB_EV_DISABLE, JOB_DISABLED, 0, false },
-        { JOB_DISABLED, JOB_EV_ENABLE, JOB_IDLE, A_ARM_SCHEDULE, false },
+        { JOB_DISABLED, JOB_EV_ENABLE, JOB_IDLE, A_ARM_SCHEDULE | A_ARM_DEADLINE, false },
         { JOB_DISABLED, JOB_EV_REMOVE, JOB_REMOVED, A_STOP_SCHEDULE | A_FORGET, false },
         { JOB_DISABLED, JOB_EV_READD, JOB_DISABLED, 0, true },
         { JOB_DISABLED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_DISABLED, JOB_EV_STOP_NOW, JOB_DISABLED, 0, false },
+        { JOB_DISABLED, JOB_EV_OVERDUE, JOB_DISABLED, 0, true },
         { JOB_REMOVED, JOB_EV_DUE, JOB_REMOVED, A_SKIP, false },
         { JOB_REMOVED, JOB_EV_RUN_NOW, JOB_REMOVED, A_SKIP, false },
         { JOB_REMOVED, JOB_EV_RETRY_DUE, JOB_REMOVED, 0, true },
@@ -180,9 +191,10 @@ static const struct expect table[] = {
         { JOB_REMOVED, JOB_EV_DISABLE, JOB_REMOVED, 0, true },
         { JOB_REMOVED, JOB_EV_ENABLE, JOB_REMOVED, 0, true },
         { JOB_REMOVED, JOB_EV_REMOVE, JOB_REMOVED, 0, true },
-        { JOB_REMOVED, JOB_EV_READD, JOB_RUNNING, A_ARM_SCHEDULE, false },
+        { JOB_REMOVED, JOB_EV_READD, JOB_RUNNING, A_ARM_SCHEDULE | A_ARM_DEADLINE, false },
         { JOB_REMOVED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_REMOVED, JOB_EV_STOP_NOW, JOB_REMOVED, A_CANCEL, false },
+        { JOB_REMOVED, JOB_EV_OVERDUE, JOB_REMOVED, 0, true },
         { JOB_STOPPING, JOB_EV_DUE, JOB_STOPPING, A_SKIP, false },
         { JOB_STOPPING, JOB_EV_RUN_NOW, JOB_STOPPING, A_SKIP, false },
         { JOB_STOPPING, JOB_EV_RETRY_DUE, JOB_STOPPING, 0, true },
@@ -196,11 +208,13 @@ static const struct expect table[] = {
         { JOB_STOPPING, JOB_EV_READD, JOB_STOPPING, 0, true },
         { JOB_STOPPING, JOB_EV_SHUTDOWN, JOB_STOPPING, 0, false },
         { JOB_STOPPING, JOB_EV_STOP_NOW, JOB_STOPPING, A_CANCEL, false },
+        { JOB_STOPPING, JOB_EV_OVERDUE, JOB_STOPPING, 0, false },
 };
 
 START_TEST(test_table) {
         const struct job_event_args a = {
                 .overlap = OVERLAP_SKIP, .attempt = 1, .retries = 1, .retry_delay = USEC_PER_SEC, .enabled = true,
+                .overdue = true,
         };
         ck_assert_uint_eq(sizeof table / sizeof table[0], (size_t)_JOB_STATE_MAX * _JOB_EVENT_MAX);
         for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -424,6 +438,98 @@ START_TEST(test_shutdown) {
 }
 END_TEST
 
+/* Issue 10: an overdue episode raises its alert once; a success ends it
+ * (recovery) and re-arms the deadline; a failure does not; a pause ends it
+ * silently and resuming re-arms; a reload's clear and a restored episode
+ * raise nothing. */
+START_TEST(test_overdue_episode) {
+        const struct job_event_args due = { .overlap = OVERLAP_SKIP, .overdue = true };
+        const struct job_event_args restored = { .overlap = OVERLAP_SKIP, .overdue = true, .restored = true };
+        const struct job_event_args clear = { .overlap = OVERLAP_SKIP };
+        struct job_event_args ended = queue_args;
+        struct job_sm j;
+        struct job_actions r;
+
+        make(&j, JOB_IDLE);
+        feed(&j, JOB_EV_OVERDUE, &due, &r);
+        ck_assert_uint_eq(r.flags, A_ALERT_OVERDUE | A_SAVE_STATE);
+        ck_assert(j.overdue);
+        feed(&j, JOB_EV_OVERDUE, &due, &r);
+        ck_assert_uint_eq(r.flags, 0); /* once per episode */
+        /* A failed run (no retry left) keeps the episode, and the deadline. */
+        ended.retries = 0;
+        feed(&j, JOB_EV_RUN_NOW, &ended, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &ended, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &ended, &r);
+        ck_assert(j.overdue);
+        ck_assert(!(r.flags & (A_ARM_DEADLINE | A_ALERT_RECOVERY)));
+        /* A success ends it and restarts the count. */
+        ended.ok = true;
+        feed(&j, JOB_EV_RUN_NOW, &ended, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &ended, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &ended, &r);
+        ck_assert(!j.overdue);
+        ck_assert_uint_eq(r.flags & (A_ARM_DEADLINE | A_ALERT_RECOVERY | A_SAVE_STATE),
+                          A_ARM_DEADLINE | A_ALERT_RECOVERY | A_SAVE_STATE);
+        /* Another success: re-armed, no second recovery. */
+        feed(&j, JOB_EV_RUN_NOW, &ended, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &ended, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &ended, &r);
+        ck_assert_uint_eq(r.flags & (A_ARM_DEADLINE | A_ALERT_RECOVERY), A_ARM_DEADLINE);
+
+        /* A pause ends an episode silently; the resume re-arms. */
+        feed(&j, JOB_EV_OVERDUE, &due, &r);
+        feed(&j, JOB_EV_PAUSE, NULL, &r);
+        ck_assert(!j.overdue);
+        ck_assert(r.flags & A_STOP_DEADLINE);
+        ck_assert(!(r.flags & (A_ALERT_OVERDUE | A_ALERT_RECOVERY)));
+        job_handle(&j, JOB_EV_OVERDUE, &due, &r);
+        ck_assert(r.invalid); /* the deadline is stopped while paused */
+        ck_assert(!j.overdue);
+        /* A success while paused (evdctl run) does not arm it. */
+        feed(&j, JOB_EV_RUN_NOW, &ended, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &ended, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &ended, &r);
+        ck_assert(!(r.flags & A_ARM_DEADLINE));
+        feed(&j, JOB_EV_RESUME, NULL, &r);
+        ck_assert(r.flags & A_ARM_DEADLINE);
+
+        /* A restored episode raises nothing; a reload's clear ends it quietly. */
+        feed(&j, JOB_EV_OVERDUE, &restored, &r);
+        ck_assert(j.overdue);
+        ck_assert_uint_eq(r.flags, A_SAVE_STATE);
+        feed(&j, JOB_EV_OVERDUE, &clear, &r);
+        ck_assert(!j.overdue);
+        ck_assert_uint_eq(r.flags, A_SAVE_STATE);
+        feed(&j, JOB_EV_OVERDUE, &clear, &r);
+        ck_assert_uint_eq(r.flags, 0);
+
+        /* Shutdown keeps the episode (the state file carries it). */
+        feed(&j, JOB_EV_OVERDUE, &due, &r);
+        feed(&j, JOB_EV_SHUTDOWN, NULL, &r);
+        ck_assert(j.overdue);
+        ck_assert(r.flags & A_STOP_DEADLINE);
+        /* Disabled by reload: ended, and enabling re-arms. */
+        make(&j, JOB_IDLE);
+        feed(&j, JOB_EV_OVERDUE, &due, &r);
+        feed(&j, JOB_EV_DISABLE, NULL, &r);
+        ck_assert(!j.overdue);
+        feed(&j, JOB_EV_ENABLE, NULL, &r);
+        ck_assert(r.flags & A_ARM_DEADLINE);
+        /* Overdue without a failure (the job did not run): the first
+         * success still raises the recovery alert, once. */
+        make(&j, JOB_IDLE);
+        feed(&j, JOB_EV_OVERDUE, &due, &r);
+        ended.ok = true;
+        feed(&j, JOB_EV_RUN_NOW, &ended, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &ended, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &ended, &r);
+        ck_assert(!j.failing && !j.overdue);
+        ck_assert_uint_eq(r.flags & (A_ALERT_RECOVERY | A_ALERT_FAILURE | A_ARM_DEADLINE),
+                          A_ALERT_RECOVERY | A_ARM_DEADLINE);
+}
+END_TEST
+
 /* Feeds one run's start and end (ok or not, attempt of retries) into j
  * (idle or retry-wait first) and returns the end's actions. */
 static unsigned one_run(struct job_sm *j, bool ok, unsigned attempt, unsigned retries, bool every) {
@@ -524,6 +630,7 @@ int main(void) {
         tcase_add_test(tc, test_replace);
         tcase_add_test(tc, test_parallel_and_retry);
         tcase_add_test(tc, test_shutdown);
+        tcase_add_test(tc, test_overdue_episode);
         tcase_add_test(tc, test_alert_change_and_every);
         tcase_add_test(tc, test_alert_after_retries);
         tcase_add_test(tc, test_alert_cancelled_and_episode_kept);
