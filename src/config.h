@@ -104,6 +104,7 @@ struct config {
         char *state_directory;          /* NULL: not set in the file */
         char *control_group;            /* NULL: root only */
         gid_t control_gid;
+        char *metrics_file;             /* NULL: none; kept current by sched_metrics.c */
 
         struct job_def *defs;           /* the definitions, sorted by name */
         struct schedule **schedules;    /* parsed cron expressions, freed with the configuration (calendar

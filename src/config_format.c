@@ -128,6 +128,8 @@ int config_format(const struct config *c, unsigned flags, char **ret) {
                 fprintf(f, "# gid %u\n", (unsigned)c->control_gid);
                 put_string(f, "control_group", c->control_group);
         }
+        if (c->metrics_file)
+                put_string(f, "metrics_file", c->metrics_file);
         for (size_t i = 0; i < c->n_jobs; i++)
                 put_job(f, c->jobs[i], flags);
         return memstream_finish(f, &buf, ret);

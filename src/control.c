@@ -215,6 +215,41 @@ static int handle_reload(struct request *r) {
         return REPLY_DEFERRED;
 }
 
+/* The metrics text comes from the metrics thread (sched_metrics.c): the
+ * loop only takes the snapshot, so a table of 100,000 jobs does not hold
+ * it up while the text is rendered. */
+static void metrics_done(void *userdata, int r, const char *text) {
+        struct control_client *cl = userdata;
+        struct control *ctl = cl->ctl;
+        cl->waiting = false;
+        if (r < 0) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "metrics: %s\n", strerror(-r));
+                client_reply(cl, 1, msg);
+        } else
+                client_reply(cl, 0, text);
+        timer_clock_flush(&ctl->clock);
+}
+
+static int handle_metrics(struct request *r) {
+        bool openmetrics = r->n_args == 1;
+        if (openmetrics && !streq(r->args[0], "--openmetrics")) {
+                strbuf_printf(r->out, "metrics: unknown argument \"%s\" (--openmetrics or none)\n", r->args[0]);
+                return 2;
+        }
+        if (!r->client) {
+                strbuf_puts(r->out, "metrics: only over the control socket\n");
+                return 1;
+        }
+        int k = sched_metrics_request(r->sched, openmetrics, metrics_done, r->client);
+        if (k < 0) {
+                strbuf_printf(r->out, "metrics: %s\n", strerror(-k));
+                return 1;
+        }
+        r->client->waiting = true;
+        return REPLY_DEFERRED;
+}
+
 #ifdef EVD_TEST_HOOKS
 /* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
  * environment and built with -DEVD_TEST_HOOKS=ON (off by default; the
@@ -258,6 +293,7 @@ static const handler_fn handlers[_CTL_COMMAND_MAX] = {
         [CTL_LIST] = handle_list,     [CTL_STATUS] = handle_status, [CTL_RUN] = handle_run,
         [CTL_NEXT] = handle_next,     [CTL_PAUSE] = handle_pause,   [CTL_RESUME] = handle_pause,
         [CTL_RELOAD] = handle_reload, [CTL_STATS] = handle_stats,
+        [CTL_METRICS] = handle_metrics,
 #ifdef EVD_TEST_HOOKS
         [CTL_TEST_STALL] = handle_test_stall, [CTL_TEST_CLOCK_STEP] = handle_test_clock_step,
 #endif
@@ -359,8 +395,10 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
 
 static void client_free(struct control_client *cl) {
         struct control *ctl = cl->ctl;
-        if (cl->waiting)
+        if (cl->waiting) {
                 sched_reload_forget(ctl->sched, cl);
+                sched_metrics_forget(ctl->sched, cl);
+        }
         timer_stop(&cl->deadline);
         loop_remove(ctl->loop, &cl->source);
         safe_close(cl->source.fd);

@@ -31,6 +31,7 @@ struct run {
         struct job_def *def;    /* a reference, released by the main thread */
         unsigned attempt;       /* 1 for the first try */
         usec_t kill_grace;
+        usec_t scheduled;       /* realtime instant the run was scheduled for (EVD_SCHEDULED_USEC) */
 
         /* Shared. */
         atomic_int cancel;      /* enum run_cancel */
