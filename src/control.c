@@ -237,6 +237,11 @@ static int handle_metrics(struct request *r) {
                 strbuf_printf(r->out, "metrics: unknown argument \"%s\" (--openmetrics or none)\n", r->args[0]);
                 return 2;
         }
+        if (r->json) {
+                strbuf_puts(r->out, "metrics: there is no JSON form (the text is the Prometheus format, "
+                                    "or OpenMetrics with --openmetrics)\n");
+                return 2;
+        }
         if (!r->client) {
                 strbuf_puts(r->out, "metrics: only over the control socket\n");
                 return 1;
