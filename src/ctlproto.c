@@ -31,7 +31,7 @@ const struct ctl_command ctl_commands[_CTL_COMMAND_MAX] = {
         [CTL_IMPORT_CRONTAB] = { CTL_IMPORT_CRONTAB, "import-crontab", 1, 1, 0, "[--user USER] FILE",
                                  "print a crontab's entries as evd.conf sections (needs no evd)" },
         [CTL_METRICS] = { CTL_METRICS, "metrics", 0, 1, CTL_DAEMON, "[--openmetrics]",
-                          "every job's and evd's metrics, in the Prometheus text format (or OpenMetrics)" },
+                          "metrics of the jobs and of evd (Prometheus text, or OpenMetrics)" },
 #ifdef EVD_TEST_HOOKS /* a build without them carries not even their names */
         [CTL_TEST_STALL] = { CTL_TEST_STALL, "test-stall", 1, 1, CTL_DAEMON | CTL_TEST_HOOK, "SECONDS",
                              "block evd's main loop (watchdog tests)" },
