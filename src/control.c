@@ -41,6 +41,8 @@ struct control_client {
         size_t in_len;
         char *out;
         size_t out_len, out_off;
+        char *body;             /* a big body sent after out, not copied into it (metrics) */
+        size_t body_len, body_off;
 };
 
 /* One parsed request, as the handlers see it. */
@@ -156,7 +158,7 @@ static int handle_pause(struct request *r) {
         return 0;
 }
 
-static void client_reply(struct control_client *cl, int code, const char *body);
+static bool client_reply(struct control_client *cl, int code, const char *body);
 
 /* The reload's reply, from its result. */
 static int render_reload(struct sched *s, int r, char **errors, bool json, struct strbuf *b) {
@@ -218,7 +220,7 @@ static int handle_reload(struct request *r) {
 /* The metrics text comes from the metrics thread (sched_metrics.c): the
  * loop only takes the snapshot, so a table of 100,000 jobs does not hold
  * it up while the text is rendered. */
-static void metrics_done(void *userdata, int r, const char *text) {
+static void metrics_done(void *userdata, int r, char *text) {
         struct control_client *cl = userdata;
         struct control *ctl = cl->ctl;
         cl->waiting = false;
@@ -226,8 +228,14 @@ static void metrics_done(void *userdata, int r, const char *text) {
                 char msg[128];
                 snprintf(msg, sizeof msg, "metrics: %s\n", strerror(-r));
                 client_reply(cl, 1, msg);
-        } else
-                client_reply(cl, 0, text);
+        } else {
+                if (client_reply(cl, 0, "")) { /* not dropped for want of memory */
+                        cl->body = text;
+                        cl->body_len = strlen(text);
+                        text = NULL;
+                }
+        }
+        free(text);
         timer_clock_flush(&ctl->clock);
 }
 
@@ -415,6 +423,7 @@ static void client_free(struct control_client *cl) {
                 cl->next->prev = cl->prev;
         ctl->n_clients--;
         free(cl->out);
+        free(cl->body);
         free(cl);
         if (ctl->accept_paused && ctl->n_clients < CONTROL_MAX_CLIENTS) {
                 ctl->accept_paused = false;
@@ -423,13 +432,14 @@ static void client_free(struct control_client *cl) {
         }
 }
 
-static void client_reply(struct control_client *cl, int code, const char *body) {
+/* False when the client was dropped (out of memory): cl is gone. */
+static bool client_reply(struct control_client *cl, int code, const char *body) {
         char *msg = strdup_printf("EVD/1 %d\n%s", code, body);
         if (!msg) {
                 /* Out of memory: drop the client rather than leave it
                  * without a reply to send (it would be read again). */
                 client_free(cl);
-                return;
+                return false;
         }
         free(cl->out);
         cl->out = msg;
@@ -439,17 +449,23 @@ static void client_reply(struct control_client *cl, int code, const char *body) 
         loop_modify(cl->ctl->loop, &cl->source, EPOLLOUT);
         /* A deferred reply gets the whole deadline for its writing. */
         timer_start(&cl->ctl->clock, &cl->deadline, now_usec(CLOCK_BOOTTIME) + CONTROL_CLIENT_TIMEOUT);
+        return true;
 }
 
 static void client_write(struct control_client *cl) {
-        while (cl->out_off < cl->out_len) {
-                ssize_t n = send(cl->source.fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
+        for (;;) {
+                bool head = cl->out_off < cl->out_len;
+                size_t left = head ? cl->out_len - cl->out_off : cl->body_len - cl->body_off;
+                if (left == 0)
+                        break;
+                const char *p = head ? cl->out + cl->out_off : cl->body + cl->body_off;
+                ssize_t n = send(cl->source.fd, p, left, MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return;
                         break;
                 }
-                cl->out_off += (size_t)n;
+                *(head ? &cl->out_off : &cl->body_off) += (size_t)n;
         }
         client_free(cl);
 }

@@ -74,6 +74,7 @@ struct metrics_task {
         struct metrics_job *jobs;
         size_t n_jobs;
         char *names;                    /* jobs[i].name point here */
+        size_t names_len;
         struct metrics_daemon_value daemon[_D_MAX];
         char *path;                     /* write the file; NULL: render for the waiter */
         sched_metrics_fn done;          /* NULL once the waiter went away */
@@ -94,6 +95,13 @@ struct sched_metrics {
         /* Main thread. */
         bool file_in_flight;
         uint64_t fingerprint;           /* the counters' sum at the last file snapshot */
+        /* The arrays of a task that came back, for the next snapshot: a
+         * table of 100,000 jobs is 10 MB, and fresh pages cost the loop
+         * a fault each (bench/README.md, the metrics stall). */
+        struct metrics_job *spare_jobs;
+        size_t spare_n;
+        char *spare_names;
+        size_t spare_names_len;
         bool written_once;
         /* The thread's. */
         int last_error;
@@ -164,6 +172,38 @@ static void job_sample(const struct job_view *v, struct metrics_job *m) {
         m->runs[METRICS_RESULT_SKIPPED] = v->n_skipped;
 }
 
+/* Arrays for a snapshot of n jobs with names_len bytes of names: the
+ * spare ones when they are big enough. */
+static int snapshot_arrays(struct sched_metrics *m, struct metrics_task *t, size_t n, size_t names_len) {
+        if (m && m->spare_jobs && m->spare_n >= n) {
+                t->jobs = m->spare_jobs;
+                m->spare_jobs = NULL;
+        } else
+                t->jobs = malloc(MAX(n, 1) * sizeof(*t->jobs));
+        if (m && m->spare_names && m->spare_names_len >= names_len) {
+                t->names = m->spare_names;
+                m->spare_names = NULL;
+        } else
+                t->names = malloc(MAX(names_len, 1));
+        return t->jobs && t->names ? 0 : -ENOMEM;
+}
+
+/* Keeps the arrays of a task that came back, when they are bigger. */
+static void keep_spare(struct sched_metrics *m, struct metrics_task *t) {
+        if (t->jobs && (!m->spare_jobs || t->n_jobs > m->spare_n)) {
+                free(m->spare_jobs);
+                m->spare_jobs = t->jobs;
+                m->spare_n = t->n_jobs;
+                t->jobs = NULL;
+        }
+        if (t->names && (!m->spare_names || t->names_len > m->spare_names_len)) {
+                free(m->spare_names);
+                m->spare_names = t->names;
+                m->spare_names_len = t->names_len;
+                t->names = NULL;
+        }
+}
+
 static struct metrics_task *snapshot(struct sched *s, enum metrics_format format) {
         struct metrics_task *t = calloc(1, sizeof(*t));
         if (!t)
@@ -172,9 +212,8 @@ static struct metrics_task *snapshot(struct sched *s, enum metrics_format format
         for (size_t i = 0; i < n; i++)
                 names_len += strlen(s->jobs[i]->def->name) + 1;
         t->format = format;
-        t->jobs = calloc(MAX(n, 1), sizeof(*t->jobs));
-        t->names = malloc(MAX(names_len, 1));
-        if (!t->jobs || !t->names) {
+        t->names_len = names_len;
+        if (snapshot_arrays(s->metrics, t, n, names_len) < 0) {
                 task_free(t);
                 return NULL;
         }
@@ -276,8 +315,11 @@ static void tasks_done(struct loop_source *source, uint32_t events) {
                 rev = t->next;
                 if (t->path)
                         m->file_in_flight = false;
-                else if (t->done)
+                else if (t->done) {
                         t->done(t->userdata, t->r, t->r >= 0 ? t->text : NULL);
+                        t->text = NULL; /* the callee's now */
+                }
+                keep_spare(m, t);
                 task_free(t);
         }
 }
@@ -424,6 +466,8 @@ void sched_metrics_done(struct sched *s) {
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cond);
         free(m->last_path);
+        free(m->spare_jobs);
+        free(m->spare_names);
         free(m);
         s->metrics = NULL;
 }
