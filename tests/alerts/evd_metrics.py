@@ -27,16 +27,16 @@ not root (the harness's rule)."""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "evdctl"))
+sys.path.insert(0, HERE)
 from harness import SKIP, check, main, wait_until  # noqa: E402
+from alertslib import scrape_textfile  # noqa: E402
 
 PROMTOOL = shutil.which("promtool")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or (
@@ -170,23 +170,6 @@ def test_text(env):
     check(r.rc == 2 and r.out.startswith("{") and "no JSON form" in r.out, "metrics --json: %r" % r)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def scrape(url, deadline):
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def read(path):
     try:
         with open(path) as f:
@@ -217,22 +200,7 @@ cron = 0 0 1 1 *
                and (value(parse(read(prom) or ""), "evd_job_runs_total", job="ok", result="success") or 0) >= 2,
                "runs in %s" % prom)
     promtool_ok(read(prom), prom)
-    port = free_port()
-    nelog = open(env.path("node_exporter.log"), "w")
-    ne = subprocess.Popen([NODE_EXPORTER, "--web.listen-address=127.0.0.1:%d" % port,
-                           "--collector.disable-defaults", "--collector.textfile",
-                           "--collector.textfile.directory=%s" % textdir],
-                          stdout=subprocess.DEVNULL, stderr=nelog)
-    nelog.close()
-    try:
-        body = scrape("http://127.0.0.1:%d/metrics" % port, time.monotonic() + 60)
-    finally:
-        ne.terminate()
-        try:
-            ne.wait(30)
-        except subprocess.TimeoutExpired:
-            ne.kill()
-            ne.wait()
+    body = scrape_textfile(NODE_EXPORTER, textdir, env.path("node_exporter.log"))
     s = parse("\n".join(l for l in body.splitlines() if l.startswith(("evd_", "node_textfile"))))
     ne_log = read(env.path("node_exporter.log"))
     check(value(s, "node_textfile_scrape_error") == 0, "node_textfile_scrape_error is not 0:\n%s" % ne_log)
