@@ -60,6 +60,11 @@ every = 3s
 retries = 1
 retry_delay = 1s
 
+[job:queued]
+command = /bin/sleep 2
+every = 1s
+overlap = queue
+
 [job:chatty]
 command = /bin/sh -c 'i=0; while [ $i -lt 40 ]; do echo "line $i of run $EVD_RUN: caf\\303\\251 \\"q\\""; i=$((i+1)); done'
 every = 2s
@@ -153,6 +158,14 @@ def check_history(sd):
             require(e["EVD_SCHEDULED_USEC"] in firsts,
                     f"retry run {e['EVD_RUN']} scheduled {e['EVD_SCHEDULED_USEC']}, not a first attempt's: {firsts}")
     log(f"  EVD_SCHEDULED_USEC: every run has it; {len(retry_ends)} runs of retrying keep their first instant")
+    # A start queued behind the running run (overlap=queue) is scheduled for
+    # the elapse that queued it, about a second before it could start.
+    poll("3 ends of job queued", lambda: len(ends(sd, "queued")) >= 3, 60, 0.5)
+    rc, out, err = evdctl(sd, "history", "queued", "--json")
+    require(rc == 0, f"history queued: rc {rc}: {err}")
+    waits = [r["start_usec"] - r["scheduled_usec"] for r in strict_json(out) if r["duration_usec"] is not None]
+    require(len(waits) >= 3 and all(w >= 0 for w in waits) and sorted(waits)[len(waits) // 2] >= 500_000,
+            f"queued runs: start less scheduled {waits} (usec): not the instant that queued them")
 
     rc, out, err = evdctl(sd, "history", "no-such-job")
     require(rc == 5 and 'no runs of job "no-such-job"' in err, f"unknown job: rc {rc}: {err!r}")
