@@ -15,7 +15,10 @@ own view of the same entries:
   - readers: root, a user in systemd-journal (works), a user in no reader
     group (exit 1 with the hint);
   - a journal rotated and vacuumed in a loop while history reads: every
-    answer is whole (valid JSON) and nothing crashes.
+    answer is whole (valid JSON) and nothing crashes;
+  - EVD_SCHEDULED_USEC on every run's end (history's scheduled): the
+    elapse before the start; a retry keeps its first attempt's; a start
+    queued behind a run (overlap=queue) keeps the elapse that queued it.
 
 Usage: history_systemd.py EVD EVDCTL UNIT_FILE
 Exit status: 0 pass, 1 fail, 77 skipped (the reason is printed)."""
