@@ -72,7 +72,8 @@ static const struct metrics_daemon_value daemon_template[_D_MAX] = {
 };
 
 struct metrics_task {
-        struct metrics_task *next;
+        struct metrics_task *next;      /* m->todo / m->done, under m->lock */
+        struct metrics_task *reply_next; /* main thread: m->replies */
         enum metrics_format format;
         struct metrics_job *jobs;
         size_t n_jobs;
@@ -96,6 +97,7 @@ struct sched_metrics {
         struct metrics_task *done;              /* under lock */
         bool stopping;                          /* under lock */
         /* Main thread. */
+        struct metrics_task *replies;   /* reply tasks handed over, wherever they are */
         bool file_in_flight;
         uint64_t fingerprint;           /* the counters' sum at the last file snapshot */
         /* The arrays of a task that came back, for the next snapshot: a
@@ -318,7 +320,14 @@ static void tasks_done(struct loop_source *source, uint32_t events) {
                 rev = t->next;
                 if (t->path)
                         m->file_in_flight = false;
-                else if (t->done) {
+                else {
+                        for (struct metrics_task **pp = &m->replies; *pp; pp = &(*pp)->reply_next)
+                                if (*pp == t) {
+                                        *pp = t->reply_next;
+                                        break;
+                                }
+                }
+                if (!t->path && t->done) {
                         t->done(t->userdata, t->r, t->r >= 0 ? t->text : NULL);
                         t->text = NULL; /* the callee's now */
                 }
@@ -385,24 +394,22 @@ int sched_metrics_request(struct sched *s, bool openmetrics, sched_metrics_fn do
                 return -ENOMEM;
         t->done = done;
         t->userdata = userdata;
+        t->reply_next = s->metrics->replies;
+        s->metrics->replies = t;
         submit(s->metrics, t);
         return 0;
 }
 
-static void forget_in(struct metrics_task *t, void *userdata) {
-        for (; t; t = t->next)
-                if (!t->path && t->userdata == userdata)
-                        t->done = NULL;
-}
-
+/* The task may be queued, on the thread, or done and not yet taken back:
+ * m->replies has it in every case. The thread never reads done or
+ * userdata. */
 void sched_metrics_forget(struct sched *s, void *userdata) {
         struct sched_metrics *m = s->metrics;
         if (!m)
                 return;
-        pthread_mutex_lock(&m->lock);
-        forget_in(m->todo, userdata);
-        forget_in(m->done, userdata);
-        pthread_mutex_unlock(&m->lock);
+        for (struct metrics_task *t = m->replies; t; t = t->reply_next)
+                if (t->userdata == userdata)
+                        t->done = NULL;
 }
 
 /* A snapshot for the file, when one is due (or forced, at exit). */

@@ -39,7 +39,7 @@ set_tests_properties(alerts/history PROPERTIES
 # alerts and e2e: the e2e label puts them in every CI build (the TSan pass
 # runs unit|e2e|cluster). Need root (the evdctl harness) and the tools,
 # else skipped.
-foreach(t text file idle paths)
+foreach(t text file idle paths hangup)
   add_test(NAME alerts/metrics-${t}
            COMMAND ${EVD_ALERTS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/alerts/evd_metrics.py
                    $<TARGET_FILE:evd> $<TARGET_FILE:evdctl> ${t})

@@ -17,6 +17,9 @@ Scenarios (one ctest test each, tests/alerts.cmake):
   idle   the file is written when a value changes, never on a timer: an
          evd with nothing to run (and control requests hitting it) leaves
          the file alone; a pause, then a run, replace it.
+  hangup clients that ask for the metrics of 20,000 jobs and hang up
+         while they are rendered: evd forgets them (no freed client is
+         touched: the sanitizer builds) and answers the next one.
   paths  metrics_file that is not absolute or names a directory: `evd -t`
          says PATH:LINE; a directory that does not exist: one warning, evd
          runs on, and the file comes when the directory does; a reload to
@@ -281,7 +284,31 @@ every = 1s
                "the file at the reloaded path")
 
 
-TESTS = {"text": test_text, "file": test_file, "idle": test_idle, "paths": test_paths}
+def test_hangup(env):
+    """Clients that ask for the metrics of 20,000 jobs and hang up while
+    the text is rendered (queued, on the thread, or done): evd forgets
+    them, answers the others, and (sanitizer builds) touches no freed
+    client."""
+    import random
+    import socket
+    jobs = "".join("[job:j%05d]\ncommand = /bin/true\ncron = 0 0 1 1 *\n\n" % i for i in range(20000))
+    env.write_conf(DAEMON + jobs)
+    env.start()
+    rnd = random.Random(7)
+    for i in range(40):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(env.sock)
+        s.sendall(b"metrics\n")
+        if i % 4:
+            time.sleep(rnd.random() * 0.05)
+        s.close()
+    s = parse(metrics(env))
+    check(value(s, "evd_jobs") == 20000 and value(s, "evd_job_paused", job="j19999") == 0,
+          "metrics after the hang-ups")
+    check(env.proc.poll() is None, "evd died")
+
+
+TESTS = {"text": test_text, "file": test_file, "idle": test_idle, "paths": test_paths, "hangup": test_hangup}
 
 if __name__ == "__main__":
     if not PROMTOOL or not NODE_EXPORTER:
