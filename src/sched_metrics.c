@@ -36,6 +36,7 @@
 #include "sched_private.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 
@@ -83,6 +84,7 @@ struct metrics_task {
         char *path;                     /* write the file; NULL: render for the waiter */
         sched_metrics_fn done;          /* NULL once the waiter went away */
         void *userdata;
+        atomic_bool gone;               /* the waiter went away: the thread need not render */
         /* Results, written by the thread. */
         char *text;
         int r;
@@ -254,6 +256,10 @@ static void write_file(struct sched_metrics *m, struct metrics_task *t) {
 }
 
 static void run_task(struct sched_metrics *m, struct metrics_task *t) {
+        if (!t->path && atomic_load(&t->gone)) {
+                t->r = -ECANCELED;
+                return;
+        }
         struct strbuf b = { 0 };
         t->r = metrics_render(&b, t->format, t->jobs, t->n_jobs, t->daemon, _D_MAX);
         if (t->r >= 0)
@@ -402,14 +408,17 @@ int sched_metrics_request(struct sched *s, bool openmetrics, sched_metrics_fn do
 
 /* The task may be queued, on the thread, or done and not yet taken back:
  * m->replies has it in every case. The thread never reads done or
- * userdata. */
+ * userdata; it skips the rendering of a task already gone (a client that
+ * asks and hangs up, again and again, costs a snapshot each, no text). */
 void sched_metrics_forget(struct sched *s, void *userdata) {
         struct sched_metrics *m = s->metrics;
         if (!m)
                 return;
         for (struct metrics_task *t = m->replies; t; t = t->reply_next)
-                if (t->userdata == userdata)
+                if (t->userdata == userdata) {
                         t->done = NULL;
+                        atomic_store(&t->gone, true);
+                }
 }
 
 /* A snapshot for the file, when one is due (or forced, at exit). */
