@@ -22,7 +22,7 @@ _evdctl_reply()
 _evdctl()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="list status run next pause resume reload stats calendar history log import-crontab"
+    local commands="list status run next pause resume reload stats calendar history log import-crontab metrics"
     local global_opts="--socket --json --timeout --help --version"
     local cmd="" socket="" i w nargs=0 words_only=""
 
@@ -127,6 +127,9 @@ _evdctl()
             fi
             return
         fi
+    elif [[ $cmd == metrics && $cur == -* && -z $words_only ]]; then
+        _evdctl_reply -W "--openmetrics --socket --timeout --help" -- "$cur"
+        return
     elif [[ $cur == -* && -z $words_only ]]; then
         _evdctl_reply -W "--json --socket --timeout --help" -- "$cur"
         return

@@ -153,6 +153,7 @@ struct config {
         struct job_alerts *alert_defaults;      /* [daemon]'s alert keys; NULL: none given */
         char *sendmail;                         /* as written; NULL: /usr/sbin/sendmail */
         char **sendmail_argv;                   /* split, NULL: the default */
+        char *metrics_file;             /* NULL: none; kept current by sched_metrics.c */
 
         struct job_def *defs;           /* the definitions, sorted by name */
         struct schedule **schedules;    /* parsed cron expressions, freed with the configuration (calendar

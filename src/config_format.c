@@ -159,6 +159,8 @@ int config_format(const struct config *c, unsigned flags, char **ret) {
                 put_alerts(f, c->alert_defaults);
         if (c->sendmail)
                 put_string(f, "sendmail", c->sendmail);
+        if (c->metrics_file)
+                put_string(f, "metrics_file", c->metrics_file);
         for (size_t i = 0; i < c->n_jobs; i++)
                 put_job(f, c->jobs[i], flags);
         return memstream_finish(f, &buf, ret);

@@ -172,6 +172,21 @@ static void parse_path(struct parser *p, const struct config_key *k, const char 
                 parse_string(p, k, value, field);
 }
 
+/* An absolute path naming a file (not a directory: no trailing slash).
+ * Whether its directory exists is not checked here: node_exporter's
+ * textfile directory may appear later; a failing write is a warning of
+ * the running evd (sched_metrics.c). */
+static void parse_metrics_file(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        size_t n = strlen(value);
+        if (value[0] == '/' && (value[n - 1] == '/' || (n >= 2 && streq(value + n - 2, "/.")) ||
+                                (n >= 3 && streq(value + n - 3, "/.."))))
+                lerror(p, p->line, "invalid path %s for %s= in %s (must name a file, not a directory)",
+                       config_quote(q, value), k->name, p->section_display);
+        else
+                parse_path(p, k, value, field);
+}
+
 /* k->values names the enum's values (the stored int is the index). */
 static void parse_enum(struct parser *p, const struct config_key *k, const char *value, void *field) {
         char q[QBUF_SIZE], list[256];
@@ -554,6 +569,7 @@ const struct config_key config_keys[] = {
         { "mail_on", DAEMON | JOB, parse_enum, AL(mail_on), 0, 0, KEY_ALERTS, "mail_on value", mail_on_names },
         { "mail_from", DAEMON | JOB, parse_mail_from, AL(mail_from), 0, 0, KEY_ALERTS, NULL, NULL },
         { "sendmail", DAEMON, parse_sendmail, 0, 0, 0, 0, NULL, NULL },
+        { "metrics_file", DAEMON, parse_metrics_file, C(metrics_file), 0, 0, 0, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
 _Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");

@@ -41,6 +41,8 @@ struct control_client {
         size_t in_len;
         char *out;
         size_t out_len, out_off;
+        char *body;             /* a big body sent after out, not copied into it (metrics) */
+        size_t body_len, body_off;
 };
 
 /* One parsed request, as the handlers see it. */
@@ -156,7 +158,7 @@ static int handle_pause(struct request *r) {
         return 0;
 }
 
-static void client_reply(struct control_client *cl, int code, const char *body);
+static bool client_reply(struct control_client *cl, int code, const char *body);
 
 /* The reload's reply, from its result. */
 static int render_reload(struct sched *s, int r, char **errors, bool json, struct strbuf *b) {
@@ -215,6 +217,52 @@ static int handle_reload(struct request *r) {
         return REPLY_DEFERRED;
 }
 
+/* The metrics text comes from the metrics thread (sched_metrics.c): the
+ * loop only takes the snapshot, so a table of 100,000 jobs does not hold
+ * it up while the text is rendered. */
+static void metrics_done(void *userdata, int r, char *text) {
+        struct control_client *cl = userdata;
+        struct control *ctl = cl->ctl;
+        cl->waiting = false;
+        if (r < 0) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "metrics: %s\n", strerror(-r));
+                client_reply(cl, 1, msg);
+        } else {
+                if (client_reply(cl, 0, "")) { /* not dropped for want of memory */
+                        cl->body = text;
+                        cl->body_len = strlen(text);
+                        text = NULL;
+                }
+        }
+        free(text);
+        timer_clock_flush(&ctl->clock);
+}
+
+static int handle_metrics(struct request *r) {
+        bool openmetrics = r->n_args == 1;
+        if (openmetrics && !streq(r->args[0], "--openmetrics")) {
+                strbuf_printf(r->out, "metrics: unknown argument \"%s\" (--openmetrics or none)\n", r->args[0]);
+                return 2;
+        }
+        if (r->json) {
+                strbuf_puts(r->out, "metrics: there is no JSON form (the text is the Prometheus format, "
+                                    "or OpenMetrics with --openmetrics)\n");
+                return 2;
+        }
+        if (!r->client) {
+                strbuf_puts(r->out, "metrics: only over the control socket\n");
+                return 1;
+        }
+        int k = sched_metrics_request(r->sched, openmetrics, metrics_done, r->client);
+        if (k < 0) {
+                strbuf_printf(r->out, "metrics: %s\n", strerror(-k));
+                return 1;
+        }
+        r->client->waiting = true;
+        return REPLY_DEFERRED;
+}
+
 #ifdef EVD_TEST_HOOKS
 /* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
  * environment and built with -DEVD_TEST_HOOKS=ON (off by default; the
@@ -258,6 +306,7 @@ static const handler_fn handlers[_CTL_COMMAND_MAX] = {
         [CTL_LIST] = handle_list,     [CTL_STATUS] = handle_status, [CTL_RUN] = handle_run,
         [CTL_NEXT] = handle_next,     [CTL_PAUSE] = handle_pause,   [CTL_RESUME] = handle_pause,
         [CTL_RELOAD] = handle_reload, [CTL_STATS] = handle_stats,
+        [CTL_METRICS] = handle_metrics,
 #ifdef EVD_TEST_HOOKS
         [CTL_TEST_STALL] = handle_test_stall, [CTL_TEST_CLOCK_STEP] = handle_test_clock_step,
 #endif
@@ -359,8 +408,10 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
 
 static void client_free(struct control_client *cl) {
         struct control *ctl = cl->ctl;
-        if (cl->waiting)
+        if (cl->waiting) {
                 sched_reload_forget(ctl->sched, cl);
+                sched_metrics_forget(ctl->sched, cl);
+        }
         timer_stop(&cl->deadline);
         loop_remove(ctl->loop, &cl->source);
         safe_close(cl->source.fd);
@@ -372,6 +423,7 @@ static void client_free(struct control_client *cl) {
                 cl->next->prev = cl->prev;
         ctl->n_clients--;
         free(cl->out);
+        free(cl->body);
         free(cl);
         if (ctl->accept_paused && ctl->n_clients < CONTROL_MAX_CLIENTS) {
                 ctl->accept_paused = false;
@@ -380,13 +432,14 @@ static void client_free(struct control_client *cl) {
         }
 }
 
-static void client_reply(struct control_client *cl, int code, const char *body) {
+/* False when the client was dropped (out of memory): cl is gone. */
+static bool client_reply(struct control_client *cl, int code, const char *body) {
         char *msg = strdup_printf("EVD/1 %d\n%s", code, body);
         if (!msg) {
                 /* Out of memory: drop the client rather than leave it
                  * without a reply to send (it would be read again). */
                 client_free(cl);
-                return;
+                return false;
         }
         free(cl->out);
         cl->out = msg;
@@ -396,17 +449,23 @@ static void client_reply(struct control_client *cl, int code, const char *body) 
         loop_modify(cl->ctl->loop, &cl->source, EPOLLOUT);
         /* A deferred reply gets the whole deadline for its writing. */
         timer_start(&cl->ctl->clock, &cl->deadline, now_usec(CLOCK_BOOTTIME) + CONTROL_CLIENT_TIMEOUT);
+        return true;
 }
 
 static void client_write(struct control_client *cl) {
-        while (cl->out_off < cl->out_len) {
-                ssize_t n = send(cl->source.fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
+        for (;;) {
+                bool head = cl->out_off < cl->out_len;
+                size_t left = head ? cl->out_len - cl->out_off : cl->body_len - cl->body_off;
+                if (left == 0)
+                        break;
+                const char *p = head ? cl->out + cl->out_off : cl->body + cl->body_off;
+                ssize_t n = send(cl->source.fd, p, left, MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return;
                         break;
                 }
-                cl->out_off += (size_t)n;
+                *(head ? &cl->out_off : &cl->body_off) += (size_t)n;
         }
         client_free(cl);
 }

@@ -30,6 +30,8 @@ const struct ctl_command ctl_commands[_CTL_COMMAND_MAX] = {
                       "the output of JOB's last run (or run RUN) from the journal (needs no evd)" },
         [CTL_IMPORT_CRONTAB] = { CTL_IMPORT_CRONTAB, "import-crontab", 1, 1, 0, "[--user USER] FILE",
                                  "print a crontab's entries as evd.conf sections (needs no evd)" },
+        [CTL_METRICS] = { CTL_METRICS, "metrics", 0, 1, CTL_DAEMON, "[--openmetrics]",
+                          "metrics of the jobs and of evd (Prometheus text, or OpenMetrics)" },
 #ifdef EVD_TEST_HOOKS /* a build without them carries not even their names */
         [CTL_TEST_STALL] = { CTL_TEST_STALL, "test-stall", 1, 1, CTL_DAEMON | CTL_TEST_HOOK, "SECONDS",
                              "block evd's main loop (watchdog tests)" },
@@ -83,6 +85,10 @@ int ctl_check_args(const struct ctl_command *c, char *const *args, size_t n) {
         if ((c->flags & CTL_TAKES_JOB) && n > 0 && !ctl_job_name_valid(args[0])) {
                 fprintf(stderr, "evdctl: no such job: %s (job names are made of A-Z a-z 0-9 _ . -)\n", args[0]);
                 return CTL_EXIT_NO_JOB;
+        }
+        if (c->id == CTL_METRICS && n == 1 && strcmp(args[0], "--openmetrics") != 0) {
+                fprintf(stderr, "evdctl %s: unknown argument \"%s\"\n", c->name, args[0]);
+                return CTL_EXIT_USAGE;
         }
         if (c->id == CTL_NEXT && n == 2 && !ctl_parse_count(args[1], &count)) {
                 fprintf(stderr, "evdctl %s: N must be a number from 1 to %d, not \"%s\"\n", c->name, CTL_NEXT_MAX,

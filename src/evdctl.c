@@ -636,6 +636,10 @@ int main(int argc, char **argv) {
                 return EXIT_ERROR;
         }
         for (i++; i < argc; i++) {
+                if (!words_only && cmd->id == CTL_METRICS && streq(argv[i], "--openmetrics")) {
+                        args[n_args++] = argv[i]; /* the command's own option, sent as a word */
+                        continue;
+                }
                 if (!words_only && argv[i][0] == '-' && argv[i][1]) {
                         if (streq(argv[i], "--")) {
                                 words_only = true;

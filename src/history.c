@@ -9,8 +9,9 @@
  * exit status 3 after 2s", "... (timed out)") and journald's own
  * _HOSTNAME. The actual start is the end's timestamp less the duration
  * (both measured by evd around the child's life). The scheduled start
- * comes from EVD_SCHEDULED_USEC= when an entry carries it (a field for the
- * scheduler to add); until then it is shown as "-" (null in JSON).
+ * comes from EVD_SCHEDULED_USEC= (the instant the run was scheduled for,
+ * see scheduler.c); entries of an evd older than that field show "-"
+ * (null in JSON).
  *
  * history walks backwards from the journal's tail and stops after N ends,
  * so its cost follows N, not the journal's size. A run that started and
@@ -263,6 +264,10 @@ static void print_runs(const char *job, struct run_row *rows, unsigned n, bool j
                         json_text(&b, t2);
                 else
                         strbuf_puts(&b, "null");
+                if (r->scheduled)
+                        strbuf_printf(&b, ",\"scheduled_usec\":%llu", (unsigned long long)r->scheduled);
+                else
+                        strbuf_puts(&b, ",\"scheduled_usec\":null");
                 strbuf_puts(&b, ",\"start\":");
                 json_text(&b, t1);
                 strbuf_printf(&b, ",\"start_usec\":%llu,\"duration_usec\":", (unsigned long long)start);

@@ -28,6 +28,7 @@ static const char *const result_names[_METRICS_RESULT_MAX] = {
         [METRICS_RESULT_SIGNAL] = "signal",
         [METRICS_RESULT_TIMEOUT] = "timeout",
         [METRICS_RESULT_SPAWN_FAILED] = "spawn-failed",
+        [METRICS_RESULT_SKIPPED] = "skipped",
 };
 
 const char *metrics_result_to_string(enum metrics_result r) {
@@ -167,7 +168,7 @@ int metrics_render(struct strbuf *b, enum metrics_format format, const struct me
                 for (size_t i = 0; i < n_jobs; i++)
                         put_job_value(b, &job_families[f], &jobs[i]);
         }
-        put_header(b, format, "evd_job_runs_total", METRICS_COUNTER, "Finished runs of the job, by result.");
+        put_header(b, format, "evd_job_runs_total", METRICS_COUNTER, "Runs of the job by result (skipped: a start not made).");
         for (size_t i = 0; i < n_jobs; i++)
                 for (size_t r = 0; r < _METRICS_RESULT_MAX; r++) {
                         put_job_sample_start(b, "evd_job_runs_total", &jobs[i]);

@@ -19,6 +19,7 @@ enum metrics_result {
         METRICS_RESULT_SIGNAL,
         METRICS_RESULT_TIMEOUT,
         METRICS_RESULT_SPAWN_FAILED,
+        METRICS_RESULT_SKIPPED,         /* a start not made (overlap=skip, paused, ...) */
         _METRICS_RESULT_MAX,
 };
 const char *metrics_result_to_string(enum metrics_result r);

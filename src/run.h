@@ -35,6 +35,7 @@ struct run {
         const char *input;      /* its stdin (at most 64 KiB; NULL: /dev/null): an alert hook's */
         size_t input_len;
         const char *hook;       /* an alert hook's key ("on_failure"): prefixes its messages; NULL for a run */
+        usec_t scheduled;       /* realtime instant the run was scheduled for (EVD_SCHEDULED_USEC) */
 
         /* Shared. */
         atomic_int cancel;      /* enum run_cancel */

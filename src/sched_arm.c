@@ -74,6 +74,8 @@ void sched_job_arm(struct job *j, usec_t base, enum sched_arm_mode mode) {
         usec_t next;
         bool first = mode != SCHED_ARM_NEXT;
 
+        sched_metrics_touch(s); /* the next run changes */
+
         if (!j->sm.enabled || j->sm.removed || j->sm.stopping) {
                 timer_stop(&j->timer);
                 return;

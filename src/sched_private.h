@@ -29,6 +29,8 @@ void sched_shutdown_timer_fired(struct timer *t, usec_t now);
  * the table: keeps s->n_failing equal to the count. */
 void sched_count_failing(struct sched *s, const struct job *j, int delta);
 uint64_t sched_rng_next(struct sched *s);
+/* j's notes (scheduler.h), or NULL when it has none. */
+const struct job_notes *sched_job_notes(const struct job *j);
 
 /* sched_arm.c */
 enum sched_arm_mode {
@@ -48,7 +50,19 @@ void sched_reloader_shutdown(struct sched *s);
 /* Joins a running parse and frees everything. */
 void sched_reloader_done(struct sched *s);
 
+/* sched_metrics.c */
+/* A value metrics show may have changed (a job event, a deadline re-armed). */
+static inline void sched_metrics_touch(struct sched *s) { s->metrics_dirty = true; }
+/* After each loop iteration: hands a snapshot to the metrics file's
+ * writer when one is due and the writer is idle. */
+void sched_metrics_after_dispatch(struct sched *s);
+/* At exit, after the last run: writes the metrics file one last time and
+ * stops the thread. */
+void sched_metrics_done(struct sched *s);
+
 /* sched_status.c */
+/* j's view; full: with last_result (rendered text), else without it. */
+void sched_fill_view(const struct job *j, struct job_view *v, bool full);
 void sched_watchdog_fired(struct timer *t, usec_t now);
 void sched_status_timer_fired(struct timer *t, usec_t now);
 void sched_refresh_status(struct sched *s);

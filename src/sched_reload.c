@@ -484,6 +484,7 @@ static int apply(struct sched *s, struct config *nc, uint32_t *plan) {
         s->n_jobs = nc->n_jobs;
         drop_config(&s->reloader, s->config);
         s->config = nc;
+        sched_metrics_touch(s); /* jobs, workers, metrics_file */
         int r = pool_resize(&s->pool, nc->workers);
         if (r < 0)
                 log_warning_errno(r, "Could not add worker threads; running with %zu", s->pool.n_workers);

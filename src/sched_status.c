@@ -106,7 +106,7 @@ void sched_watchdog_fired(struct timer *t, usec_t now) {
 
 /* ---- the view ---- */
 
-static void fill_view(const struct job *j, struct job_view *v) {
+void sched_fill_view(const struct job *j, struct job_view *v, bool full) {
         *v = (struct job_view){
                 .def = j->def,
                 .state = job_state_to_string(job_state(j)),
@@ -124,6 +124,10 @@ static void fill_view(const struct job *j, struct job_view *v) {
                 .last_duration = j->last_duration,
                 .last_ok = j->last.ok,
         };
+        const struct job_notes *n = sched_job_notes(j);
+        for (size_t k = 0; n && k < _JOB_FAILED_MAX; k++)
+                v->n_failed[k] = n->failed[k];
+        /* last_success and overdue: sched_watch_view(). */
         job_describe_result(j, v->last_result, sizeof v->last_result);
         sched_watch_view(j, v);
 }
@@ -134,14 +138,14 @@ size_t sched_job_count(const struct sched *s) {
 
 void sched_job_view_at(const struct sched *s, size_t i, struct job_view *ret) {
         assert(i < s->n_jobs);
-        fill_view(s->jobs[i], ret);
+        sched_fill_view(s->jobs[i], ret, true);
 }
 
 int sched_job_view(const struct sched *s, const char *name, struct job_view *ret) {
         const struct job *j = sched_find_job((struct sched *)s, name);
         if (!j)
                 return -ENOENT;
-        fill_view(j, ret);
+        sched_fill_view(j, ret, true);
         return 0;
 }
 
@@ -214,6 +218,14 @@ static void verify_job(const struct sched *s, const struct job *j) {
         }
         VERIFY(n == j->sm.n_active);
         VERIFY((j->retry && timer_active(&j->retry->timer)) == j->sm.retry_pending);
+        const struct job_notes *notes = sched_job_notes(j);
+        VERIFY(!notes || j->notes <= s->n_notes);
+        if (notes) {
+                uint64_t failed = 0;
+                for (size_t k = 0; k < _JOB_FAILED_MAX; k++)
+                        failed += notes->failed[k];
+                VERIFY(failed <= j->n_failures); /* equal unless out of memory once */
+        }
         if (!j->sm.enabled || j->sm.removed || j->sm.stopping)
                 VERIFY(!timer_active(&j->timer));
         VERIFY(sched_watch_verify(j));

@@ -39,6 +39,48 @@ void sched_count_failing(struct sched *s, const struct job *j, int delta) {
                 s->n_failing += (size_t)(ssize_t)delta;
 }
 
+/* ---- notes: what few jobs need (scheduler.h) ---- */
+
+const struct job_notes *sched_job_notes(const struct job *j) {
+        return j->notes ? &j->sched->notes[j->notes - 1] : NULL;
+}
+
+/* j's notes, made on first use; NULL when out of memory. The pointer is
+ * good until the next notes_get() of any job (the table may move). */
+static struct job_notes *notes_get(struct job *j) {
+        struct sched *s = j->sched;
+        if (j->notes)
+                return &s->notes[j->notes - 1];
+        uint32_t i = s->free_notes;
+        if (i) {
+                s->free_notes = s->notes[i - 1].next_free;
+        } else {
+                if (s->n_notes == s->cap_notes) {
+                        uint32_t cap = s->cap_notes ? 2 * s->cap_notes : 64;
+                        struct job_notes *n = cap > s->cap_notes ? realloc(s->notes, cap * sizeof(*n)) : NULL;
+                        if (!n) {
+                                log_job(LOG_ERR, j->def->name, 0, NULL, "out of memory: run counts by result are incomplete");
+                                return NULL;
+                        }
+                        s->notes = n;
+                        s->cap_notes = cap;
+                }
+                i = ++s->n_notes;
+        }
+        s->notes[i - 1] = (struct job_notes){ 0 };
+        j->notes = i;
+        return &s->notes[i - 1];
+}
+
+static void notes_release(struct job *j) {
+        struct sched *s = j->sched;
+        if (!j->notes)
+                return;
+        s->notes[j->notes - 1] = (struct job_notes){ .next_free = s->free_notes };
+        s->free_notes = j->notes;
+        j->notes = 0;
+}
+
 /* ---- runs ---- */
 
 void sched_dispatch_pending(struct sched *s) {
@@ -54,7 +96,7 @@ void sched_dispatch_pending(struct sched *s) {
         }
 }
 
-static void start_run(struct job *j, unsigned attempt) {
+static void start_run(struct job *j, unsigned attempt, usec_t scheduled) {
         struct sched *s = j->sched;
         struct run *r = calloc(1, sizeof(*r));
         if (!r) {
@@ -69,6 +111,7 @@ static void start_run(struct job *j, unsigned attempt) {
         r->attempt = attempt;
         r->kill_grace = s->config->kill_grace;
         r->keep_output_tail = job_def_has_alerts(j->def);
+        r->scheduled = scheduled;
         atomic_init(&r->cancel, RUN_CANCEL_NONE);
         atomic_init(&r->wake_fd, -1);
 
@@ -201,19 +244,21 @@ static struct job_retry *retry_free(struct job_retry *rt) {
         return NULL;
 }
 
-static void arm_retry(struct job *j, usec_t delay) {
+static void arm_retry(struct job *j, usec_t delay, usec_t scheduled) {
         struct sched *s = j->sched;
         if (!j->retry) {
                 j->retry = calloc(1, sizeof(*j->retry));
                 if (!j->retry) {
                         /* The state machine has a retry pending: make it now. */
                         log_job(LOG_ERR, j->def->name, 0, NULL, "cannot wait for the retry: out of memory; retrying now");
+                        s->request_scheduled = scheduled;
                         sched_job_feed(j, JOB_EV_RETRY_DUE, NULL, NULL);
                         return;
                 }
                 timer_init(&j->retry->timer, sched_job_retry_fired);
                 j->retry->job = j;
         }
+        j->retry->scheduled = scheduled;
         timer_start(&s->mono, &j->retry->timer, now_usec(CLOCK_BOOTTIME) + delay);
 }
 
@@ -229,9 +274,19 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
         struct job_event_args own = { .overlap = j->def->overlap, .enabled = j->def->enabled };
         struct job_actions act;
 
+        /* The instant a start made now was scheduled for: the request's
+         * (its caller set it), or the queued start's. */
+        usec_t at = s->request_scheduled;
+        s->request_scheduled = 0;
+        if (ev == JOB_EV_RUN_ENDED)
+                at = sched_job_notes(j) ? sched_job_notes(j)->queued_scheduled : 0;
+        if (at == 0)
+                at = now_usec(CLOCK_REALTIME);
+
         if (!a)
                 a = &own;
         job_handle(&j->sm, ev, a, &act);
+        sched_metrics_touch(s);
         log_transition(j, ev, &act);
         if (act.invalid) {
                 /* A programming error: the event cannot happen here. */
@@ -260,13 +315,18 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
                 if (act.flags & JOB_ACT_CANCEL)
                         cancel_active(j);
         }
+        if (act.flags & JOB_ACT_QUEUE) {
+                struct job_notes *n = notes_get(j);
+                if (n)
+                        n->queued_scheduled = at;
+        }
         if (act.flags & JOB_ACT_START)
-                start_run(j, act.start_attempt);
+                start_run(j, act.start_attempt, at);
         if (act.flags & JOB_ACT_ARM_RETRY) {
                 char buf[TIMESPAN_MAX];
                 log_job(LOG_NOTICE, j->def->name, r ? r->id : 0, NULL, "retry %u of %u in %s", act.retry_attempt - 1,
                         a->retries, timespan_format(buf, sizeof buf, act.retry_delay));
-                arm_retry(j, act.retry_delay);
+                arm_retry(j, act.retry_delay, r ? r->scheduled : at);
         }
         sched_watch_actions(j, ev, &act);
         /* The state file keeps persistent jobs' last starts and pauses: the
@@ -304,6 +364,14 @@ void sched_job_timer_fired(struct timer *t, usec_t now) {
         if (j->def->schedule != SCHEDULE_EVERY)
                 j->last_elapse = elapse;
         sched_job_arm(j, elapse, SCHED_ARM_NEXT);
+        /* The run is scheduled for the elapse, jitter left out; an every=
+         * elapse is on CLOCK_BOOTTIME. */
+        usec_t at = elapse;
+        if (j->def->schedule == SCHEDULE_EVERY) {
+                usec_t boot = now_usec(CLOCK_BOOTTIME), wall = now_usec(CLOCK_REALTIME);
+                at = wall - MIN(boot > elapse ? boot - elapse : 0, wall);
+        }
+        j->sched->request_scheduled = at;
         sched_job_feed(j, JOB_EV_DUE, NULL, NULL);
 }
 
@@ -311,15 +379,37 @@ void sched_job_retry_fired(struct timer *t, usec_t now) {
         struct job_retry *rt = container_of(t, struct job_retry, timer);
         struct job *j = rt->job;
         (void)now;
+        usec_t scheduled = rt->scheduled;
         j->retry = retry_free(rt);
         j->sched->stats.retries++;
+        j->sched->request_scheduled = scheduled;
         sched_job_feed(j, JOB_EV_RETRY_DUE, NULL, NULL);
+}
+
+static enum job_failure_kind failure_kind(const struct run *r) {
+        if (r->timed_out)
+                return JOB_FAILED_TIMEOUT;
+        if (r->spawn_error)
+                return JOB_FAILED_SPAWN;
+        return r->wait_code == CLD_EXITED ? JOB_FAILED_EXIT_CODE : JOB_FAILED_SIGNAL;
+}
+
+/* A failed run into the job's notes: its kind, and the last success
+ * (derived from the last run while that one succeeded) kept before the
+ * last run's record is overwritten. */
+static void note_failure(struct job *j, const struct run *r) {
+        struct job_notes *n = notes_get(j);
+        if (!n)
+                return;
+        if (j->n_runs > 0 && j->last.ok)
+                n->last_success = j->last_start + j->last_duration;
+        n->failed[failure_kind(r)]++;
 }
 
 /* The run's end into the job's history (and the journal). */
 static void log_run_end(struct job *j, struct run *r) {
         char result[256], dur[TIMESPAN_MAX], f_status[48], f_dur[48], f_cpu_u[48], f_cpu_s[48], f_rss[48],
-                f_attempt[32];
+                f_attempt[32], f_sched[48];
         usec_t duration = r->end_monotonic - r->start_monotonic;
         bool ok = run_succeeded(r);
 
@@ -338,7 +428,8 @@ static void log_run_end(struct job *j, struct run *r) {
                  (unsigned long long)r->rusage.ru_stime.tv_sec * USEC_PER_SEC + (usec_t)r->rusage.ru_stime.tv_usec);
         snprintf(f_rss, sizeof f_rss, "EVD_MAX_RSS_KB=%ld", r->rusage.ru_maxrss);
         snprintf(f_attempt, sizeof f_attempt, "EVD_ATTEMPT=%u", r->attempt);
-        char *fields[] = { f_status, f_dur, f_cpu_u, f_cpu_s, f_rss, f_attempt, NULL };
+        snprintf(f_sched, sizeof f_sched, "EVD_SCHEDULED_USEC=%llu", (unsigned long long)r->scheduled);
+        char *fields[] = { f_status, f_dur, f_cpu_u, f_cpu_s, f_rss, f_attempt, f_sched, NULL };
 
         timespan_format(dur, sizeof dur, duration - duration % (duration >= USEC_PER_SEC ? USEC_PER_MSEC : 1));
         /* A run evd itself ended (shutdown, overlap = replace) did not
@@ -349,6 +440,8 @@ static void log_run_end(struct job *j, struct run *r) {
                 r->timed_out ? " (timed out)" : r->cancelled ? " (cancelled)" : "", dur);
 
         sched_watch_run_ended(j, ok, r->start_realtime + duration);
+        if (!ok)
+                note_failure(j, r);
         j->n_runs++;
         j->last_start = r->start_realtime;
         j->last_duration = duration;
@@ -466,6 +559,7 @@ struct job *sched_job_free(struct job *j) {
         timer_stop(&j->timer);
         j->retry = retry_free(j->retry);
         sched_watch_free(j);
+        notes_release(j);
         job_def_unref(j->def);
         release_slot(j->sched, j);
         return NULL;
@@ -686,6 +780,7 @@ void sched_done(struct sched *s) {
         sched_reloader_done(s);
         save_state(s);
         state_writer_stop(&s->state_writer);
+        sched_metrics_done(s);
         state_done(&s->saved);
         free(s->state_dir);
         for (size_t i = 0; i < s->n_jobs; i++)
@@ -695,6 +790,7 @@ void sched_done(struct sched *s) {
         sched_watch_done(s);
         free(s->jobs);
         free(s->removed);
+        free(s->notes);
         assert(s->n_blocks == 0);
         free(s->blocks);
         timer_stop(&s->shutdown_timer);
@@ -762,6 +858,7 @@ void sched_after_dispatch(void *userdata) {
                 else if (!timer_active(&s->status_timer))
                         timer_start(&s->mono, &s->status_timer, now_usec(CLOCK_BOOTTIME) + USEC_PER_SEC);
         }
+        sched_metrics_after_dispatch(s);
         timer_clock_flush(&s->mono);
         timer_clock_flush(&s->wall);
 #ifndef NDEBUG

@@ -45,6 +45,7 @@ struct job_block {
 struct job_retry {
         struct timer timer;
         struct job *job;
+        usec_t scheduled;               /* the first attempt's scheduled instant (realtime) */
 };
 
 /* One job's runtime state: 160 bytes on x86-64, its schedule timer (32)
@@ -65,9 +66,28 @@ struct job {
         struct job_result last;
         uint32_t n_runs, n_failures, n_skipped, consecutive_failures;
         uint32_t watch;                 /* sched_watch.c: s->watches[watch - 1]; 0: none (was padding) */
+        uint32_t notes;                 /* index + 1 into sched->notes (job_notes), 0: none; fills a hole */
         usec_t last_start;              /* realtime, 0 = never */
         usec_t last_duration;
         usec_t last_success;            /* realtime of the last successful run's end, 0 = none known */
+};
+
+/* What few jobs need, allocated on demand in one table of the scheduler
+ * (s->notes, indexed by job->notes - 1) rather than in struct job, whose
+ * size sets the memory of 100,000 jobs (bench figure 4): a job gets its
+ * notes at its first failed run or its first queued start. */
+enum job_failure_kind {                 /* how a failed run ended (its metrics result) */
+        JOB_FAILED_EXIT_CODE,
+        JOB_FAILED_SIGNAL,
+        JOB_FAILED_TIMEOUT,
+        JOB_FAILED_SPAWN,
+        _JOB_FAILED_MAX,
+};
+struct job_notes {
+        uint32_t failed[_JOB_FAILED_MAX];  /* sums to job->n_failures */
+        uint32_t next_free;             /* free list (index + 1), when unused */
+        usec_t last_success;            /* realtime end of the last successful run before the last run */
+        usec_t queued_scheduled;        /* the pending queued start's scheduled instant (realtime) */
 };
 
 struct sched_stats {
@@ -162,6 +182,16 @@ struct sched {
         uint64_t rng;
         usec_t started_realtime;
         struct sched_stats stats;
+
+        /* Notes of the jobs that have them (struct job_notes), a slab with
+         * a free list; grows, never shrinks. */
+        struct job_notes *notes;
+        uint32_t n_notes, cap_notes, free_notes;
+        /* The start request being fed (DUE, RUN_NOW, RETRY_DUE): the
+         * instant it was scheduled for (realtime), set by the caller. */
+        usec_t request_scheduled;
+        struct sched_metrics *metrics;  /* NULL until metrics are first needed (sched_metrics.c) */
+        bool metrics_dirty;             /* a value metrics show may have changed */
 };
 
 /* Takes ownership of config. */
@@ -236,6 +266,7 @@ struct job_view {               /* a snapshot, filled on request */
          * realtime, 0: none. deadline: USEC_INFINITY when not armed. */
         bool overdue;
         usec_t expect_success_within, last_success, first_seen, overdue_since, failing_since, deadline;
+        uint64_t n_failed[_JOB_FAILED_MAX];     /* failed runs by how they ended (metrics) */
 };
 size_t sched_job_count(const struct sched *s);
 /* i-th job in name order; fills *ret. */
@@ -259,6 +290,20 @@ struct sched_event_counters {
         usec_t started_realtime;
 };
 void sched_get_event_counters(const struct sched *s, struct sched_event_counters *ret);
+
+/* ---- metrics (sched_metrics.c) ---- */
+
+/* Called on the loop with the metrics text (NULL with r < 0 on failure);
+ * text is the callee's to free (tens of MB with 100,000 jobs: not to be
+ * copied on the loop). */
+typedef void (*sched_metrics_fn)(void *userdata, int r, char *text);
+/* Renders the metrics of every job and the daemon's counters: a snapshot
+ * is taken now, the text is rendered on the metrics thread, and done is
+ * called on the loop. openmetrics: OpenMetrics 1.0 text, else the
+ * Prometheus text format. Returns 0 or -errno (then done is never called). */
+int sched_metrics_request(struct sched *s, bool openmetrics, sched_metrics_fn done, void *userdata);
+/* The waiter went away (client disconnected): never call it. */
+void sched_metrics_forget(struct sched *s, void *userdata);
 #ifdef EVD_TEST_HOOKS
 /* Test hook: a step of evd's wall clock by delta (timer_clock_test_step). */
 void sched_test_clock_step(struct sched *s, int64_t delta_usec);

@@ -45,3 +45,17 @@ endif()
 set_tests_properties(alerts/evd_mail PROPERTIES
                      LABELS "alerts" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "${EVD_ALERTS_E2E_ENV};PYTHONDONTWRITEBYTECODE=1")
+# The metrics of the real evd (tests/alerts/evd_metrics.py): `evdctl
+# metrics` through promtool and the OpenMetrics parser, metrics_file
+# through a real node_exporter, written on change only, bad paths. Labels
+# alerts and e2e: the e2e label puts them in every CI build (the TSan pass
+# runs unit|e2e|cluster). Need root (the evdctl harness) and the tools,
+# else skipped.
+foreach(t text file idle paths hangup)
+  add_test(NAME alerts/metrics-${t}
+           COMMAND ${EVD_ALERTS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/alerts/evd_metrics.py
+                   $<TARGET_FILE:evd> $<TARGET_FILE:evdctl> ${t})
+  set_tests_properties(alerts/metrics-${t} PROPERTIES
+                       LABELS "alerts;e2e" TIMEOUT 300 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endforeach()

@@ -15,7 +15,10 @@ own view of the same entries:
   - readers: root, a user in systemd-journal (works), a user in no reader
     group (exit 1 with the hint);
   - a journal rotated and vacuumed in a loop while history reads: every
-    answer is whole (valid JSON) and nothing crashes.
+    answer is whole (valid JSON) and nothing crashes;
+  - EVD_SCHEDULED_USEC on every run's end (history's scheduled): the
+    elapse before the start; a retry keeps its first attempt's; a start
+    queued behind a run (overlap=queue) keeps the elapse that queued it.
 
 Usage: history_systemd.py EVD EVDCTL UNIT_FILE
 Exit status: 0 pass, 1 fail, 77 skipped (the reason is printed)."""
@@ -53,6 +56,17 @@ every = 1s
 command = /bin/sleep 30
 every = 1s
 timeout = 1s
+
+[job:retrying]
+command = /bin/sh -c 'exit 1'
+every = 3s
+retries = 1
+retry_delay = 1s
+
+[job:queued]
+command = /bin/sleep 2
+every = 1s
+overlap = queue
 
 [job:chatty]
 command = /bin/sh -c 'i=0; while [ $i -lt 40 ]; do echo "line $i of run $EVD_RUN: caf\\303\\251 \\"q\\""; i=$((i+1)); done'
@@ -117,7 +131,14 @@ def check_history(sd):
             require(r["host"] == host, f"host {r['host']!r}, not {host!r}")
             require(r["start_usec"] == int(e["__REALTIME_TIMESTAMP"]) - int(e["EVD_DURATION_USEC"]),
                     f"start_usec {r['start_usec']} is not end less duration: {e}")
-            require(r["scheduled"] is None, f"scheduled {r['scheduled']!r} without EVD_SCHEDULED_USEC")
+            # The instant the run was scheduled for: the elapse of its
+            # every=1s schedule, before its start and not long before.
+            require(r["scheduled_usec"] == int(e["EVD_SCHEDULED_USEC"]),
+                    f"scheduled_usec {r['scheduled_usec']} vs the journal's {e.get('EVD_SCHEDULED_USEC')}")
+            require(r["scheduled_usec"] <= r["start_usec"] < r["scheduled_usec"] + 30_000_000,
+                    f"scheduled {r['scheduled_usec']} is not shortly before the start {r['start_usec']}")
+            require(r["scheduled"] and r["scheduled"][:19] <= r["start"][:19],
+                    f"scheduled {r['scheduled']!r}, start {r['start']!r}")
             if job == "slow":
                 require(r["signal"] == "TERM", f"timed-out run: signal {r['signal']!r}")
         require(rows[0]["run"] < rows[1]["run"], f"history not oldest first: {[r['run'] for r in rows]}")
@@ -130,6 +151,24 @@ def check_history(sd):
                                                  "HOST"], f"history {job} text: rc {rc}: {out!r} {err!r}")
         require(all(result in l or "running" in l for l in lines[1:]), f"history {job} text:\n{out}")
         log(f"  history {job}: {len(lines) - 1} runs, last: {lines[-1]}")
+
+    # A retry is scheduled for its first attempt's instant.
+    poll("a retry of job retrying", lambda: any(e["EVD_ATTEMPT"] == "2" for e in ends(sd, "retrying")), 60, 0.5)
+    retry_ends = ends(sd, "retrying")
+    firsts = {e["EVD_SCHEDULED_USEC"] for e in retry_ends if e["EVD_ATTEMPT"] == "1"}
+    for e in retry_ends:
+        if e["EVD_ATTEMPT"] == "2":
+            require(e["EVD_SCHEDULED_USEC"] in firsts,
+                    f"retry run {e['EVD_RUN']} scheduled {e['EVD_SCHEDULED_USEC']}, not a first attempt's: {firsts}")
+    log(f"  EVD_SCHEDULED_USEC: every run has it; {len(retry_ends)} runs of retrying keep their first instant")
+    # A start queued behind the running run (overlap=queue) is scheduled for
+    # the elapse that queued it, about a second before it could start.
+    poll("3 ends of job queued", lambda: len(ends(sd, "queued")) >= 3, 60, 0.5)
+    rc, out, err = evdctl(sd, "history", "queued", "--json")
+    require(rc == 0, f"history queued: rc {rc}: {err}")
+    waits = [r["start_usec"] - r["scheduled_usec"] for r in strict_json(out) if r["duration_usec"] is not None]
+    require(len(waits) >= 3 and all(w >= 0 for w in waits) and sorted(waits)[len(waits) // 2] >= 500_000,
+            f"queued runs: start less scheduled {waits} (usec): not the instant that queued them")
 
     rc, out, err = evdctl(sd, "history", "no-such-job")
     require(rc == 5 and 'no runs of job "no-such-job"' in err, f"unknown job: rc {rc}: {err!r}")

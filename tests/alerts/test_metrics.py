@@ -8,15 +8,12 @@ node_textfile_scrape_error 0. Argument: the alertstool binary. Exits 77
 when a tool is missing."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from alertslib import fail, skip  # noqa: E402
+from alertslib import fail, scrape_textfile, skip  # noqa: E402
 
 TOOL = sys.argv[1]
 PROMTOOL = shutil.which("promtool")
@@ -68,23 +65,6 @@ def check_openmetrics():
         fail("the OpenMetrics parser accepted a text without # EOF")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def scrape(url, deadline):
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def check_node_exporter():
     with tempfile.TemporaryDirectory(prefix="evd-metrics-") as d:
         prom = os.path.join(d, "evd.prom")
@@ -92,20 +72,7 @@ def check_node_exporter():
         names = os.listdir(d)
         if names != ["evd.prom"]:
             fail(f"the textfile directory holds {names!r}")
-        port = free_port()
-        ne = subprocess.Popen([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
-                               "--collector.disable-defaults", "--collector.textfile",
-                               f"--collector.textfile.directory={d}"],
-                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "ne.log"), "w"))
-        try:
-            body = scrape(f"http://127.0.0.1:{port}/metrics", time.monotonic() + 60)
-        finally:
-            ne.terminate()
-            try:
-                ne.wait(30)
-            except subprocess.TimeoutExpired:
-                ne.kill()
-                ne.wait()
+        body = scrape_textfile(NODE_EXPORTER, d, os.path.join(d, "ne.log"))
         log = open(os.path.join(d, "ne.log")).read()
         lines = body.splitlines()
         for want in ['evd_job_runs_total{job="backup",result="success"} 10',

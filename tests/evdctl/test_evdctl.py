@@ -803,6 +803,10 @@ every = 1h
     check(complete("evdctl", "import-crontab", "--user", "roo") == ["root"], "import-crontab --user")
     check(complete("evdctl", "import-crontab", "--user", "root", env.path("journal-f")) ==
           [env.path("journal-file")], "import-crontab file")
+    # metrics: --openmetrics, no job names
+    check(complete("evdctl", "me") == ["metrics"], "me")
+    check(complete("evdctl", "metrics", "--o") == ["--openmetrics"], "metrics --openmetrics")
+    check(complete("evdctl", "--socket", env.sock, "metrics", "") == [], "metrics: no job names")
     if os.path.exists("/usr/share/zoneinfo/Europe/Berlin"):
         check("Europe/Berlin" in complete("evdctl", "calendar", "--timezone", "Europe/Be"), "zones")
 

@@ -1309,6 +1309,41 @@ static void check_round_trip(const char *text, const char *name) {
         config_free(again);
 }
 
+/* [daemon] metrics_file: an absolute path naming a file; formatted back. */
+START_TEST(test_metrics_file) {
+        struct config *c = load_ok("[daemon]\nmetrics_file = /var/lib/prometheus/node-exporter/evd.prom\n");
+        ck_assert_str_eq(c->metrics_file, "/var/lib/prometheus/node-exporter/evd.prom");
+        char *out = NULL;
+        ck_assert_int_eq(config_format(c, 0, &out), 0);
+        ck_assert_ptr_nonnull(strstr(out, "metrics_file = /var/lib/prometheus/node-exporter/evd.prom\n"));
+        free(out);
+        config_free(c);
+        check_round_trip("[daemon]\nmetrics_file = /tmp/a b/evd.prom\n", "metrics.conf");
+        c = load_ok("[daemon]\nworkers = 2\n");
+        ck_assert_ptr_null(c->metrics_file);
+        config_free(c);
+
+        static const char *const bad[][2] = {
+                { "evd.prom", "must be absolute" },
+                { "/var/lib/node-exporter/", "must name a file" },
+                { "/var/lib/node-exporter/.", "must name a file" },
+                { "/var/lib/..", "must name a file" },
+                { "/", "must name a file" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *text = strdup_printf("[daemon]\nmetrics_file = %s\n", bad[i][0]);
+                char **errors = NULL;
+                c = NULL;
+                ck_assert_int_eq(config_load_string(text, "t.conf", &c, &errors), -EINVAL);
+                ck_assert_ptr_nonnull(errors);
+                ck_assert_msg(startswith(errors[0], "t.conf:2: ") && strstr(errors[0], bad[i][1]), "%s: %s",
+                              bad[i][0], errors[0]);
+                strv_free(errors);
+                free(text);
+        }
+}
+END_TEST
+
 START_TEST(test_format_round_trip) {
         /* Words that need care to be written back: trailing and inner
          * blanks, a ";" after a blank (inih's comment), quotes, backslashes,
@@ -1478,6 +1513,7 @@ int main(void) {
         tcase_add_test(tc, test_concurrent_loads);
         tcase_add_test(tc, test_long_lines_and_nul);
         tcase_add_test(tc, test_format_round_trip);
+        tcase_add_test(tc, test_metrics_file);
         tcase_add_test(tc, test_golden);
         tcase_add_test(tc, test_shipped_example);
         suite_add_tcase(s, tc);
