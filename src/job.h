@@ -142,6 +142,9 @@ struct job_event_args {
         /* Issue 12. DUE, RETRY_DUE: the job is cluster = once, so a start
          * is claimed first (JOB_ACT_CLAIM). CLAIM_UNDECIDED: run anyway. */
         bool cluster, cluster_run;
+        /* Not read by the machine: the instant a request or claim is of,
+         * carried for the scheduler (realtime, 0: none). */
+        usec_t instant;
 };
 
 struct job_actions {
