@@ -223,6 +223,18 @@ void sched_cluster_not_run(struct job *j, usec_t instant, unsigned attempt, cons
         free(result);
 }
 
+int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata, int code, const char *body),
+                        void *userdata) {
+        if (!s->cluster)
+                return -ENODEV;
+        return cluster_query(s->cluster, json, done, userdata);
+}
+
+void sched_cluster_forget(struct sched *s, void *userdata) {
+        if (s->cluster)
+                cluster_query_forget(s->cluster, userdata);
+}
+
 /* ---- setup ---- */
 
 void sched_cluster_init(struct sched *s) {
