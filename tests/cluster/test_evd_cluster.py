@@ -259,6 +259,48 @@ def test_node_name_twice(evd_bin):
             a.wait_log(r"tick\[\d+\]: finished", 3, timeout=30)
 
 
+def test_retry(evd_bin):
+    """A failed attempt is retried by the node that ran it, as its own
+    claim (INSTANT/attempt-2)."""
+    need_etcd()
+    jobs = """
+    [job:flaky]
+    command = /bin/sh -c 'echo >> {OUT}/flaky; exit 3'
+    every = 3s
+    cluster = once
+    retries = 1
+    retry_delay = 300ms
+    """
+    with etcdlib.EtcdCluster(3) as c:
+        with Evd(evd_bin, cluster_conf(c.endpoints, "n1", jobs), "cluster-retry") as e:
+            line = e.wait_log(r"flaky\[\d+\]: claimed instant \d+ \(retry\) on node n1", 1, timeout=30)[0]
+            inst = re.search(r"claimed instant (\d+) ", line).group(1)
+            e.wait_log(r"flaky\[\d+\]: failed: exit status 3", 2, timeout=30)
+            key = f"/evd/t/runs/flaky/{inst}/attempt-2"
+            rec = wait_for(lambda: (lambda v: v if v and '"result"' in v[0] else None)(
+                etcd_range(c, "/evd/t/runs/flaky/").get(key)), 20, what=key)
+            j = json.loads(rec[0])
+            check(j["node"] == "n1" and j["ok"] is False and j["result"] == "exit status 3", f"{key}: {rec}")
+            check(f"/evd/t/runs/flaky/{inst}" in etcd_range(c, "/evd/t/runs/flaky/"), "the first attempt's key")
+
+
+def test_skew(evd_bin):
+    """Clocks 2 s apart (the EVD_TEST_WALL_OFFSET hook): the instant is the
+    key, so no instant runs twice; the node ahead wins them."""
+    need_etcd()
+    with etcdlib.EtcdCluster(3) as c:
+        ahead = {"EVD_TEST_HOOKS": "1", "EVD_TEST_WALL_OFFSET": "2"}
+        with Evd(evd_bin, cluster_conf(c.endpoints, "n1", TICK), "cluster-skew1") as a, \
+             Evd(evd_bin, cluster_conf(c.endpoints, "n2", TICK), "cluster-skew2", extra_env=ahead) as b:
+            check(b.grep(r"test hook: evd's wall clock is off by 2s"), "the offset hook is applied")
+            wait_for(lambda: len(ran_on(a)) >= 6, 60, what="n1 to lose 6 instants")
+            time.sleep(1)
+            ca, cb, la = set(claimed(a)), set(claimed(b)), ran_on(a)
+            check(not (ca & cb), f"instants claimed by both: {sorted(ca & cb)}")
+            check(all(h == "n2" for h in la.values()), f"n1 lost to {set(la.values())}")
+            print(f"skew 2s: n1 claimed {len(ca)}, n2 claimed {len(cb)}, n1 lost {len(la)}", flush=True)
+
+
 if __name__ == "__main__":
     run_tests([
         ("one_node", test_one_node),
@@ -267,4 +309,6 @@ if __name__ == "__main__":
         ("fence_node_frozen", test_fence_node_frozen),
         ("fence_etcd_frozen", test_fence_etcd_frozen),
         ("node_name_twice", test_node_name_twice),
+        ("retry", test_retry),
+        ("skew", test_skew),
     ])
