@@ -230,6 +230,16 @@ int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata,
         return cluster_query(s->cluster, json, done, userdata);
 }
 
+int sched_cluster_read_last(struct sched *s, const char *job,
+                            void (*done)(void *userdata, int r, const char *job, const char *node,
+                                         const char *result),
+                            void *userdata) {
+        struct job *j = sched_find_job(s, job);
+        if (!s->cluster || !j || !job_def_cluster_once(j->def))
+                return -ENODEV;
+        return cluster_read_last(s->cluster, job, done, userdata);
+}
+
 void sched_cluster_forget(struct sched *s, void *userdata) {
         if (s->cluster)
                 cluster_query_forget(s->cluster, userdata);

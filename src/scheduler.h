@@ -266,6 +266,13 @@ void sched_get_event_counters(const struct sched *s, struct sched_event_counters
 int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata, int code, const char *body),
                         void *userdata);
 void sched_cluster_forget(struct sched *s, void *userdata);
+/* `evdctl status JOB` of a cluster job: its last record read from etcd on
+ * a cluster worker (as cluster_read_last()). -ENODEV: no cluster, or not
+ * a cluster = once job. */
+int sched_cluster_read_last(struct sched *s, const char *job,
+                            void (*done)(void *userdata, int r, const char *job, const char *node,
+                                         const char *result),
+                            void *userdata);
 #ifdef EVD_TEST_HOOKS
 /* Test hook: a step of evd's wall clock by delta (timer_clock_test_step). */
 void sched_test_clock_step(struct sched *s, int64_t delta_usec);

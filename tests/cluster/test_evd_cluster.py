@@ -124,6 +124,18 @@ def test_one_node(evd_bin):
             code, body = ctl(e, "status tick")
             check(re.search(r"cluster: +once; last instant on n1: (running|exit status 0)", body),
                   f"status tick: {body}")
+            # status JOB reads the job's last record from etcd: one put there
+            # by hand (a far instant, as another node would) is what it shows.
+            etcdlib.post(c.client_urls[0], "/v3/kv/put", {
+                "key": base64.b64encode(b"/evd/t/runs/tick/9999999999").decode(),
+                "value": base64.b64encode(b'{"node":"web-9","start":1,"duration_usec":5,"ok":false,'
+                                          b'"result":"exit status 7"}').decode()})
+            code, body = ctl(e, "status tick")
+            check(code == 0 and "cluster:   once; last instant on web-9: exit status 7" in body,
+                  f"status tick after the put: {body}")
+            code, body = ctl(e, "status tick --json")
+            check(json.loads(body)["cluster"] == {"node": "web-9", "result": "exit status 7"},
+                  f"status tick --json: {body}")
             code, body = ctl(e, "list --json")
             jobs = {j["name"]: j for j in json.loads(body)["jobs"]}
             check(jobs["tick"]["cluster"]["node"] == "n1" and "cluster" not in jobs["local"],
