@@ -10,7 +10,8 @@
  * shutdown), sched_arm.c (computing deadlines and the clock-step policy),
  * sched_reload.c (parsing and the name match on a helper thread, applied on the loop),
  * sched_status.c (STATUS=, the watchdog, the view control reads, counters,
- * sched_verify()). sched_private.h holds what they share.
+ * sched_verify()), sched_cluster.c (cluster = once: claims, records,
+ * fencing; issue 12). sched_private.h holds what they share.
  *
  * Owns: struct job, the job table, both timer clocks, the worker pool.
  * Main thread only, except what the pool's workers do with a run and what
