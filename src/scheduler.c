@@ -146,12 +146,12 @@ static const char *drop_reason(enum job_event ev) {
         }
 }
 
-static const char *request_name(enum job_event ev) {
-        return ev == JOB_EV_DUE ? "scheduled" : ev == JOB_EV_RETRY_DUE ? "retry" : ev >= JOB_EV_CLAIM_WON ? "claimed" : "manual";
-}
-
 static bool is_claim_outcome(enum job_event ev) {
         return ev == JOB_EV_CLAIM_WON || ev == JOB_EV_CLAIM_LOST || ev == JOB_EV_CLAIM_UNDECIDED;
+}
+
+static const char *request_name(enum job_event ev) {
+        return ev == JOB_EV_DUE ? "scheduled" : ev == JOB_EV_RETRY_DUE ? "retry" : is_claim_outcome(ev) ? "claimed" : "manual";
 }
 
 static void log_skip(struct job *j, enum job_event ev, const struct job_actions *act) {
