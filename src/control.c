@@ -69,10 +69,45 @@ static int handle_list(struct request *r) {
         return 0;
 }
 
+static bool client_reply(struct control_client *cl, int code, const char *body);
+
+/* `status JOB` of a cluster job, once its last record was read from etcd
+ * (on a cluster worker): what etcd says replaces what this node saw. */
+static void status_cluster_done(void *userdata, int k, const char *job, const char *node, const char *result) {
+        struct control_client *cl = userdata;
+        struct strbuf b = { 0 };
+        struct job_view v;
+        usec_t next[3];
+        int code = 0;
+        cl->waiting = false;
+        if (sched_job_view(cl->ctl->sched, job, &v) < 0) {
+                strbuf_printf(&b, "no such job: %s\n", job);
+                code = 3;
+        } else {
+                if (k > 0) {
+                        v.cluster_node = node;
+                        v.cluster_result = result;
+                } else if (k < 0)
+                        log_warning("status %s: %s; showing what this node saw", job, result);
+                size_t n = sched_job_next_elapses(cl->ctl->sched, job, next, ELEMENTSOF(next));
+                render_job(&v, next, n, cl->json, &b);
+        }
+        if (cl->json && code != 0)
+                render_json_error(&b, code);
+        client_reply(cl, code, b.s && !b.oom ? b.s : "out of memory\n");
+        strbuf_done(&b);
+        timer_clock_flush(&cl->ctl->clock);
+}
+
 static int handle_status(struct request *r) {
         if (r->n_args == 0) {
                 render_status(r->sched, r->json, r->out);
                 return 0;
+        }
+        if (r->client && job_def_cluster_once(r->job.def) &&
+            sched_cluster_read_last(r->sched, r->job.def->name, status_cluster_done, r->client) >= 0) {
+                r->client->waiting = true;
+                return REPLY_DEFERRED;
         }
         usec_t next[3];
         size_t n = sched_job_next_elapses(r->sched, r->job.def->name, next, ELEMENTSOF(next));
@@ -263,6 +298,33 @@ static int handle_metrics(struct request *r) {
         return REPLY_DEFERRED;
 }
 
+/* `cluster`: answered when a cluster worker has read etcd (never on the
+ * loop), as reload is answered when the reload is done. */
+static void cluster_done(void *userdata, int code, const char *body) {
+        struct control_client *cl = userdata;
+        cl->waiting = false;
+        client_reply(cl, code, body);
+        timer_clock_flush(&cl->ctl->clock);
+}
+
+static int handle_cluster(struct request *r) {
+        if (!r->client) {
+                strbuf_puts(r->out, "cluster: only over the control socket\n");
+                return 1;
+        }
+        int k = sched_cluster_query(r->sched, r->json, cluster_done, r->client);
+        if (k == -ENODEV) {
+                strbuf_puts(r->out, "evd runs without a cluster (no [cluster] in its configuration at start)\n");
+                return 1;
+        }
+        if (k < 0) {
+                strbuf_printf(r->out, "cluster: %s\n", strerror(-k));
+                return 1;
+        }
+        r->client->waiting = true;
+        return REPLY_DEFERRED;
+}
+
 #ifdef EVD_TEST_HOOKS
 /* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
  * environment and built with -DEVD_TEST_HOOKS=ON (off by default; the
@@ -307,6 +369,7 @@ static const handler_fn handlers[_CTL_COMMAND_MAX] = {
         [CTL_NEXT] = handle_next,     [CTL_PAUSE] = handle_pause,   [CTL_RESUME] = handle_pause,
         [CTL_RELOAD] = handle_reload, [CTL_STATS] = handle_stats,
         [CTL_METRICS] = handle_metrics,
+        [CTL_CLUSTER] = handle_cluster,
 #ifdef EVD_TEST_HOOKS
         [CTL_TEST_STALL] = handle_test_stall, [CTL_TEST_CLOCK_STEP] = handle_test_clock_step,
 #endif
@@ -411,6 +474,7 @@ static void client_free(struct control_client *cl) {
         if (cl->waiting) {
                 sched_reload_forget(ctl->sched, cl);
                 sched_metrics_forget(ctl->sched, cl);
+                sched_cluster_forget(ctl->sched, cl);
         }
         timer_stop(&cl->deadline);
         loop_remove(ctl->loop, &cl->source);

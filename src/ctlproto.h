@@ -26,6 +26,7 @@ enum ctl_command_id {
         CTL_TEST_STALL,
         CTL_TEST_CLOCK_STEP,
         CTL_METRICS,
+        CTL_CLUSTER,
         _CTL_COMMAND_MAX,
 };
 

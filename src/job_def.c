@@ -40,7 +40,7 @@ bool job_def_same_schedule(const struct job_def *a, const struct job_def *b) {
         if (a->schedule == SCHEDULE_EVERY ? a->every != b->every : !streq_ptr(a->schedule_text, b->schedule_text))
                 return false;
         return streq_ptr(a->extras->timezone, b->extras->timezone) && a->jitter == b->jitter && a->persistent == b->persistent &&
-               a->enabled == b->enabled;
+               a->enabled == b->enabled && a->extras->cluster == b->extras->cluster; /* cluster: `every`'s clock */
 }
 
 /* The fields of own that were given replace those of *ret. */
@@ -300,7 +300,8 @@ static bool extras_equal(const struct job_extras *a, const struct job_extras *b)
                a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
                a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
                a->nice == b->nice && a->nice_set == b->nice_set && a->alerts == b->alerts &&
-               a->expect_success_within == b->expect_success_within;
+               a->expect_success_within == b->expect_success_within && a->cluster == b->cluster &&
+               a->cluster_unreachable == b->cluster_unreachable && a->cluster_history == b->cluster_history;
 }
 
 /* Strings are interned (and an argv or address list follows its text). */
@@ -362,6 +363,14 @@ void job_finish(struct parser *p) {
         job_alerts_finish(p);
         job_extras_finish(p, d);
         p->environment = strv_free(p->environment);
+        if (p->extras.cluster == CLUSTER_ONCE && p->n_cluster_once++ == 0) {
+                p->cluster_once_path = p->path;
+                p->cluster_once_seq = p->file_seq;
+                p->cluster_once_line = config_key_seen(p, "cluster");
+                p->cluster_once_job = strdup(d->name);
+                if (!p->cluster_once_job)
+                        config_oom(p);
+        }
         /* A section whose header was an error has been reported once: no
          * "missing" errors for it, only those of the keys it has. */
         if (!config_key_seen(p, "command") && !p->job_scratch)

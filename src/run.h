@@ -36,6 +36,12 @@ struct run {
         size_t input_len;
         const char *hook;       /* an alert hook's key ("on_failure"): prefixes its messages; NULL for a run */
         usec_t scheduled;       /* realtime instant the run was scheduled for (EVD_SCHEDULED_USEC) */
+        /* cluster = once (issue 12): the instant claimed (realtime, before
+         * jitter; 0: none), and for a claimed run the node lease's expiry
+         * (CLOCK_BOOTTIME, cluster.h), checked just before the spawn. */
+        usec_t instant;
+        const _Atomic usec_t *lease_expiry;     /* NULL: not a claimed run */
+        bool fenced;            /* main thread: ended because the lease expired */
 
         /* Shared. */
         atomic_int cancel;      /* enum run_cancel */

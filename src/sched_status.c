@@ -130,6 +130,9 @@ void sched_fill_view(const struct job *j, struct job_view *v, bool full) {
         /* last_success and overdue: sched_watch_view(). */
         job_describe_result(j, v->last_result, sizeof v->last_result);
         sched_watch_view(j, v);
+        if (job_def_cluster_once(j->def) &&
+            !sched_cluster_last(j->sched, j->def->name, &v->cluster_node, &v->cluster_result))
+                v->cluster_node = v->cluster_result = NULL;
 }
 
 size_t sched_job_count(const struct sched *s) {

@@ -10,7 +10,8 @@
  * shutdown), sched_arm.c (computing deadlines and the clock-step policy),
  * sched_reload.c (parsing and the name match on a helper thread, applied on the loop),
  * sched_status.c (STATUS=, the watchdog, the view control reads, counters,
- * sched_verify()). sched_private.h holds what they share.
+ * sched_verify()), sched_cluster.c (cluster = once: claims, records,
+ * fencing; issue 12). sched_private.h holds what they share.
  *
  * Owns: struct job, the job table, both timer clocks, the worker pool.
  * Main thread only, except what the pool's workers do with a run and what
@@ -27,6 +28,9 @@
 #include "run.h"
 #include "state.h"
 #include "timer.h"
+
+struct cluster;
+struct cluster_claim_result;
 
 struct job_result {                     /* a run's end, as codes; rendered on demand */
         int32_t status;                 /* exit status, signal, or the spawn errno */
@@ -46,6 +50,7 @@ struct job_retry {
         struct timer timer;
         struct job *job;
         usec_t scheduled;               /* the first attempt's scheduled instant (realtime) */
+        usec_t instant;                 /* cluster = once: the instant the retry is of */
 };
 
 /* One job's runtime state: 160 bytes on x86-64, its schedule timer (32)
@@ -192,6 +197,13 @@ struct sched {
         usec_t request_scheduled;
         struct sched_metrics *metrics;  /* NULL until metrics are first needed (sched_metrics.c) */
         bool metrics_dirty;             /* a value metrics show may have changed */
+        /* cluster = once (issue 12, sched_cluster.c). */
+        struct cluster *cluster;        /* NULL: no [cluster] (at start) */
+        struct timer fence_timer;       /* mono: the lease's expiry while claimed runs are active */
+        size_t n_claimed;               /* claimed runs active (waiting or running) */
+        const struct cluster_claim_result *claim_result; /* during the feed of its outcome */
+        void *cluster_seen;             /* the last instant of each cluster job seen here */
+        size_t n_cluster_seen;
 };
 
 /* Takes ownership of config. */
@@ -267,6 +279,10 @@ struct job_view {               /* a snapshot, filled on request */
         bool overdue;
         usec_t expect_success_within, last_success, first_seen, overdue_since, failing_since, deadline;
         uint64_t n_failed[_JOB_FAILED_MAX];     /* failed runs by how they ended (metrics) */
+        /* cluster = once: where this node saw the last instant run and its
+         * result ("running", "ran there", "exit status 0"); NULL: none seen.
+         * Valid until the loop goes on. */
+        const char *cluster_node, *cluster_result;
 };
 size_t sched_job_count(const struct sched *s);
 /* i-th job in name order; fills *ret. */
@@ -304,6 +320,20 @@ typedef void (*sched_metrics_fn)(void *userdata, int r, char *text);
 int sched_metrics_request(struct sched *s, bool openmetrics, sched_metrics_fn done, void *userdata);
 /* The waiter went away (client disconnected): never call it. */
 void sched_metrics_forget(struct sched *s, void *userdata);
+/* `evdctl cluster` (issue 12): the nodes and endpoints read from etcd on
+ * a cluster worker; done(userdata, code, body) is called on the loop
+ * unless sched_cluster_forget(userdata) came first. -ENODEV: evd runs
+ * without a cluster. */
+int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata, int code, const char *body),
+                        void *userdata);
+void sched_cluster_forget(struct sched *s, void *userdata);
+/* `evdctl status JOB` of a cluster job: its last record read from etcd on
+ * a cluster worker (as cluster_read_last()). -ENODEV: no cluster, or not
+ * a cluster = once job. */
+int sched_cluster_read_last(struct sched *s, const char *job,
+                            void (*done)(void *userdata, int r, const char *job, const char *node,
+                                         const char *result),
+                            void *userdata);
 #ifdef EVD_TEST_HOOKS
 /* Test hook: a step of evd's wall clock by delta (timer_clock_test_step). */
 void sched_test_clock_step(struct sched *s, int64_t delta_usec);

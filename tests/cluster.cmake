@@ -5,6 +5,10 @@
 #   cluster/etcd      claims exactly once under contention, lease expiry,
 #                     leader failover, unreachable and stopped members,
 #                     bad endpoints.
+#   cluster/evd       cluster = once in evd (one and two nodes): one claim
+#                     per instant, records, evdctl cluster, list/status,
+#                     cluster_unreachable, fencing (node or etcd frozen),
+#                     a node name used twice.
 # Included by tests/CMakeLists.txt.
 if(EVD_HAVE_ETCD)
   add_executable(etcd_driver ${CMAKE_CURRENT_SOURCE_DIR}/cluster/etcd_driver.c)
@@ -20,4 +24,9 @@ if(EVD_HAVE_ETCD)
   set_tests_properties(cluster/etcd PROPERTIES
                        LABELS "cluster" TIMEOUT 300 SKIP_RETURN_CODE 77 COST 50
                        ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  add_test(NAME cluster/evd
+           COMMAND ${EVD_CLUSTER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_evd_cluster.py $<TARGET_FILE:evd>)
+  set_tests_properties(cluster/evd PROPERTIES
+                       LABELS "cluster" TIMEOUT 600 SKIP_RETURN_CODE 77 COST 80
+                       ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;EVD_TEST_HOOKS=1")
 endif()
