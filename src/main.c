@@ -175,7 +175,16 @@ static int check_config(const char *path) {
                 strv_free(errors);
                 return 1;
         }
-        printf("%s: valid: %zu job%s\n", path, c->n_jobs, c->n_jobs == 1 ? "" : "s");
+        /* Crontab lines refused are warnings: evd runs without them (as
+         * cron does), so the configuration is still valid (exit 0). */
+        for (char **w = c->crontabs ? c->crontabs->warnings : NULL; w && *w; w++)
+                fprintf(stderr, "%s\n", *w);
+        if (c->crontabs)
+                printf("%s: valid: %zu job%s (%zu from crontabs, %zu crontab warning%s)\n", path, c->n_jobs,
+                       c->n_jobs == 1 ? "" : "s", c->crontabs->n_jobs, strv_length(c->crontabs->warnings),
+                       strv_length(c->crontabs->warnings) == 1 ? "" : "s");
+        else
+                printf("%s: valid: %zu job%s\n", path, c->n_jobs, c->n_jobs == 1 ? "" : "s");
         strv_free(errors);
         config_free(c);
         return 0;
@@ -265,6 +274,8 @@ static int load_start_config(const char *path, struct config **ret) {
                 return EX_CONFIG;
         }
         strv_free(errors);
+        for (char **w = config->crontabs ? config->crontabs->warnings : NULL; w && *w; w++)
+                log_warning("%s", *w);
         raise_nofile_limit();
         char *nofile = pool_nofile_check(config->workers);
         if (nofile) {
