@@ -619,7 +619,7 @@ static int parser_done(struct parser *p, int r, char ***errors) {
 }
 
 static int config_load_internal(const char *path, const char *text, const struct config *base, struct config **ret,
-                                char ***errors) {
+                                char ***errors, uint64_t *ret_files_digest) {
         struct parser p = { .check_permissions = text == NULL, .base = base };
 
         p.config = calloc(1, sizeof(*p.config));
@@ -645,6 +645,8 @@ static int config_load_internal(const char *path, const char *text, const struct
                 config_load_includes(&p);
         /* Crontab lines are never errors of the configuration (warnings,
          * as cron skips them), but evd.conf's names must all be known. */
+        if (ret_files_digest)
+                *ret_files_digest = p.config->files_digest;
         if (!p.failure && p.config->crontabs && p.n_errors == 0 && !p.too_many)
                 config_load_crontabs(&p);
 
@@ -664,18 +666,19 @@ static int config_load_internal(const char *path, const char *text, const struct
  * about 17 bytes a job, which glibc keeps mapped. malloc_trim() gives those
  * pages back (RSS is what an administrator sees), once per load; a load is
  * rare, and the trim took 0.3 ms after 100,000 jobs. */
-int config_load_base(const char *path, const struct config *base, struct config **ret, char ***errors) {
-        int r = config_load_internal(path, NULL, base, ret, errors);
+int config_load_base(const char *path, const struct config *base, struct config **ret, char ***errors,
+                     uint64_t *ret_files_digest) {
+        int r = config_load_internal(path, NULL, base, ret, errors, ret_files_digest);
         malloc_trim(0);
         return r;
 }
 
 int config_load(const char *path, struct config **ret, char ***errors) {
-        return config_load_base(path, NULL, ret, errors);
+        return config_load_base(path, NULL, ret, errors, NULL);
 }
 
 int config_load_string(const char *text, const char *name, struct config **ret, char ***errors) {
-        return config_load_internal(name, text, NULL, ret, errors);
+        return config_load_internal(name, text, NULL, ret, errors, NULL);
 }
 
 const struct job_def *config_find_job(const struct config *c, const char *name) {

@@ -112,6 +112,7 @@ struct config_crontabs {
         struct config_crontab_file *files;
         size_t n_files;
         char **warnings;        /* "FILE:LINE: reason": lines and files refused (not fatal) */
+        char **news;            /* those not about a table unchanged since the base configuration */
         size_t n_jobs;          /* jobs made from crontab entries */
 };
 
@@ -147,8 +148,11 @@ int config_load(const char *path, struct config **ret, char ***errors);
 /* The same, for a reload of a running configuration `base` (NULL: none),
  * which is only read: a crontab that cannot be read now (but still
  * exists) keeps the version base read, and each crontab's `changed` says
- * whether it differs from base's. Any thread, base being immutable. */
-int config_load_base(const char *path, const struct config *base, struct config **ret, char ***errors);
+ * whether it differs from base's. *ret_files_digest (when non-NULL) is
+ * set to what files_digest is for the files read, valid or not. Any
+ * thread, base being immutable. */
+int config_load_base(const char *path, const struct config *base, struct config **ret, char ***errors,
+                     uint64_t *ret_files_digest);
 
 /* The same, from a string (for tests and fuzzing); `name` is used as the
  * file name in messages, includes are resolved relative to the filesystem

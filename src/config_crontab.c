@@ -114,21 +114,25 @@ void config_crontabs_free(struct config_crontabs *c) {
         free(c->files);
         strv_free(c->system);
         strv_free(c->warnings);
+        strv_free(c->news);
         free(c);
 }
 
-static void warn(struct loader *l, const char *fmt, ...) _printf_(2, 3);
-static void warn(struct loader *l, const char *fmt, ...) {
+/* A warning; also in news unless it is about a table unchanged since
+ * base (a reload then does not log it again). */
+static void warn_at(struct loader *l, bool fresh, const char *fmt, ...) _printf_(3, 4);
+static void warn_at(struct loader *l, bool fresh, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
         va_start(ap, fmt);
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
         va_end(ap);
-        if (!m || strv_push(&l->c->warnings, m) < 0)
+        if (!m || strv_push(&l->c->warnings, m) < 0 || (fresh && strv_push(&l->c->news, m) < 0))
                 config_oom(l->p);
         free(m);
 }
+#define warn(l, ...) warn_at((l), true, __VA_ARGS__)
 
 /* base's table of that path: usually the next one after the last found,
  * as both loads read in the same order. */
@@ -209,11 +213,11 @@ static struct schedule *entry_schedule(struct parser *p, const struct crontab_en
 }
 
 /* One entry as a job definition. */
-static void add_entry(struct loader *l, const char *file, const struct crontab_entry *e) {
+static void add_entry(struct loader *l, const char *file, const struct crontab_entry *e, bool changed) {
         struct parser *p = l->p;
         const struct job_def *other = job_table_find(p, e->name);
         if (other) {
-                warn(l, "%s:%u: entry not loaded: the job name \"%s\" is taken by %s:%u", file, e->line, e->name,
+                warn_at(l, changed, "%s:%u: entry not loaded: the job name \"%s\" is taken by %s:%u", file, e->line, e->name,
                      other->file, other->line);
                 return;
         }
@@ -280,11 +284,11 @@ static void add_table(struct loader *l, const char *path, const char *user, char
         if (!f->path || (user && !f->user))
                 config_oom(l->p);
         for (char **m = ct->errors; m && *m; m++)
-                warn(l, "%s", *m);
+                warn_at(l, changed, "%s", *m);
         if (ct->n_errors > CRONTAB_ERRORS_MAX)
-                warn(l, "%s: %zu more lines refused", path, ct->n_errors - CRONTAB_ERRORS_MAX);
+                warn_at(l, changed, "%s: %zu more lines refused", path, ct->n_errors - CRONTAB_ERRORS_MAX);
         for (size_t i = 0; i < ct->n_entries && !l->p->failure; i++)
-                add_entry(l, path, &ct->entries[i]);
+                add_entry(l, path, &ct->entries[i], changed);
 }
 
 /* A copy of base's version of the table at path, re-added (the table

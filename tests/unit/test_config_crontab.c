@@ -54,7 +54,7 @@ static struct config *load(const char *conf, const struct config *base, char ***
         fclose(f);
         chmod(path, 0644);
         struct config *c = NULL;
-        int r = config_load_base(path, base, &c, errors);
+        int r = config_load_base(path, base, &c, errors, NULL);
         for (char **e = errors ? *errors : NULL; e && *e; e++)
                 fprintf(stderr, "  error: %s\n", *e);
         return r < 0 ? NULL : c;
