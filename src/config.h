@@ -150,6 +150,8 @@ struct config_crontabs {
         char **system;          /* system=: files or directories (system format, user field) */
         char *users;            /* users=: one file per user, or NULL */
         struct job_def defaults;        /* timeout, overlap, jitter, retries, retry_delay of every entry */
+        struct job_alerts alerts;       /* the alert keys of every entry (unset: -1/NULL), MAILTO laid over them */
+        bool alerts_given;
         struct config_crontab_file *files;
         size_t n_files;
         char **warnings;        /* "FILE:LINE: reason": lines and files refused (not fatal) */

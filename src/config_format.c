@@ -153,6 +153,8 @@ static void put_crontabs(FILE *f, const struct config *c) {
         put_span(f, "jitter", t->defaults.jitter);
         fprintf(f, "retries = %u\n", t->defaults.retries);
         put_span(f, "retry_delay", t->defaults.retry_delay);
+        if (t->alerts_given)
+                put_alerts(f, &t->alerts);
         for (size_t i = 0; i < c->n_jobs; i++)
                 if (c->jobs[i]->extras->crontab)
                         fprintf(f, "# job %s from %s:%u\n", c->jobs[i]->name, c->jobs[i]->file, c->jobs[i]->line);

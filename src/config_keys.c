@@ -555,6 +555,13 @@ const struct config_key config_keys[] = {
         { "mail_on", DAEMON | JOB, parse_enum, AL(mail_on), 0, 0, KEY_ALERTS, "mail_on value", mail_on_names },
         { "mail_from", DAEMON | JOB, parse_mail_from, AL(mail_from), 0, 0, KEY_ALERTS, NULL, NULL },
         { "sendmail", DAEMON, parse_sendmail, 0, 0, 0, 0, NULL, NULL },
+        { "on_failure", CRONTABS, parse_hook, AL(on_failure), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "on_recovery", CRONTABS, parse_hook, AL(on_recovery), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "alert", CRONTABS, parse_enum, AL(alert), 0, 0, KEY_ALERTS, "alert mode", alert_mode_names },
+        { "hook_user", CRONTABS, parse_hook_user, AL(hook_user), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_to", CRONTABS, parse_mail_to, AL(mail_to), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_on", CRONTABS, parse_enum, AL(mail_on), 0, 0, KEY_ALERTS, "mail_on value", mail_on_names },
+        { "mail_from", CRONTABS, parse_mail_from, AL(mail_from), 0, 0, KEY_ALERTS, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
 _Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");
@@ -596,6 +603,10 @@ static void *key_target(struct parser *p, const struct config_key *k) {
                 if (p->section == SEC_JOB) {
                         p->alerts_given = true;
                         return &p->alerts;
+                }
+                if (p->section == SEC_CRONTABS && p->config->crontabs) {
+                        p->config->crontabs->alerts_given = true;
+                        return &p->config->crontabs->alerts;
                 }
                 return p->section == SEC_DAEMON ? daemon_alerts(p) : NULL;
         }
