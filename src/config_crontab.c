@@ -75,8 +75,8 @@ struct loader {
         struct config_crontabs *c;
         const struct config_crontabs *base; /* NULL: none */
         size_t hint;                        /* where the next base file likely is */
-        const char *mailto;                 /* the MAILTO of the last block made (entries under it share it) */
-        const struct job_alerts *alerts;    /* that block */
+        const char *mailto;                 /* the table's last MAILTO looked at (entries under it share it) */
+        const struct job_alerts *alerts;    /* its block */
 };
 
 void config_crontabs_begin(struct parser *p) {
@@ -236,8 +236,10 @@ static const struct job_alerts *entry_alerts(struct loader *l, const char *file,
         const struct config_crontabs *c = l->c;
         if (!e->mailto)
                 return c->alerts_given ? &c->alerts : NULL;
-        if (l->alerts && streq(l->mailto, e->mailto))
+        if (l->mailto && streq(l->mailto, e->mailto))
                 return l->alerts;
+        l->mailto = e->mailto;
+        l->alerts = c->alerts_given ? &c->alerts : NULL; /* also when MAILTO is invalid: one warning */
         struct job_alerts a = c->alerts;
         if (!*e->mailto) {
                 a.mail_to = config_strdup(p, "");
@@ -250,9 +252,9 @@ static const struct job_alerts *entry_alerts(struct loader *l, const char *file,
                         return NULL;
                 }
                 if (r < 0) {
-                        warn_at(l, changed, "%s:%u: MAILTO=%s: %s; its output is not mailed", file, e->line,
-                                e->mailto, err);
-                        return c->alerts_given ? &c->alerts : NULL;
+                        warn_at(l, changed, "%s:%u: MAILTO=%s: %s; the output of the entries under it is not mailed",
+                                file, e->line, e->mailto, err);
+                        return l->alerts;
                 }
                 a.mail_to = config_strdup(p, e->mailto);
                 a.mail_to_list = config_strv(p, list, false);
@@ -266,7 +268,6 @@ static const struct job_alerts *entry_alerts(struct loader *l, const char *file,
                 return NULL;
         }
         *x = a;
-        l->mailto = e->mailto;
         l->alerts = x;
         return x;
 }
@@ -276,8 +277,8 @@ static void add_entry(struct loader *l, const char *file, const struct crontab_e
         struct parser *p = l->p;
         const struct job_def *other = job_table_find(p, e->name);
         if (other) {
-                warn_at(l, changed, "%s:%u: entry not loaded: the job name \"%s\" is taken by %s:%u", file, e->line, e->name,
-                     other->file, other->line);
+                warn_at(l, changed, "%s:%u: entry not loaded: the job name \"%s\" is taken by %s:%u", file, e->line,
+                        e->name, other->file, other->line);
                 return;
         }
         p->extras = (struct job_extras){ .crontab = true };

@@ -286,11 +286,13 @@ START_TEST(test_mailto_and_alerts) {
                    "MAILTO=\"\"\n"
                    "0 4 * * * root off\n"
                    "MAILTO=bad address\n"
-                   "0 5 * * * root bad\n",
+                   "0 5 * * * root bad\n"
+                   "0 6 * * * root bad too\n",
                    0644);
         struct config *c = load("[crontabs]\nsystem = DIR/crontab\non_failure = /bin/true hook\n", NULL, NULL);
         ck_assert_ptr_nonnull(c);
-        ck_assert_uint_eq(c->n_jobs, 5);
+        ck_assert_uint_eq(c->n_jobs, 6);
+        ck_assert_uint_eq(strv_length(c->crontabs->warnings), 1); /* one for the two entries under it */
         struct job_alerts a;
         job_def_alerts(job_at(c, "crontab", 1), &a);
         ck_assert_ptr_null(a.mail_to_list);
