@@ -133,6 +133,7 @@ struct job_extras {
         int nice;
         bool nice_set;
         usec_t expect_success_within;   /* dead-man check; 0: none (sched_watch.c) */
+        bool crontab;           /* the job is a crontab entry ([crontabs]), not a [job:NAME] section */
         const struct job_alerts *alerts; /* the job's own alert keys; NULL: none given */
         /* Issue 12: cluster = once jobs (the others leave these 0). */
         int cluster;                    /* enum cluster_mode */
@@ -170,6 +171,30 @@ struct job_def {
         bool enabled;
 };
 
+/* One crontab read for a configuration ([crontabs]). */
+struct config_crontab_file {
+        char *path;             /* as named in errors and in the jobs' file= */
+        char *user;             /* a users= table: its owner; NULL: system format */
+        char *text;             /* what was parsed, kept: a later version that cannot be read leaves this one */
+        size_t size;
+        bool changed;           /* new, or different from the base configuration's (config_load_base()) */
+};
+
+/* [crontabs] (config_crontab.c): where the tables are, the evd options
+ * every crontab job gets, and what was read. */
+struct config_crontabs {
+        char **system;          /* system=: files or directories (system format, user field) */
+        char *users;            /* users=: one file per user, or NULL */
+        struct job_def defaults;        /* timeout, overlap, jitter, retries, retry_delay of every entry */
+        struct job_alerts alerts;       /* the alert keys of every entry (unset: -1/NULL), MAILTO laid over them */
+        bool alerts_given;
+        struct config_crontab_file *files;
+        size_t n_files;
+        char **warnings;        /* "FILE:LINE: reason": lines and files refused (not fatal) */
+        char **news;            /* those not about a table unchanged since the base configuration */
+        size_t n_jobs;          /* jobs made from crontab entries */
+};
+
 struct config {
         unsigned refcount;              /* this pointer's owner, plus job_def_ref()s */
         struct arena arena;             /* every string and vector of the configuration */
@@ -193,6 +218,8 @@ struct config {
         struct job_def **jobs;          /* &defs[i], for callers that want pointers */
         size_t n_jobs;
         struct cluster_config *cluster; /* NULL: no [cluster] section */
+        struct config_crontabs *crontabs; /* [crontabs]; NULL: none */
+        uint64_t files_digest;          /* of the evd.conf files read (names and texts, in order) */
 };
 
 static inline bool job_def_cluster_once(const struct job_def *d) {
@@ -208,6 +235,15 @@ static inline usec_t job_def_cluster_history(const struct job_def *d) {
  * string per error to *errors (a strv the caller frees), in file order.
  * Other failures (out of memory) return another negative errno. */
 int config_load(const char *path, struct config **ret, char ***errors);
+
+/* The same, for a reload of a running configuration `base` (NULL: none),
+ * which is only read: a crontab that cannot be read now (but still
+ * exists) keeps the version base read, and each crontab's `changed` says
+ * whether it differs from base's. *ret_files_digest (when non-NULL) is
+ * set to what files_digest is for the files read, valid or not. Any
+ * thread, base being immutable. */
+int config_load_base(const char *path, const struct config *base, struct config **ret, char ***errors,
+                     uint64_t *ret_files_digest);
 
 /* The same, from a string (for tests and fuzzing); `name` is used as the
  * file name in messages, includes are resolved relative to the filesystem

@@ -422,6 +422,12 @@ static void parse_expect_span(struct parser *p, const struct config_key *k, cons
                 *(usec_t *)field = u;
 }
 
+/* [crontabs] system=: files or directories, split like command=. */
+static void parse_crontab_system(struct parser *p, const struct config_key *k UNUSED, const char *value,
+                                 void *field UNUSED) {
+        config_crontabs_system(p, value);
+}
+
 /* ---- alert keys (struct job_alerts; see config.h) ------------------------- */
 
 /* on_failure=, on_recovery=: split like command= (never through a shell,
@@ -645,6 +651,8 @@ static const char *const mail_on_names[] = { "failure", "output", "always", NULL
 #define C(f) offsetof(struct config, f)
 #define J(f) offsetof(struct job_def, f)
 #define X(f) offsetof(struct job_extras, f)
+#define CRONTABS SEC_BIT(SEC_CRONTABS)
+#define T(f) offsetof(struct config_crontabs, f)
 #define AL(f) offsetof(struct job_alerts, f)
 
 const struct config_key config_keys[] = {
@@ -674,6 +682,13 @@ const struct config_key config_keys[] = {
         { "limit_nofile", JOB, parse_unsigned, X(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, KEY_EXTRAS, NULL, NULL },
         { "enabled", JOB, parse_bool, J(enabled), 0, 0, 0, NULL, NULL },
         { "expect_success_within", JOB, parse_expect_span, X(expect_success_within), 0, 0, KEY_EXTRAS, NULL, NULL },
+        { "system", CRONTABS, parse_crontab_system, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
+        { "users", CRONTABS, parse_path, T(users), 0, 0, 0, NULL, NULL },
+        { "timeout", CRONTABS, parse_span, J(timeout), 0, 0, KEY_ZERO | KEY_INFINITY | KEY_CRONTAB_JOB, NULL, NULL },
+        { "overlap", CRONTABS, parse_enum, J(overlap), 0, 0, KEY_CRONTAB_JOB, "overlap policy", overlap_names },
+        { "jitter", CRONTABS, parse_span, J(jitter), 0, 0, KEY_ZERO | KEY_CRONTAB_JOB, NULL, NULL },
+        { "retries", CRONTABS, parse_unsigned, J(retries), 0, 1000, KEY_CRONTAB_JOB, NULL, NULL },
+        { "retry_delay", CRONTABS, parse_span, J(retry_delay), 0, 0, KEY_CRONTAB_JOB, NULL, NULL },
         { "on_failure", DAEMON | JOB, parse_hook, AL(on_failure), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
         { "on_recovery", DAEMON | JOB, parse_hook, AL(on_recovery), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
         { "alert", DAEMON | JOB, parse_enum, AL(alert), 0, 0, KEY_ALERTS, "alert mode", alert_mode_names },
@@ -693,6 +708,13 @@ const struct config_key config_keys[] = {
         { "cluster", JOB, parse_cluster_mode, X(cluster), 0, 0, KEY_EXTRAS, "cluster mode", cluster_names },
         { "cluster_unreachable", JOB, parse_enum, X(cluster_unreachable), 0, 0, KEY_EXTRAS, "value", unreachable_names },
         { "cluster_history", JOB, parse_span, X(cluster_history), 0, 0, KEY_EXTRAS, NULL, NULL },
+        { "on_failure", CRONTABS, parse_hook, AL(on_failure), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "on_recovery", CRONTABS, parse_hook, AL(on_recovery), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "alert", CRONTABS, parse_enum, AL(alert), 0, 0, KEY_ALERTS, "alert mode", alert_mode_names },
+        { "hook_user", CRONTABS, parse_hook_user, AL(hook_user), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_to", CRONTABS, parse_mail_to, AL(mail_to), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_on", CRONTABS, parse_enum, AL(mail_on), 0, 0, KEY_ALERTS, "mail_on value", mail_on_names },
+        { "mail_from", CRONTABS, parse_mail_from, AL(mail_from), 0, 0, KEY_ALERTS, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
 _Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");
@@ -735,6 +757,10 @@ static void *key_target(struct parser *p, const struct config_key *k) {
                         p->alerts_given = true;
                         return &p->alerts;
                 }
+                if (p->section == SEC_CRONTABS && p->config->crontabs) {
+                        p->config->crontabs->alerts_given = true;
+                        return &p->config->crontabs->alerts;
+                }
                 return p->section == SEC_DAEMON ? daemon_alerts(p) : NULL;
         }
         switch (p->section) {
@@ -749,6 +775,11 @@ static void *key_target(struct parser *p, const struct config_key *k) {
                 return k->flags & KEY_EXTRAS ? (void *)&p->extras : (void *)p->job;
         case SEC_CLUSTER:
                 return p->config->cluster;
+        case SEC_CRONTABS:
+                if (!p->config->crontabs)
+                        return NULL; /* out of memory at the section's start */
+                return k->flags & KEY_CRONTAB_JOB ? (void *)&p->config->crontabs->defaults
+                                                  : (void *)p->config->crontabs;
         default:
                 return NULL; /* [include]: files= keeps its own list */
         }

@@ -5,7 +5,9 @@
  *
  * crontab_load() checks the descriptor it reads (fstat after open), so a
  * file replaced between the check and the read cannot slip through; the
- * symlink rule needs one lstat-like fstatat() of the name first. Files are
+ * symlink rule needs one lstat-like fstatat() of the name first, and a
+ * name that is not a regular file (through a link, its target) is refused
+ * before it is opened, since opening a device can have effects. Files are
  * opened O_NONBLOCK (a FIFO never blocks) and read up to
  * CRONTAB_SIZE_MAX + 1 bytes, so a huge file is refused without being read
  * whole.
@@ -108,9 +110,9 @@ static int check_stat(const struct stat *st, const struct crontab_options *o, ui
         return 0;
 }
 
-int crontab_load(int dirfd, const char *name, const char *display, const struct crontab_options *options,
-                 struct crontab **ret, char **ret_reason) {
-        if (!name || !options || !ret || (options->format == CRONTAB_USER && (!options->user || !*options->user)))
+int crontab_load_text(int dirfd, const char *name, const char *display, const struct crontab_options *options,
+                      char **ret_text, size_t *ret_size, char **ret_reason) {
+        if (!name || !options || !ret_text || !ret_size || (options->format == CRONTAB_USER && (!options->user || !*options->user)))
                 return -EINVAL;
         display = display ? display : name;
         uid_t owner = 0;
@@ -133,6 +135,15 @@ int crontab_load(int dirfd, const char *name, const char *display, const struct 
                 if (lst.st_uid != 0)
                         return refuse(ret_reason, -EPERM, display, "a symbolic link not owned by root%s", NULL);
         }
+        /* Nothing but a regular file is opened: opening a device can
+         * have effects (a watchdog, a tape). fstat() below checks again
+         * what was opened. */
+        struct stat target = lst;
+        if (S_ISLNK(lst.st_mode) && fstatat(dirfd, name, &target, 0) < 0)
+                return refuse(ret_reason, -errno, display, "%s",
+                              errno == ELOOP ? "too many levels of symbolic links" : strerror(errno));
+        if (!S_ISREG(target.st_mode))
+                return refuse(ret_reason, -EPERM, display, "not a regular file%s", NULL);
         int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
         if (options->format == CRONTAB_USER)
                 flags |= O_NOFOLLOW;
@@ -157,6 +168,22 @@ int crontab_load(int dirfd, const char *name, const char *display, const struct 
                 return refuse(ret_reason, r, display, "larger than %s", "4 MiB");
         if (r < 0)
                 return refuse(ret_reason, r, display, "%s", strerror(-r));
+        *ret_text = text;
+        *ret_size = size;
+        text = NULL;
+        return 0;
+}
+
+int crontab_load(int dirfd, const char *name, const char *display, const struct crontab_options *options,
+                 struct crontab **ret, char **ret_reason) {
+        if (!name || !ret)
+                return -EINVAL;
+        display = display ? display : name;
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        int r = crontab_load_text(dirfd, name, display, options, &text, &size, ret_reason);
+        if (r < 0)
+                return r;
         r = crontab_parse(display, text, size, options, ret);
         if (r < 0)
                 return refuse(ret_reason, r, display, "%s", strerror(-r));

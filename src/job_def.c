@@ -301,7 +301,8 @@ static bool extras_equal(const struct job_extras *a, const struct job_extras *b)
                a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
                a->nice == b->nice && a->nice_set == b->nice_set && a->alerts == b->alerts &&
                a->expect_success_within == b->expect_success_within && a->cluster == b->cluster &&
-               a->cluster_unreachable == b->cluster_unreachable && a->cluster_history == b->cluster_history;
+               a->cluster_unreachable == b->cluster_unreachable && a->cluster_history == b->cluster_history &&
+               a->crontab == b->crontab;
 }
 
 /* Strings are interned (and an argv or address list follows its text). */
@@ -332,7 +333,7 @@ static void job_alerts_finish(struct parser *p) {
 
 /* d's extras from p->extras and p->environment: the shared default, the
  * previous job's when equal, or a new one in the arena. */
-static void job_extras_finish(struct parser *p, struct job_def *d) {
+void job_extras_finish(struct parser *p, struct job_def *d) {
         const struct job_extras *last = p->extras_last;
         struct job_extras *x;
 
