@@ -243,6 +243,19 @@ static void section_main(struct parser *p) {
         }
 }
 
+/* [crontabs]: once, in the main file. */
+static void section_crontabs(struct parser *p) {
+        if (p->included)
+                lerror(p, p->line, "[crontabs] is not allowed in an included file, only [job:NAME]");
+        else if (p->crontabs_line)
+                lerror(p, p->line, "[crontabs] given twice (first at line %u)", p->crontabs_line);
+        else {
+                p->section = SEC_CRONTABS;
+                p->crontabs_line = p->line;
+                config_crontabs_begin(p);
+        }
+}
+
 static void section_job(struct parser *p, const char *job) {
         char q[QBUF_SIZE];
         size_t n = strlen(job);
@@ -286,8 +299,10 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
 
         if (streq(p->section_name, "daemon") || streq(p->section_name, "include"))
                 section_main(p);
+        else if (streq(p->section_name, "crontabs"))
+                section_crontabs(p);
         else if (!startswith(p->section_name, "job:"))
-                lerror(p, p->line, "unknown section [%s] (expected [daemon], [include] or [job:NAME])",
+                lerror(p, p->line, "unknown section [%s] (expected [daemon], [include], [crontabs] or [job:NAME])",
                        config_quote_marks(q, p->section_name, false));
         else
                 section_job(p, p->section_name + 4);
@@ -510,6 +525,9 @@ void config_parse_text(struct parser *p, const char *path, unsigned file_seq, bo
                 return;
         p->file_seq = file_seq;
         p->included = included;
+        /* What a crontab-triggered reload compares (sched_reload.c). */
+        p->config->files_digest = fnv1a64(p->config->files_digest, path, strlen(path) + 1);
+        p->config->files_digest = fnv1a64(p->config->files_digest, data, size);
         p->data = data;
         p->size = size;
         p->pos = 0;
@@ -529,6 +547,13 @@ void config_parse_text(struct parser *p, const char *path, unsigned file_seq, bo
 
 /* ---- the configuration ---------------------------------------------------- */
 
+uint64_t fnv1a64(uint64_t h, const void *data, size_t size) {
+        const unsigned char *s = data;
+        for (size_t i = 0; i < size; i++)
+                h = (h ^ s[i]) * 0x100000001b3ULL;
+        return h;
+}
+
 struct config *config_free(struct config *c) {
         if (!c)
                 return NULL;
@@ -538,6 +563,7 @@ struct config *config_free(struct config *c) {
                 return NULL;
         for (size_t i = 0; i < c->n_schedules; i++)
                 schedule_free(c->schedules[i]);
+        config_crontabs_free(c->crontabs);
         free(c->defs);
         arena_done(&c->arena);
         free(c);
@@ -592,8 +618,9 @@ static int parser_done(struct parser *p, int r, char ***errors) {
         return r;
 }
 
-static int config_load_internal(const char *path, const char *text, struct config **ret, char ***errors) {
-        struct parser p = { .check_permissions = text == NULL };
+static int config_load_internal(const char *path, const char *text, const struct config *base, struct config **ret,
+                                char ***errors, uint64_t *ret_files_digest) {
+        struct parser p = { .check_permissions = text == NULL, .base = base };
 
         p.config = calloc(1, sizeof(*p.config));
         if (!p.config)
@@ -603,6 +630,7 @@ static int config_load_internal(const char *path, const char *text, struct confi
                 .workers = 4,
                 .shutdown_timeout = 30 * USEC_PER_SEC,
                 .kill_grace = 5 * USEC_PER_SEC,
+                .files_digest = 0xcbf29ce484222325ULL,
         };
         p.intern = arena_intern_new();
         if (!p.intern || !(p.config->path = config_strdup(&p, path)))
@@ -615,6 +643,12 @@ static int config_load_internal(const char *path, const char *text, struct confi
                 config_load_file(&p, path, false);
         if (!p.failure)
                 config_load_includes(&p);
+        /* Crontab lines are never errors of the configuration (warnings,
+         * as cron skips them), but evd.conf's names must all be known. */
+        if (ret_files_digest)
+                *ret_files_digest = p.config->files_digest;
+        if (!p.failure && p.config->crontabs && p.n_errors == 0 && !p.too_many)
+                config_load_crontabs(&p);
 
         if (p.failure)
                 return parser_done(&p, p.failure, errors);
@@ -632,14 +666,19 @@ static int config_load_internal(const char *path, const char *text, struct confi
  * about 17 bytes a job, which glibc keeps mapped. malloc_trim() gives those
  * pages back (RSS is what an administrator sees), once per load; a load is
  * rare, and the trim took 0.3 ms after 100,000 jobs. */
-int config_load(const char *path, struct config **ret, char ***errors) {
-        int r = config_load_internal(path, NULL, ret, errors);
+int config_load_base(const char *path, const struct config *base, struct config **ret, char ***errors,
+                     uint64_t *ret_files_digest) {
+        int r = config_load_internal(path, NULL, base, ret, errors, ret_files_digest);
         malloc_trim(0);
         return r;
 }
 
+int config_load(const char *path, struct config **ret, char ***errors) {
+        return config_load_base(path, NULL, ret, errors, NULL);
+}
+
 int config_load_string(const char *text, const char *name, struct config **ret, char ***errors) {
-        return config_load_internal(name, text, ret, errors);
+        return config_load_internal(name, text, NULL, ret, errors, NULL);
 }
 
 const struct job_def *config_find_job(const struct config *c, const char *name) {

@@ -61,6 +61,7 @@ struct job_extras {
         unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
         int nice;
         bool nice_set;
+        bool crontab;           /* the job is a crontab entry ([crontabs]), not a [job:NAME] section */
 };
 
 /* Strings and vectors point into the owning configuration's arena. */
@@ -93,6 +94,28 @@ struct job_def {
         bool enabled;
 };
 
+/* One crontab read for a configuration ([crontabs]). */
+struct config_crontab_file {
+        char *path;             /* as named in errors and in the jobs' file= */
+        char *user;             /* a users= table: its owner; NULL: system format */
+        char *text;             /* what was parsed, kept: a later version that cannot be read leaves this one */
+        size_t size;
+        bool changed;           /* new, or different from the base configuration's (config_load_base()) */
+};
+
+/* [crontabs] (config_crontab.c): where the tables are, the evd options
+ * every crontab job gets, and what was read. */
+struct config_crontabs {
+        char **system;          /* system=: files or directories (system format, user field) */
+        char *users;            /* users=: one file per user, or NULL */
+        struct job_def defaults;        /* timeout, overlap, jitter, retries, retry_delay of every entry */
+        struct config_crontab_file *files;
+        size_t n_files;
+        char **warnings;        /* "FILE:LINE: reason": lines and files refused (not fatal) */
+        char **news;            /* those not about a table unchanged since the base configuration */
+        size_t n_jobs;          /* jobs made from crontab entries */
+};
+
 struct config {
         unsigned refcount;              /* this pointer's owner, plus job_def_ref()s */
         struct arena arena;             /* every string and vector of the configuration */
@@ -111,6 +134,8 @@ struct config {
         size_t n_schedules;
         struct job_def **jobs;          /* &defs[i], for callers that want pointers */
         size_t n_jobs;
+        struct config_crontabs *crontabs; /* [crontabs]; NULL: none */
+        uint64_t files_digest;          /* of the evd.conf files read (names and texts, in order) */
 };
 
 /* Loads path (and its includes). Any thread; loads may run concurrently.
@@ -119,6 +144,15 @@ struct config {
  * string per error to *errors (a strv the caller frees), in file order.
  * Other failures (out of memory) return another negative errno. */
 int config_load(const char *path, struct config **ret, char ***errors);
+
+/* The same, for a reload of a running configuration `base` (NULL: none),
+ * which is only read: a crontab that cannot be read now (but still
+ * exists) keeps the version base read, and each crontab's `changed` says
+ * whether it differs from base's. *ret_files_digest (when non-NULL) is
+ * set to what files_digest is for the files read, valid or not. Any
+ * thread, base being immutable. */
+int config_load_base(const char *path, const struct config *base, struct config **ret, char ***errors,
+                     uint64_t *ret_files_digest);
 
 /* The same, from a string (for tests and fuzzing); `name` is used as the
  * file name in messages, includes are resolved relative to the filesystem

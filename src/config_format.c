@@ -111,6 +111,28 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
         fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
 }
 
+/* [crontabs]: its keys (the jobs it makes are read again from the tables,
+ * so they are listed as comments only). */
+static void put_crontabs(FILE *f, const struct config *c) {
+        const struct config_crontabs *t = c->crontabs;
+        fputs("\n[crontabs]\n", f);
+        for (char **s = t->system; s && *s; s++) {
+                fputs("system = ", f);
+                put_word(f, *s);
+                fputc('\n', f);
+        }
+        if (t->users)
+                put_string(f, "users", t->users);
+        put_span(f, "timeout", t->defaults.timeout == 0 ? USEC_INFINITY : t->defaults.timeout);
+        fprintf(f, "overlap = %s\n", overlap_policy_to_string(t->defaults.overlap));
+        put_span(f, "jitter", t->defaults.jitter);
+        fprintf(f, "retries = %u\n", t->defaults.retries);
+        put_span(f, "retry_delay", t->defaults.retry_delay);
+        for (size_t i = 0; i < c->n_jobs; i++)
+                if (c->jobs[i]->extras->crontab)
+                        fprintf(f, "# job %s from %s:%u\n", c->jobs[i]->name, c->jobs[i]->file, c->jobs[i]->line);
+}
+
 int config_format(const struct config *c, unsigned flags, char **ret) {
         char *buf = NULL;
         size_t size = 0;
@@ -128,7 +150,10 @@ int config_format(const struct config *c, unsigned flags, char **ret) {
                 fprintf(f, "# gid %u\n", (unsigned)c->control_gid);
                 put_string(f, "control_group", c->control_group);
         }
+        if (c->crontabs)
+                put_crontabs(f, c);
         for (size_t i = 0; i < c->n_jobs; i++)
-                put_job(f, c->jobs[i], flags);
+                if (!c->jobs[i]->extras->crontab)
+                        put_job(f, c->jobs[i], flags);
         return memstream_finish(f, &buf, ret);
 }

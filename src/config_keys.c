@@ -383,6 +383,12 @@ static void parse_nice(struct parser *p, const struct config_key *k, const char 
         }
 }
 
+/* [crontabs] system=: files or directories, split like command=. */
+static void parse_crontab_system(struct parser *p, const struct config_key *k UNUSED, const char *value,
+                                 void *field UNUSED) {
+        config_crontabs_system(p, value);
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const char *const overlap_names[] = { "skip", "queue", "parallel", "replace", NULL };
@@ -393,6 +399,8 @@ static const char *const overlap_names[] = { "skip", "queue", "parallel", "repla
 #define C(f) offsetof(struct config, f)
 #define J(f) offsetof(struct job_def, f)
 #define X(f) offsetof(struct job_extras, f)
+#define CRONTABS SEC_BIT(SEC_CRONTABS)
+#define T(f) offsetof(struct config_crontabs, f)
 
 const struct config_key config_keys[] = {
         { "workers", DAEMON, parse_unsigned, C(workers), 1, 1024, 0, NULL, NULL },
@@ -420,6 +428,13 @@ const struct config_key config_keys[] = {
         { "nice", JOB, parse_nice, X(nice), -20, 19, KEY_EXTRAS, NULL, NULL },
         { "limit_nofile", JOB, parse_unsigned, X(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, KEY_EXTRAS, NULL, NULL },
         { "enabled", JOB, parse_bool, J(enabled), 0, 0, 0, NULL, NULL },
+        { "system", CRONTABS, parse_crontab_system, 0, 0, 0, KEY_REPEATABLE, NULL, NULL },
+        { "users", CRONTABS, parse_path, T(users), 0, 0, 0, NULL, NULL },
+        { "timeout", CRONTABS, parse_span, J(timeout), 0, 0, KEY_ZERO | KEY_INFINITY | KEY_CRONTAB_JOB, NULL, NULL },
+        { "overlap", CRONTABS, parse_enum, J(overlap), 0, 0, KEY_CRONTAB_JOB, "overlap policy", overlap_names },
+        { "jitter", CRONTABS, parse_span, J(jitter), 0, 0, KEY_ZERO | KEY_CRONTAB_JOB, NULL, NULL },
+        { "retries", CRONTABS, parse_unsigned, J(retries), 0, 1000, KEY_CRONTAB_JOB, NULL, NULL },
+        { "retry_delay", CRONTABS, parse_span, J(retry_delay), 0, 0, KEY_CRONTAB_JOB, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
 _Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");
@@ -450,6 +465,11 @@ static void *key_target(struct parser *p, const struct config_key *k) {
                 return p->config;
         case SEC_JOB:
                 return k->flags & KEY_EXTRAS ? (void *)&p->extras : (void *)p->job;
+        case SEC_CRONTABS:
+                if (!p->config->crontabs)
+                        return NULL; /* out of memory at the section's start */
+                return k->flags & KEY_CRONTAB_JOB ? (void *)&p->config->crontabs->defaults
+                                                  : (void *)p->config->crontabs;
         default:
                 return NULL; /* [include]: files= keeps its own list */
         }

@@ -25,6 +25,7 @@ enum section_kind {
         SEC_DAEMON,
         SEC_INCLUDE,
         SEC_JOB,
+        SEC_CRONTABS,
 };
 #define SEC_BIT(s) (1u << (s))
 
@@ -42,6 +43,7 @@ typedef void (*config_key_parser)(struct parser *p, const struct config_key *k, 
 #define KEY_ZERO 2u       /* spans: 0 allowed */
 #define KEY_INFINITY 4u   /* spans: "infinity" allowed */
 #define KEY_EXTRAS 8u       /* offset is into struct job_extras (p->extras), not struct job_def */
+#define KEY_CRONTAB_JOB 64u /* [crontabs]: offset is into its struct job_def of defaults, not struct config_crontabs */
 
 /* One row per key. `sections` is a mask of SEC_BIT()s: a key may be
  * allowed in several sections. Its field is in struct config for
@@ -115,6 +117,8 @@ struct parser {
         bool job_scratch;
         char **environment;             /* the job's environment= so far (heap; packed at its end) */
         unsigned daemon_line;           /* first [daemon], 0: none yet */
+        unsigned crontabs_line;         /* first [crontabs], 0: none yet */
+        const struct config *base;      /* the running configuration of a reload, or NULL (read only) */
 
         struct job_def *defs; /* the definitions, in file order (grows while parsing) */
         size_t n_defs, n_alloc_defs;
@@ -160,6 +164,9 @@ const char *config_errstr(int e, char buf[static 128]);
 void config_parse_text(struct parser *p, const char *path, unsigned file_seq, bool included, const char *data,
                        size_t size);
 
+/* FNV-1a over size bytes, continuing from h. */
+uint64_t fnv1a64(uint64_t h, const void *data, size_t size);
+
 /* config_files.c */
 /* Opens, checks and parses one file. */
 void config_load_file(struct parser *p, const char *path, bool included);
@@ -177,7 +184,20 @@ unsigned config_key_seen(const struct parser *p, const char *name);
 /* Parses value for row i in the section being read. */
 void config_key_apply(struct parser *p, size_t i, const char *value);
 
+/* config_crontab.c */
+/* [crontabs] begins: the section's struct with its defaults. */
+void config_crontabs_begin(struct parser *p);
+/* system=: adds the (split) paths. */
+void config_crontabs_system(struct parser *p, const char *value);
+/* Reads the tables [crontabs] names into job definitions (after evd.conf
+ * and its includes, so that names taken there are known). */
+void config_load_crontabs(struct parser *p);
+void config_crontabs_free(struct config_crontabs *c);
+
 /* job_def.c */
+/* d's job_extras from p->extras and p->environment (shared when equal to
+ * the default or to the previous job's). */
+void job_extras_finish(struct parser *p, struct job_def *d);
 bool job_name_valid(const char *name, size_t n, char *bad);
 const struct job_def *job_table_find(const struct parser *p, const char *name);
 /* command='s text in the arena: the previous job's when equal (commands are

@@ -121,3 +121,7 @@ int crontab_read_fd(int fd, char **ret, size_t *ret_size);
  * malloc'd "PATH: reason" in *ret_reason (when non-NULL). */
 int crontab_load(int dirfd, const char *name, const char *display, const struct crontab_options *options,
                  struct crontab **ret, char **ret_reason);
+/* crontab_load() without the parse: the same checks, then 0 and the
+ * file's text (malloc'd, not NUL-terminated) and size. */
+int crontab_load_text(int dirfd, const char *name, const char *display, const struct crontab_options *options,
+                      char **ret_text, size_t *ret_size, char **ret_reason);

@@ -108,9 +108,9 @@ static int check_stat(const struct stat *st, const struct crontab_options *o, ui
         return 0;
 }
 
-int crontab_load(int dirfd, const char *name, const char *display, const struct crontab_options *options,
-                 struct crontab **ret, char **ret_reason) {
-        if (!name || !options || !ret || (options->format == CRONTAB_USER && (!options->user || !*options->user)))
+int crontab_load_text(int dirfd, const char *name, const char *display, const struct crontab_options *options,
+                      char **ret_text, size_t *ret_size, char **ret_reason) {
+        if (!name || !options || !ret_text || !ret_size || (options->format == CRONTAB_USER && (!options->user || !*options->user)))
                 return -EINVAL;
         display = display ? display : name;
         uid_t owner = 0;
@@ -157,6 +157,22 @@ int crontab_load(int dirfd, const char *name, const char *display, const struct 
                 return refuse(ret_reason, r, display, "larger than %s", "4 MiB");
         if (r < 0)
                 return refuse(ret_reason, r, display, "%s", strerror(-r));
+        *ret_text = text;
+        *ret_size = size;
+        text = NULL;
+        return 0;
+}
+
+int crontab_load(int dirfd, const char *name, const char *display, const struct crontab_options *options,
+                 struct crontab **ret, char **ret_reason) {
+        if (!name || !ret)
+                return -EINVAL;
+        display = display ? display : name;
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        int r = crontab_load_text(dirfd, name, display, options, &text, &size, ret_reason);
+        if (r < 0)
+                return r;
         r = crontab_parse(display, text, size, options, ret);
         if (r < 0)
                 return refuse(ret_reason, r, display, "%s", strerror(-r));

@@ -249,12 +249,12 @@ static bool extras_equal(const struct job_extras *a, const struct job_extras *b)
         return a->timezone == b->timezone && a->user == b->user && a->group == b->group && a->home == b->home &&
                a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
                a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
-               a->nice == b->nice && a->nice_set == b->nice_set;
+               a->nice == b->nice && a->nice_set == b->nice_set && a->crontab == b->crontab;
 }
 
 /* d's extras from p->extras and p->environment: the shared default, the
  * previous job's when equal, or a new one in the arena. */
-static void job_extras_finish(struct parser *p, struct job_def *d) {
+void job_extras_finish(struct parser *p, struct job_def *d) {
         const struct job_extras *last = p->extras_last;
         struct job_extras *x;
 

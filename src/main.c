@@ -26,6 +26,7 @@
 #include "spawn.h"
 #include "tz.h"
 #include "tzwatch.h"
+#include "crontab_watch.h"
 
 struct options {
         const char *config_path;
@@ -38,6 +39,7 @@ struct options {
 
 static struct sched sched;
 static struct tzwatch tzwatch = { .source.fd = -1 };
+static struct crontab_watch crontab_watch = { .source.fd = -EBADF };
 static struct control control = { .listen.fd = -1, .lock_fd = -1 };
 
 static void help(void) {
@@ -175,7 +177,16 @@ static int check_config(const char *path) {
                 strv_free(errors);
                 return 1;
         }
-        printf("%s: valid: %zu job%s\n", path, c->n_jobs, c->n_jobs == 1 ? "" : "s");
+        /* Crontab lines refused are warnings: evd runs without them (as
+         * cron does), so the configuration is still valid (exit 0). */
+        for (char **w = c->crontabs ? c->crontabs->warnings : NULL; w && *w; w++)
+                fprintf(stderr, "%s\n", *w);
+        if (c->crontabs)
+                printf("%s: valid: %zu job%s (%zu from crontabs, %zu crontab warning%s)\n", path, c->n_jobs,
+                       c->n_jobs == 1 ? "" : "s", c->crontabs->n_jobs, strv_length(c->crontabs->warnings),
+                       strv_length(c->crontabs->warnings) == 1 ? "" : "s");
+        else
+                printf("%s: valid: %zu job%s\n", path, c->n_jobs, c->n_jobs == 1 ? "" : "s");
         strv_free(errors);
         config_free(c);
         return 0;
@@ -228,6 +239,15 @@ static void on_zone_change(void *userdata) {
         sched_wall_clock_changed(userdata);
 }
 
+static void on_crontab_change(void *userdata) {
+        (void)sched_reload_crontabs(userdata);
+}
+
+/* After every applied reload: [crontabs] may name other paths now. */
+static void on_config_applied(void *userdata, const struct config *c) {
+        (void)crontab_watch_update(userdata, c->crontabs);
+}
+
 static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
         switch (si->ssi_signo) {
         case SIGTERM:
@@ -265,6 +285,8 @@ static int load_start_config(const char *path, struct config **ret) {
                 return EX_CONFIG;
         }
         strv_free(errors);
+        for (char **w = config->crontabs ? config->crontabs->warnings : NULL; w && *w; w++)
+                log_warning("%s", *w);
         raise_nofile_limit();
         char *nofile = pool_nofile_check(config->workers);
         if (nofile) {
@@ -352,6 +374,9 @@ static int start_services(const struct options *o, struct loop *loop, int *ret_s
                 log_warning_errno(r, "Cannot watch /etc/localtime; a change of the time zone needs a restart");
         if (state_lock >= 0)
                 sched_use_state_directory(&sched, state_dir);
+        crontab_watch_init(&crontab_watch, loop, &sched.mono, on_crontab_change, &sched);
+        (void)crontab_watch_update(&crontab_watch, sched.config->crontabs);
+        sched_set_crontab_hook(&sched, on_config_applied, &crontab_watch);
         sched_start(&sched);
         *ret_state_lock = state_lock;
         return 0;
@@ -413,6 +438,7 @@ int main(int argc, char **argv) {
         }
         control_close(&control);
         tzwatch_done(&tzwatch);
+        crontab_watch_done(&crontab_watch);
         sched_done(&sched);
         safe_close(state_lock); /* after the last save */
         signals_done(&signals);

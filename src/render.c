@@ -235,7 +235,7 @@ static void job_json(const struct job_view *v, const usec_t *next, size_t n_next
         }
         strbuf_puts(b, "],\"file\":");
         strbuf_json_string(b, d->file ? d->file : "");
-        strbuf_printf(b, ",\"line\":%u}", d->line);
+        strbuf_printf(b, ",\"line\":%u,\"crontab\":%s}", d->line, d->extras->crontab ? "true" : "false");
 }
 
 void render_job(const struct job_view *v, const usec_t *next, size_t n_next, bool json, struct strbuf *b) {
@@ -248,7 +248,12 @@ void render_job(const struct job_view *v, const usec_t *next, size_t n_next, boo
                 return;
         }
         strbuf_printf(b, "%s\n", d->name);
-        strbuf_printf(b, "  command:   %s%s\n", d->command, d->shell ? " (through /bin/sh)" : "");
+        if (d->extras->crontab) /* argv: SHELL -c COMMAND, or the stdin feeder (config_crontab.c) */
+                strbuf_printf(b, "  command:   %s (through %s -c%s)\n", d->command,
+                              d->argv[3] && d->argv[4] ? d->argv[3] : d->argv[0],
+                              d->argv[3] && d->argv[4] ? ", with standard input" : "");
+        else
+                strbuf_printf(b, "  command:   %s%s\n", d->command, d->shell ? " (through /bin/sh)" : "");
         strbuf_puts(b, "  schedule:  ");
         render_schedule(b, d);
         strbuf_printf(b, "\n  state:     %s%s\n", v->state, v->n_running > 1 ? " (several runs)" : "");
@@ -266,7 +271,8 @@ void render_job(const struct job_view *v, const usec_t *next, size_t n_next, boo
                 strbuf_puts(b, "  next run:  -\n");
         strbuf_printf(b, "  runs:      %llu, %llu failed, %llu skipped\n", (unsigned long long)v->n_runs,
                       (unsigned long long)v->n_failures, (unsigned long long)v->n_skipped);
-        strbuf_printf(b, "  defined:   %s:%u\n", d->file ? d->file : "?", d->line);
+        strbuf_printf(b, "  defined:   %s:%u%s\n", d->file ? d->file : "?", d->line,
+                      d->extras->crontab ? " (crontab)" : "");
 }
 
 void render_status(const struct sched *s, bool json, struct strbuf *b) {

@@ -51,7 +51,15 @@ static int load(const struct sched_reloader *rl, struct config **ret, char ***er
                 (void)usleep((useconds_t)rl->test_delay_usec);
 #endif
         struct config *nc = NULL;
-        int r = config_load(rl->path, &nc, errors);
+        uint64_t digest = 0;
+        int r = config_load_base(rl->path, rl->base, &nc, errors, &digest);
+        if (rl->crontab_only && rl->base && digest != rl->base->files_digest) {
+                /* evd.conf was edited and not reloaded (valid or not): see
+                 * sched_reload_crontabs(). */
+                config_free(nc);
+                *errors = strv_free(*errors);
+                return -ESTALE;
+        }
         if (r < 0)
                 return r;
         char *nofile = pool_nofile_check(nc->workers); /* must fit evd's RLIMIT_NOFILE */
@@ -108,11 +116,14 @@ static void *reload_main(void *arg) {
         return NULL;
 }
 
-static void start_parse(struct sched *s) {
+static void start_parse(struct sched *s, bool crontab_only) {
         struct sched_reloader *rl = &s->reloader;
-        for (size_t i = 0; i < rl->n_waiters; i++)
+        for (size_t i = 0; i < rl->n_waiters && !crontab_only; i++)
                 rl->waiters[i].in_parse = true;
-        rl->again = false;
+        if (!crontab_only)
+                rl->again = false;
+        rl->again_crontab = false; /* a full parse reads the crontabs too */
+        rl->crontab_only = crontab_only;
         rl->result = NULL;
         rl->errors = NULL;
         rl->r = 0;
@@ -121,7 +132,10 @@ static void start_parse(struct sched *s) {
         rl->plan = NULL;
         notify_reloading();
         s->stats.reloads++;
-        log_info("Reloading configuration from %s", rl->path);
+        if (crontab_only)
+                log_info("A crontab changed: reading the crontabs again");
+        else
+                log_info("Reloading configuration from %s", rl->path);
         rl->parsing = true;
         int r = pthread_create(&rl->thread, NULL, reload_main, rl);
         if (r != 0) {
@@ -193,6 +207,12 @@ static void answer(struct sched *s, int r, char **errors) {
 static int apply(struct sched *s, struct config *nc, uint32_t *plan);
 
 static void refuse(struct sched *s, int r, char **errs) {
+        if (r == -ESTALE) {
+                log_warning("Crontab changes not applied: %s (or a file it includes) was changed since it was "
+                            "last loaded; `evdctl reload` (or SIGHUP) applies both",
+                            s->reloader.path);
+                return;
+        }
         s->stats.reload_failures++;
         for (char **e = errs; e && *e; e++)
                 log_error("%s", *e);
@@ -217,9 +237,15 @@ static int finish(struct sched *s, int r, struct config *nc, uint32_t *plan, cha
                 (void)strv_push(errs, "out of memory while applying the configuration");
         if (r < 0 && r != -ENOMEM)
                 r = -EINVAL;
+        /* Crontab lines refused, for the tables that changed (the others'
+         * were logged when they were read). */
+        for (char **w = r >= 0 && s->config->crontabs ? s->config->crontabs->news : NULL; w && *w; w++)
+                log_warning("%s", *w);
         answer(s, r, *errs);
         if (r >= 0 && rl->hook)
                 rl->hook(rl->hook_userdata, s->config);
+        if (r >= 0 && rl->crontab_hook)
+                rl->crontab_hook(rl->crontab_hook_userdata, s->config);
         notify_ready(sched_status_line(s, status, sizeof status));
         return r;
 }
@@ -262,7 +288,9 @@ static void reload_done(struct loop_source *source, uint32_t events) {
         }
         take_result(s);
         if (!s->shutting_down && (rl->again || rl->n_waiters > 0))
-                start_parse(s);
+                start_parse(s, false);
+        else if (!s->shutting_down && rl->again_crontab)
+                start_parse(s, true);
 }
 
 int sched_reloader_init(struct sched *s) {
@@ -307,8 +335,24 @@ int sched_reload_request(struct sched *s, sched_reload_fn done, void *userdata) 
         if (rl->parsing || rl->answering)
                 rl->again = true; /* reload_done() starts it */
         else
-                start_parse(s);
+                start_parse(s, false);
         return 0;
+}
+
+int sched_reload_crontabs(struct sched *s) {
+        struct sched_reloader *rl = &s->reloader;
+        if (s->shutting_down)
+                return -ESHUTDOWN;
+        if (rl->parsing || rl->answering)
+                rl->again_crontab = true;
+        else
+                start_parse(s, true);
+        return 0;
+}
+
+void sched_set_crontab_hook(struct sched *s, void (*fn)(void *ud, const struct config *c), void *ud) {
+        s->reloader.crontab_hook = fn;
+        s->reloader.crontab_hook_userdata = ud;
 }
 
 void sched_reload_forget(struct sched *s, void *userdata) {

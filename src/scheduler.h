@@ -106,6 +106,11 @@ struct sched_reloader {
         uint32_t *plan;
         void (*hook)(void *ud, const struct config *c);
         void *hook_userdata;
+        /* Crontab-triggered parses (sched_reload_crontabs()). */
+        bool crontab_only;              /* the running parse: apply only if evd.conf is as base read it */
+        bool again_crontab;             /* a crontab change came after the running parse started */
+        void (*crontab_hook)(void *ud, const struct config *c);
+        void *crontab_hook_userdata;
 #ifdef EVD_TEST_HOOKS
         usec_t test_delay_usec;         /* $EVD_TEST_RELOAD_DELAY_MS */
 #endif
@@ -167,6 +172,17 @@ int sched_start(struct sched *s);
  * runs gets the result of the next parse (one more, for all such
  * requests). Returns 0 or -errno (then done is never called). */
 int sched_reload_request(struct sched *s, sched_reload_fn done, void *userdata);
+/* A crontab changed (the crontab watch): the same parse and merge as a
+ * reload, but applied only when evd.conf and its included files are as
+ * the running configuration read them (the hash of their names and texts,
+ * struct config.files_digest): an edit of evd.conf that was not reloaded
+ * is never applied behind the administrator's back. Otherwise nothing
+ * changes and a warning says that `evdctl reload` applies both. Coalesced
+ * with other requests; a full reload covers it. 0 or -errno. */
+int sched_reload_crontabs(struct sched *s);
+/* Called on the loop after every applied reload (the crontab watch's
+ * hook; sched_set_reload_hook() is control's). */
+void sched_set_crontab_hook(struct sched *s, void (*fn)(void *ud, const struct config *c), void *ud);
 /* The waiter went away (client disconnected): never call it. */
 void sched_reload_forget(struct sched *s, void *userdata);
 /* Called on the loop after every applied reload. One hook. */

@@ -430,8 +430,8 @@ static const struct {
         /* structure */
         { "workers = 4\n", "t.conf:1: key \"workers\" before any section\n" },
         { "[daemons]\nworkers = 4\n",
-          "t.conf:1: unknown section [daemons] (expected [daemon], [include] or [job:NAME])\n" },
-        { "[Daemon]\n", "t.conf:1: unknown section [Daemon] (expected [daemon], [include] or [job:NAME])\n" },
+          "t.conf:1: unknown section [daemons] (expected [daemon], [include], [crontabs] or [job:NAME])\n" },
+        { "[Daemon]\n", "t.conf:1: unknown section [Daemon] (expected [daemon], [include], [crontabs] or [job:NAME])\n" },
         { "[job:backup]\ncomand = /bin/true\ncommand = /bin/true\nevery = 1h\n",
           "t.conf:2: unknown key \"comand\" in [job:backup]\n" },
         { "[daemon]\nWorkers = 4\n", "t.conf:2: unknown key \"Workers\" in [daemon]\n" },
@@ -463,8 +463,8 @@ static const struct {
         { "[daemon] workers = 4\n", "t.conf:1: syntax error: text after the section header\n" },
         { "[daemon];x\n", "t.conf:1: syntax error: text after the section header\n" },
         { "[daemon] # x\n", "t.conf:1: syntax error: text after the section header\n" },
-        { "[ daemon ]\n", "t.conf:1: unknown section [ daemon ] (expected [daemon], [include] or [job:NAME])\n" },
-        { "[a\tb\"]\n", "t.conf:1: unknown section [a\\x09b\\\"] (expected [daemon], [include] or [job:NAME])\n" },
+        { "[ daemon ]\n", "t.conf:1: unknown section [ daemon ] (expected [daemon], [include], [crontabs] or [job:NAME])\n" },
+        { "[a\tb\"]\n", "t.conf:1: unknown section [a\\x09b\\\"] (expected [daemon], [include], [crontabs] or [job:NAME])\n" },
         /* a job's keys */
         { "[job:j]\nevery = 1s\n\n[job:k]\ncommand = x\nevery = 1s\n", "t.conf:1: missing command= in [job:j]\n" },
         { "[job:j]\ncommand = x\n", "t.conf:1: no schedule in [job:j]: set one of every=, calendar=, cron=\n" },
@@ -574,7 +574,7 @@ static const struct {
         { "[job:a b]\ncomand = x\n[foo]\nbar = 1\n[daemon]\nworkers = 2\n",
           "t.conf:1: invalid job name \"a b\": use only letters, digits, \"_\", \".\" and \"-\"\n"
           "t.conf:2: unknown key \"comand\" in [job:a b]\n"
-          "t.conf:3: unknown section [foo] (expected [daemon], [include] or [job:NAME])\n" },
+          "t.conf:3: unknown section [foo] (expected [daemon], [include], [crontabs] or [job:NAME])\n" },
         /* a section with a bad header still has its values checked */
         { "[job:x y]\ncommand = \"open\nevery = 5 parsecs\n",
           "t.conf:1: invalid job name \"x y\": use only letters, digits, \"_\", \".\" and \"-\"\n"
