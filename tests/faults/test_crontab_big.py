@@ -26,7 +26,7 @@ import random
 
 import cronfault
 from faultlib import FaultEvd, check
-from evdtest import SLOW, require_root, run_tests
+from evdtest import SLOW, require_root, rss_kb, run_tests
 
 N_MANY = 100_000
 N_FILES = 10_000
@@ -93,6 +93,7 @@ def test_big(evd_bin):
             got = [x for x in names if x.startswith(prefix + "-") or (prefix == "f" and x[:1] == "f")]
             check(len(got) == n, f"{prefix}: {len(got)} jobs, expected {n}")
         check(len(names) == sum(expected.values()), f"{len(names)} jobs, expected {sum(expected.values())}")
+        print(f"  {len(names)} jobs; evd's RSS {rss_kb(e.pid) // 1024} MiB", flush=True)
         garbage = e.grep(r"/cron\.d/garbage:\d+: ")
         check(garbage, "no 'PATH:LINE: reason' line for the garbage file:\n" + e.log_tail())
         loop = e.grep(r"/cron\.d/loop1\b.*(?i:too many levels of symbolic links)")

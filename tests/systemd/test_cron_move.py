@@ -23,7 +23,9 @@ never written:
   - the test's entry runs under evd (its parent is evd, as root, within
     70 s), its output reaches `journalctl -u evd EVD_JOB=NAME`, and no
     minute ran twice across the switch (cron's last minute and evd's first
-    are different minutes: nothing is lost or doubled).
+    are different minutes: nothing is lost or doubled);
+  - a file added to /etc/cron.d while evd runs (as a package would) is a
+    job within seconds, without a reload.
 
 Usage: test_cron_move.py EVD EVDCTL CRONTAB_CHECK UNIT_FILE SOURCE_DIR
 Exit status: 0 pass, 1 fail, 77 skipped (the reason is printed).
@@ -171,6 +173,18 @@ def check_runs(sd, switched_at, name):
     require(len(minutes) == len(set(minutes)), f"a minute ran twice across the switch: {marks(sd)}")
 
 
+def check_new_file(sd):
+    """A package dropping a file into /etc/cron.d while evd runs: its
+    entry is a job without a reload."""
+    sd.write_file("/etc/cron.d/evdmove-late", "0 4 * * * root :\n")
+    p = sd.run([f"{NS_DIR}/bin/crontab_check", "entries", "/etc/cron.d/evdmove-late"])
+    name = p.stdout.split("\t")[0]
+    require(name.startswith("evdmove-late-"), f"crontab_check: {p.stdout}")
+    poll(f"{name} to be a job without a reload",
+         lambda: name in [j["name"] for j in json.loads(evdctl(sd, "--json", "list").stdout)["jobs"]], 10, 0.2)
+    log(f"a file added to /etc/cron.d while evd runs is a job ({name}) without a reload")
+
+
 def main():
     if len(sys.argv) != 6:
         print(__doc__, file=sys.stderr)
@@ -203,6 +217,7 @@ def main():
             check_jobs(sd, ns_ref)
             check_next_times(sd, ns_ref, local_zone())
             check_runs(sd, switched_at, added[0])
+            check_new_file(sd)
             sd.systemctl("stop", "evd")
         except Failure as e:
             print(f"FAIL: {e}", flush=True)
