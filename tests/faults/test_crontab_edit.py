@@ -65,6 +65,7 @@ def test_crontab_e(evd_bin):
         check(len(first) == 1, f"one entry, not {first}")
         names = cronfault.job_names(e)
         check(not [n for n in names if n.startswith("tmp")], f"a job from crontab's temporary file: {names}")
+        check(e.grep(rf"{first[0]}: added"), f"no line saying {first[0]} was added:\n" + e.log_tail())
         before, tb = next_runs(e)[first[0]], time.time()
 
         mark2 = cronfault.marker(e.o("edit2"), "edit2", user=None)

@@ -91,6 +91,7 @@ def test_replace(evd_bin):
         cronfault.write_crontab(os.path.join(d, "rot"), texts["B"])
         wait_for(lambda: set(cronfault.job_names(e, "rot-")) == refs["B"], 15,
                  what="evd to load the last version (B) without SIGHUP")
+        check(e.grep(r"(?i)crontab changed", start), "no line saying a crontab changed:\n" + e.log_tail())
         bad = e.grep(r"(?i)cron\.d/rot.*(refus|error|fail|cannot|vanish)", start)
         check(not bad, f"evd reported errors for a file that was always whole: {bad[:5]}")
         t1 = cronfault.wait_boundaries(time.time(), 1)
