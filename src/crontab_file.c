@@ -5,7 +5,9 @@
  *
  * crontab_load() checks the descriptor it reads (fstat after open), so a
  * file replaced between the check and the read cannot slip through; the
- * symlink rule needs one lstat-like fstatat() of the name first. Files are
+ * symlink rule needs one lstat-like fstatat() of the name first, and a
+ * name that is not a regular file (through a link, its target) is refused
+ * before it is opened, since opening a device can have effects. Files are
  * opened O_NONBLOCK (a FIFO never blocks) and read up to
  * CRONTAB_SIZE_MAX + 1 bytes, so a huge file is refused without being read
  * whole.
@@ -133,6 +135,15 @@ int crontab_load_text(int dirfd, const char *name, const char *display, const st
                 if (lst.st_uid != 0)
                         return refuse(ret_reason, -EPERM, display, "a symbolic link not owned by root%s", NULL);
         }
+        /* Nothing but a regular file is opened: opening a device can
+         * have effects (a watchdog, a tape). fstat() below checks again
+         * what was opened. */
+        struct stat target = lst;
+        if (S_ISLNK(lst.st_mode) && fstatat(dirfd, name, &target, 0) < 0)
+                return refuse(ret_reason, -errno, display, "%s",
+                              errno == ELOOP ? "too many levels of symbolic links" : strerror(errno));
+        if (!S_ISREG(target.st_mode))
+                return refuse(ret_reason, -EPERM, display, "not a regular file%s", NULL);
         int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
         if (options->format == CRONTAB_USER)
                 flags |= O_NOFOLLOW;

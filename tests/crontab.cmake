@@ -3,6 +3,9 @@
 #                    tests/data/crontabs and the odd corpus: evd -t accepts
 #                    every output, and converted jobs run with cron's
 #                    command, stdin and environment.
+#   crontab/minute   a `* * * * *` entry of [crontabs] runs at the next
+#                    minute boundary (slow: up to ~70 s; the quick crontab
+#                    tests of the daemon are e2e/crontab).
 #   crontab/cron-diff  the reader's verdicts against Debian's cron itself,
 #                    file by file, in a private mount namespace (root and
 #                    /usr/sbin/cron needed; skips (77) otherwise).
@@ -22,6 +25,8 @@ add_test(NAME crontab/import
 add_test(NAME crontab/cron-diff
          COMMAND ${EVD_CRONTAB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/crontab/test_cron_diff.py
                  $<TARGET_FILE:crontab_check> ${CMAKE_CURRENT_SOURCE_DIR})
-set_tests_properties(crontab/import crontab/cron-diff PROPERTIES
+add_test(NAME crontab/minute
+         COMMAND ${EVD_CRONTAB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/crontab/test_minute.py $<TARGET_FILE:evd>)
+set_tests_properties(crontab/import crontab/cron-diff crontab/minute PROPERTIES
                      LABELS "crontab" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -26,6 +26,12 @@ static void write_file(const char *name, const char *text, mode_t mode) {
         ck_assert_int_eq(chmod(path, mode), 0);
 }
 
+static void make_dir(const char *name) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+}
+
 static void setup(void) {
         snprintf(dir, sizeof dir, "/tmp/evd-test-crontab.XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -180,9 +186,7 @@ START_TEST(test_stdin_feeder) {
 END_TEST
 
 START_TEST(test_directory_and_collision) {
-        char sub[128];
-        snprintf(sub, sizeof sub, "%s/cron.d", dir);
-        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        make_dir("cron.d");
         write_file("cron.d/sysstat", "5-55/10 * * * * root debian-sa1 1 1\n", 0644);
         write_file("cron.d/sysstat.dpkg-old", "5 * * * * root old\n", 0644);
         write_file("cron.d/loose", "5 * * * * root loose\n", 0664);
@@ -208,9 +212,7 @@ START_TEST(test_directory_and_collision) {
 END_TEST
 
 START_TEST(test_user_tables) {
-        char sub[128];
-        snprintf(sub, sizeof sub, "%s/spool", dir);
-        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        make_dir("spool");
         write_file("spool/root", "MAILTO=\"\"\n0 3 * * * echo mine\n", 0600);
         write_file("spool/evd-no-such-user", "0 3 * * * echo theirs\n", 0600);
         write_file("spool/tmp.XXXXabc", "0 3 * * * echo temporary\n", 0600);
