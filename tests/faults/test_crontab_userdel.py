@@ -2,13 +2,12 @@
 """Fault: a user is deleted while their crontab is loaded.
 
 No real account is made: evd runs in a private mount namespace (unshare)
-where a copy of /etc/passwd with one more user (an unused uid) is bound
-over /etc/passwd. The user's table is in a spool laid out as Debian's
+with an overlay over /etc whose passwd has one more user (an unused uid). The user's table is in a spool laid out as Debian's
 crontab(1) writes it (the directory 1730 root:crontab, the file named
 after the user, owned by the user, group crontab, mode 0600), and
 [crontabs] users = that spool. Its marker entry runs every minute and
 logs its uid. The user is then deleted by rewriting the private passwd
-in place (the bind mount follows the file).
+(nsenter into evd's mount namespace).
 
 Expected:
   * before: the entry runs as the user's uid;
@@ -26,7 +25,7 @@ import pwd
 import time
 
 import cronfault
-from faultlib import FaultEvd, check, require_ns_tools, wait_for
+from faultlib import FaultEvd, check, nsenter, require_ns_tools, wait_for
 from evdtest import read_lines, require_root, run_tests
 
 
@@ -66,7 +65,15 @@ def test_userdel(evd_bin):
         os.chmod(spool, 0o1730)
         cronfault.write_crontab(os.path.join(spool, name), cronfault.marker(e.o("ud"), "ud", user=None),
                                 mode=0o600, uid=uid, gid=crontab_gid)
-        setup = f"mount --bind {passwd} /etc/passwd && exec \"$@\""
+        # An overlay over all of /etc, not a bind mount over /etc/passwd: a
+        # mount on a file goes away (in every namespace) when the machine's
+        # useradd/userdel, say of a test running meanwhile, renames a new
+        # /etc/passwd over it.
+        ov = e.path("etc-overlay")
+        os.makedirs(os.path.join(ov, "upper"))
+        os.makedirs(os.path.join(ov, "work"))
+        setup = (f"cp {passwd} {ov}/upper/passwd && mount -t overlay evd-fault-etc -o lowerdir=/etc,"
+                 f"upperdir={ov}/upper,workdir={ov}/work /etc && exec \"$@\"")
         e.launcher = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", setup, "sh"]
         e.start()
         jobs = cronfault.job_names(e, name + "-")
@@ -75,9 +82,10 @@ def test_userdel(evd_bin):
         for l in read_lines(e.o("ud")):
             check(l.split()[-1] == str(uid), f"ran as uid {l.split()[-1]}, not {uid}")
 
-        with open(passwd, "r+") as f:          # in place: the bind mount shows it
+        with open(passwd, "w") as f:
             f.write(real)
-            f.truncate()
+        rc, out = nsenter(e.pid, "cp", passwd, "/etc/passwd")
+        check(rc == 0, f"rewriting the private /etc/passwd: {out}")
         deleted, start = time.time(), e.log_count()
         n = len(read_lines(e.o("ud")))
         cronfault.wait_boundaries(deleted, 1)
