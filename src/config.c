@@ -49,7 +49,8 @@
  * - Files, their permission checks (the directories on the way included)
  *   and the include globs: config_files.c.
  * - Keys and section names are case-sensitive. An empty value is an error
- *   for every key. [daemon] may appear once; [include] any number of times.
+ *   for every key but the alert keys that an empty value turns off
+ *   (on_failure=, on_recovery=, hook_user=, mail_to=: KEY_EMPTY). [daemon] may appear once; [include] any number of times.
  *   Of a job's keys only environment= may repeat.
  * - Spans that must be finite (every, jitter, retry_delay, kill_grace) and
  *   finite timeout/shutdown_timeout are at most SPAN_MAX (100 years), so the
@@ -367,10 +368,10 @@ static int handler(void *user, const char *section_ignored UNUSED, const char *n
                 lerror(p, p->line, "duplicate key \"%s\" in %s (first given at line %u)", name, sec, p->seen[k]);
                 return 1;
         }
-        if (!value || !*value)
+        if ((!value || !*value) && !(config_keys[k].flags & KEY_EMPTY))
                 lerror(p, p->line, "empty value for %s= in %s", name, sec);
         else
-                config_key_apply(p, (size_t)k, value);
+                config_key_apply(p, (size_t)k, value ? value : "");
         if (!p->seen[k])
                 p->seen[k] = p->line;
         return 1;

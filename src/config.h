@@ -44,6 +44,46 @@ enum schedule_kind {
 
 struct config;
 
+enum alert_mode {
+        ALERT_MODE_CHANGE,      /* alert = change: on entering a failure episode and on recovery */
+        ALERT_MODE_EVERY,       /* alert = every: each failed run (after its retries) */
+};
+
+enum mail_on {
+        MAIL_ON_FAILURE,        /* failure, overdue and recovery alerts */
+        MAIL_ON_OUTPUT,         /* those, and every run that printed (cron's MAILTO) */
+        MAIL_ON_ALWAYS,         /* those, and every run */
+};
+
+/* on_failure= / on_recovery=: as written ("" when given empty: off) and split. */
+struct alert_hook {
+        char *command;          /* NULL: not given */
+        char **argv;            /* NULL when off or not given */
+};
+
+/* hook_user=: the user hooks run as ("" given empty: the job's user). */
+struct alert_user {
+        char *name;             /* NULL: not given */
+        char *home, *shell_path;
+        uid_t uid;
+        gid_t gid;
+};
+
+/* The alert keys of one section, [daemon] (the defaults) or a job: a key
+ * not given is unset (NULL, -1), so a job's own block is laid over the
+ * [daemon] one (job_def_alerts()). Few jobs set them and those that do
+ * often share them: a job's block is in the arena, shared with the
+ * previous job's when equal, and reached through its extras. */
+struct job_alerts {
+        struct alert_hook on_failure, on_recovery;
+        struct alert_user hook_user;
+        char *mail_to;          /* as written; NULL: not given; "": off */
+        char **mail_to_list;    /* mail_parse_addresses(); NULL when off or not given */
+        char *mail_from;        /* NULL: not given */
+        int alert;              /* enum alert_mode; -1: not given */
+        int mail_on;            /* enum mail_on; -1: not given */
+};
+
 /* The keys most jobs leave at their defaults (the time zone; how the
  * command runs: user, group, directory, environment, limits): one block
  * shared by every job of a configuration that sets none of them, and one
@@ -62,6 +102,7 @@ struct job_extras {
         int nice;
         bool nice_set;
         bool crontab;           /* the job is a crontab entry ([crontabs]), not a [job:NAME] section */
+        const struct job_alerts *alerts; /* the job's own alert keys; NULL: none given */
 };
 
 /* Strings and vectors point into the owning configuration's arena. */
@@ -109,6 +150,8 @@ struct config_crontabs {
         char **system;          /* system=: files or directories (system format, user field) */
         char *users;            /* users=: one file per user, or NULL */
         struct job_def defaults;        /* timeout, overlap, jitter, retries, retry_delay of every entry */
+        struct job_alerts alerts;       /* the alert keys of every entry (unset: -1/NULL), MAILTO laid over them */
+        bool alerts_given;
         struct config_crontab_file *files;
         size_t n_files;
         char **warnings;        /* "FILE:LINE: reason": lines and files refused (not fatal) */
@@ -127,6 +170,9 @@ struct config {
         char *state_directory;          /* NULL: not set in the file */
         char *control_group;            /* NULL: root only */
         gid_t control_gid;
+        struct job_alerts *alert_defaults;      /* [daemon]'s alert keys; NULL: none given */
+        char *sendmail;                         /* as written; NULL: /usr/sbin/sendmail */
+        char **sendmail_argv;                   /* split, NULL: the default */
 
         struct job_def *defs;           /* the definitions, sorted by name */
         struct schedule **schedules;    /* parsed cron expressions, freed with the configuration (calendar
@@ -179,6 +225,16 @@ struct job_def *job_def_unref(struct job_def *d);
 bool job_def_same_schedule(const struct job_def *a, const struct job_def *b);
 
 const char *overlap_policy_to_string(enum overlap_policy p);
+
+/* The alert settings in force for d: its own keys laid over [daemon]'s,
+ * the defaults filled in (alert = change, mail_on = failure). Pointers
+ * into d's configuration. ret->on_failure.argv etc. NULL: no such hook;
+ * ret->mail_to_list NULL: no mail. */
+void job_def_alerts(const struct job_def *d, struct job_alerts *ret);
+/* True if d has a hook or a mail (its runs keep an output tail). */
+bool job_def_has_alerts(const struct job_def *d);
+/* The sendmail command of c (default {"/usr/sbin/sendmail", NULL}). */
+char *const *config_sendmail_argv(const struct config *c);
 
 /* config_format() flags. */
 #define CONFIG_FORMAT_ORIGIN 1u /* a "# from FILE:LINE" comment in each job */

@@ -18,6 +18,17 @@
  *   PATH=/usr/bin:/bin unless set, HOME from passwd, the VAR= lines in
  *   effect, LOGNAME); spawn adds EVD_JOB/EVD_RUN and USER (cron sets no
  *   USER).
+ * - MAILTO=ADDRESSES: the run's output is mailed there, as cron does
+ *   (mail_to= ADDRESSES, mail_on = output unless [crontabs] sets
+ *   mail_on=), through the alert module's mail; MAILTO="" turns mail off
+ *   (also a mail_to= of [daemon] or [crontabs]). Without MAILTO cron mails
+ *   the table's owner; evd mails only as [crontabs]' (or [daemon]'s)
+ *   mail_to= and mail_on= say: a machine that never set up mail gets no
+ *   mail to root it never reads, and the output is in the journal anyway.
+ *   An invalid MAILTO is a warning; the entry loads, unmailed.
+ * - on_failure, on_recovery, alert, hook_user, mail_to, mail_on,
+ *   mail_from of [crontabs]: the alert keys of every entry (one shared
+ *   block), laid over [daemon]'s as a job's own keys are.
  * - CRON_TZ: the job's time zone; @reboot: once per evd start
  *   (sched_arm.c), so an @reboot line added while evd runs first runs at
  *   the next start.
@@ -53,6 +64,7 @@
 #include <sys/stat.h>
 
 #include "crontab.h"
+#include "mail.h"
 #include "schedule.h"
 
 /* The "%" stdin feeder (see the top of the file): $0 SHELL, $1 COMMAND, $2 INPUT. */
@@ -63,6 +75,8 @@ struct loader {
         struct config_crontabs *c;
         const struct config_crontabs *base; /* NULL: none */
         size_t hint;                        /* where the next base file likely is */
+        const char *mailto;                 /* the table's last MAILTO looked at (entries under it share it) */
+        const struct job_alerts *alerts;    /* its block */
 };
 
 void config_crontabs_begin(struct parser *p) {
@@ -77,6 +91,7 @@ void config_crontabs_begin(struct parser *p) {
                 .retry_delay = 30 * USEC_PER_SEC,
                 .enabled = true,
         };
+        c->alerts = (struct job_alerts){ .alert = -1, .mail_on = -1 };
         p->config->crontabs = c;
 }
 
@@ -212,13 +227,58 @@ static struct schedule *entry_schedule(struct parser *p, const struct crontab_en
         return s;
 }
 
+/* The entry's alert keys: [crontabs]' with MAILTO laid over them (see
+ * the top of the file); NULL when neither sets any. Entries under one
+ * MAILTO share a block. */
+static const struct job_alerts *entry_alerts(struct loader *l, const char *file, const struct crontab_entry *e,
+                                             bool changed) {
+        struct parser *p = l->p;
+        const struct config_crontabs *c = l->c;
+        if (!e->mailto)
+                return c->alerts_given ? &c->alerts : NULL;
+        if (l->mailto && streq(l->mailto, e->mailto))
+                return l->alerts;
+        l->mailto = e->mailto;
+        l->alerts = c->alerts_given ? &c->alerts : NULL; /* also when MAILTO is invalid: one warning */
+        struct job_alerts a = c->alerts;
+        if (!*e->mailto) {
+                a.mail_to = config_strdup(p, "");
+                a.mail_to_list = NULL;
+        } else {
+                char err[256], **list = NULL;
+                int r = mail_parse_addresses(e->mailto, &list, err, sizeof err);
+                if (r == -ENOMEM) {
+                        config_oom(p);
+                        return NULL;
+                }
+                if (r < 0) {
+                        warn_at(l, changed, "%s:%u: MAILTO=%s: %s; the output of the entries under it is not mailed",
+                                file, e->line, e->mailto, err);
+                        return l->alerts;
+                }
+                a.mail_to = config_strdup(p, e->mailto);
+                a.mail_to_list = config_strv(p, list, false);
+                strv_free(list);
+                if (a.mail_on < 0)
+                        a.mail_on = MAIL_ON_OUTPUT;
+        }
+        struct job_alerts *x = arena_alloc(&p->config->arena, sizeof(*x), _Alignof(struct job_alerts));
+        if (!x || !a.mail_to) {
+                config_oom(p);
+                return NULL;
+        }
+        *x = a;
+        l->alerts = x;
+        return x;
+}
+
 /* One entry as a job definition. */
 static void add_entry(struct loader *l, const char *file, const struct crontab_entry *e, bool changed) {
         struct parser *p = l->p;
         const struct job_def *other = job_table_find(p, e->name);
         if (other) {
-                warn_at(l, changed, "%s:%u: entry not loaded: the job name \"%s\" is taken by %s:%u", file, e->line, e->name,
-                     other->file, other->line);
+                warn_at(l, changed, "%s:%u: entry not loaded: the job name \"%s\" is taken by %s:%u", file, e->line,
+                        e->name, other->file, other->line);
                 return;
         }
         p->extras = (struct job_extras){ .crontab = true };
@@ -247,6 +307,7 @@ static void add_entry(struct loader *l, const char *file, const struct crontab_e
         if (d->command)
                 d->argv = entry_argv(p, e, d->command);
         x.timezone = e->timezone ? config_strdup(p, e->timezone) : NULL;
+        x.alerts = entry_alerts(l, file, e, changed);
         p->extras = x;
         if (crontab_entry_environment(e, &p->environment) < 0)
                 config_oom(p);
@@ -266,6 +327,8 @@ static void add_table(struct loader *l, const char *path, const char *user, char
         };
         struct config_crontabs *c = l->c;
         _cleanup_(crontab_freep) struct crontab *ct = NULL;
+        l->mailto = NULL; /* the last table's, freed with it */
+        l->alerts = NULL;
         int r = crontab_parse(path, text, size, &o, &ct);
         struct config_crontab_file *f = r >= 0 ? reallocarray(c->files, c->n_files + 1, sizeof(*f)) : NULL;
         if (f)

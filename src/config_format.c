@@ -52,6 +52,29 @@ static void put_span(FILE *f, const char *key, usec_t u) {
         fprintf(f, "%s = %s\n", key, timespan_format(buf, sizeof buf, u));
 }
 
+/* The alert keys given in one section (an empty value turns a default off). */
+static void put_alerts(FILE *f, const struct job_alerts *a) {
+        static const char *const modes[] = { "change", "every" }, *const mail_on[] = { "failure", "output", "always" };
+        const struct { const char *key, *value; } strings[] = {
+                { "on_failure", a->on_failure.command }, { "on_recovery", a->on_recovery.command },
+                { "hook_user", a->hook_user.name }, { "mail_to", a->mail_to }, { "mail_from", a->mail_from },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
+                if (!strings[i].value)
+                        continue;
+                if (!*strings[i].value)
+                        fprintf(f, "%s =\n", strings[i].key);
+                else
+                        put_string(f, strings[i].key, strings[i].value);
+        }
+        if (a->hook_user.name && *a->hook_user.name)
+                fprintf(f, "# hook uid %u, gid %u\n", (unsigned)a->hook_user.uid, (unsigned)a->hook_user.gid);
+        if (a->alert >= 0)
+                fprintf(f, "alert = %s\n", modes[a->alert]);
+        if (a->mail_on >= 0)
+                fprintf(f, "mail_on = %s\n", mail_on[a->mail_on]);
+}
+
 static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
         fprintf(f, "\n[job:%s]\n", d->name);
         if (flags & CONFIG_FORMAT_ORIGIN)
@@ -109,6 +132,8 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
         if (d->extras->limit_nofile)
                 fprintf(f, "limit_nofile = %u\n", d->extras->limit_nofile);
         fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
+        if (d->extras->alerts)
+                put_alerts(f, d->extras->alerts);
 }
 
 /* [crontabs]: its keys (the jobs it makes are read again from the tables,
@@ -128,6 +153,8 @@ static void put_crontabs(FILE *f, const struct config *c) {
         put_span(f, "jitter", t->defaults.jitter);
         fprintf(f, "retries = %u\n", t->defaults.retries);
         put_span(f, "retry_delay", t->defaults.retry_delay);
+        if (t->alerts_given)
+                put_alerts(f, &t->alerts);
         for (size_t i = 0; i < c->n_jobs; i++)
                 if (c->jobs[i]->extras->crontab)
                         fprintf(f, "# job %s from %s:%u\n", c->jobs[i]->name, c->jobs[i]->file, c->jobs[i]->line);
@@ -152,6 +179,10 @@ int config_format(const struct config *c, unsigned flags, char **ret) {
         }
         if (c->crontabs)
                 put_crontabs(f, c);
+        if (c->alert_defaults)
+                put_alerts(f, c->alert_defaults);
+        if (c->sendmail)
+                put_string(f, "sendmail", c->sendmail);
         for (size_t i = 0; i < c->n_jobs; i++)
                 if (!c->jobs[i]->extras->crontab)
                         put_job(f, c->jobs[i], flags);

@@ -23,6 +23,7 @@
 #include <pwd.h>
 #include <stddef.h>
 
+#include "mail.h"
 #include "schedule.h"
 #include "timespan.h"
 
@@ -284,18 +285,26 @@ static void parse_timezone(struct parser *p, const struct config_key *k, const c
                 parse_string(p, k, value, field);
 }
 
-static void parse_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
-        struct job_extras *d = &p->extras;
-        struct passwd pw, *found = NULL;
-        char q[QBUF_SIZE], *buf = NULL;
-        int r = lookup_user(value, &pw, &buf, &found);
-
+/* value looked up as a user for key k: 0 with *found (valid while *buf,
+ * the caller's to free, lives), or < 0, reported. */
+static int user_key(struct parser *p, const struct config_key *k, const char *value, struct passwd *pw,
+                    char **buf, struct passwd **found) {
+        char q[QBUF_SIZE];
+        int r = lookup_user(value, pw, buf, found);
         if (r == -ENOMEM)
                 config_oom(p);
         else if (r < 0)
                 lerror(p, p->line, "unknown user %s for %s= in %s", config_quote(q, value), k->name,
                        p->section_display);
-        else {
+        return r;
+}
+
+static void parse_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        struct job_extras *d = &p->extras;
+        struct passwd pw, *found = NULL;
+        char *buf = NULL;
+
+        if (user_key(p, k, value, &pw, &buf, &found) >= 0) {
                 d->uid = found->pw_uid;
                 if (!d->group)
                         d->gid = found->pw_gid;
@@ -389,9 +398,111 @@ static void parse_crontab_system(struct parser *p, const struct config_key *k UN
         config_crontabs_system(p, value);
 }
 
+/* ---- alert keys (struct job_alerts; see config.h) ------------------------- */
+
+/* on_failure=, on_recovery=: split like command= (never through a shell,
+ * whatever shell= says); empty: no hook (turns a [daemon] default off). */
+static void parse_hook(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        struct alert_hook *h = field;
+        const char *why = NULL;
+        char q[QBUF_SIZE], **argv = NULL;
+
+        if (!*value) {
+                h->command = config_strdup(p, "");
+                h->argv = NULL;
+                return;
+        }
+        int r = split_command(value, &argv, &why);
+        if (r == -ENOMEM)
+                config_oom(p);
+        else if (r < 0 || !argv[0])
+                lerror(p, p->line, "invalid command %s for %s= in %s: %s", config_quote(q, value), k->name,
+                       p->section_display, why ? why : "empty");
+        else {
+                h->argv = config_strv(p, argv, true);
+                h->command = config_strdup(p, value);
+        }
+        strv_free(argv);
+}
+
+/* hook_user=: empty means the job's own user (turns a [daemon] default off). */
+static void parse_hook_user(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        struct alert_user *u = field;
+        struct passwd pw, *found = NULL;
+        char *buf = NULL;
+
+        if (!*value) {
+                *u = (struct alert_user){ .name = config_strdup(p, "") };
+                return;
+        }
+        if (user_key(p, k, value, &pw, &buf, &found) >= 0)
+                *u = (struct alert_user){
+                        .name = config_strdup(p, value), .home = config_strdup(p, found->pw_dir),
+                        .shell_path = config_strdup(p, found->pw_shell), .uid = found->pw_uid, .gid = found->pw_gid,
+                };
+        free(buf);
+}
+
+/* mail_to=: a comma-separated list (mail_parse_addresses: no empty entry,
+ * no control character); empty: no mail. The list follows the text in
+ * struct job_alerts. */
+static void parse_mail_to(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        struct job_alerts *a = (struct job_alerts *)((char *)field - offsetof(struct job_alerts, mail_to));
+        char q[QBUF_SIZE], err[256], **list = NULL;
+
+        if (!*value) {
+                a->mail_to = config_strdup(p, "");
+                a->mail_to_list = NULL;
+                return;
+        }
+        int r = mail_parse_addresses(value, &list, err, sizeof err);
+        if (r == -ENOMEM)
+                config_oom(p);
+        else if (r < 0)
+                lerror(p, p->line, "invalid address list %s for %s= in %s: %s", config_quote(q, value), k->name,
+                       p->section_display, err);
+        else {
+                a->mail_to_list = config_strv(p, list, false);
+                a->mail_to = config_strdup(p, value);
+        }
+        strv_free(list);
+}
+
+static void parse_mail_from(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE], err[256], **list = NULL;
+        int r = mail_parse_addresses(value, &list, err, sizeof err);
+        if (r == -ENOMEM)
+                config_oom(p);
+        else if (r < 0 || strv_length(list) != 1)
+                lerror(p, p->line, "invalid address %s for %s= in %s: %s", config_quote(q, value), k->name,
+                       p->section_display, r < 0 ? err : "one address");
+        else
+                parse_string(p, k, value, field);
+        strv_free(list);
+}
+
+/* sendmail= in [daemon]: a command split like command=, called with
+ * "-t -oi" appended. */
+static void parse_sendmail(struct parser *p, const struct config_key *k, const char *value, void *field UNUSED) {
+        struct alert_hook h = { 0 };
+        char q[QBUF_SIZE];
+        if (!*value) {
+                lerror(p, p->line, "invalid command %s for %s= in %s: empty", config_quote(q, value), k->name,
+                       p->section_display);
+                return;
+        }
+        parse_hook(p, k, value, &h);
+        if (h.argv) {
+                p->config->sendmail = h.command;
+                p->config->sendmail_argv = h.argv;
+        }
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const char *const overlap_names[] = { "skip", "queue", "parallel", "replace", NULL };
+static const char *const alert_mode_names[] = { "change", "every", NULL };
+static const char *const mail_on_names[] = { "failure", "output", "always", NULL };
 
 #define DAEMON SEC_BIT(SEC_DAEMON)
 #define INCLUDE SEC_BIT(SEC_INCLUDE)
@@ -401,6 +512,7 @@ static const char *const overlap_names[] = { "skip", "queue", "parallel", "repla
 #define X(f) offsetof(struct job_extras, f)
 #define CRONTABS SEC_BIT(SEC_CRONTABS)
 #define T(f) offsetof(struct config_crontabs, f)
+#define AL(f) offsetof(struct job_alerts, f)
 
 const struct config_key config_keys[] = {
         { "workers", DAEMON, parse_unsigned, C(workers), 1, 1024, 0, NULL, NULL },
@@ -435,10 +547,27 @@ const struct config_key config_keys[] = {
         { "jitter", CRONTABS, parse_span, J(jitter), 0, 0, KEY_ZERO | KEY_CRONTAB_JOB, NULL, NULL },
         { "retries", CRONTABS, parse_unsigned, J(retries), 0, 1000, KEY_CRONTAB_JOB, NULL, NULL },
         { "retry_delay", CRONTABS, parse_span, J(retry_delay), 0, 0, KEY_CRONTAB_JOB, NULL, NULL },
+        { "on_failure", DAEMON | JOB, parse_hook, AL(on_failure), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "on_recovery", DAEMON | JOB, parse_hook, AL(on_recovery), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "alert", DAEMON | JOB, parse_enum, AL(alert), 0, 0, KEY_ALERTS, "alert mode", alert_mode_names },
+        { "hook_user", DAEMON | JOB, parse_hook_user, AL(hook_user), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_to", DAEMON | JOB, parse_mail_to, AL(mail_to), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_on", DAEMON | JOB, parse_enum, AL(mail_on), 0, 0, KEY_ALERTS, "mail_on value", mail_on_names },
+        { "mail_from", DAEMON | JOB, parse_mail_from, AL(mail_from), 0, 0, KEY_ALERTS, NULL, NULL },
+        { "sendmail", DAEMON, parse_sendmail, 0, 0, 0, 0, NULL, NULL },
+        { "on_failure", CRONTABS, parse_hook, AL(on_failure), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "on_recovery", CRONTABS, parse_hook, AL(on_recovery), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "alert", CRONTABS, parse_enum, AL(alert), 0, 0, KEY_ALERTS, "alert mode", alert_mode_names },
+        { "hook_user", CRONTABS, parse_hook_user, AL(hook_user), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_to", CRONTABS, parse_mail_to, AL(mail_to), 0, 0, KEY_ALERTS | KEY_EMPTY, NULL, NULL },
+        { "mail_on", CRONTABS, parse_enum, AL(mail_on), 0, 0, KEY_ALERTS, "mail_on value", mail_on_names },
+        { "mail_from", CRONTABS, parse_mail_from, AL(mail_from), 0, 0, KEY_ALERTS, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
 _Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");
 _Static_assert(sizeof(enum overlap_policy) == sizeof(int), "overlap is stored as an int");
+_Static_assert(sizeof(enum alert_mode) == sizeof(int) && sizeof(enum mail_on) == sizeof(int),
+               "alert= and mail_on= are stored as ints");
 
 int config_key_find(enum section_kind s, const char *name, size_t len) {
         for (size_t i = 0; i < config_n_keys; i++)
@@ -453,8 +582,34 @@ unsigned config_key_seen(const struct parser *p, const char *name) {
         return i < 0 ? 0 : p->seen[i];
 }
 
+/* [daemon]'s block of alert keys, made on its first one (NULL: out of memory). */
+static struct job_alerts *daemon_alerts(struct parser *p) {
+        struct config *c = p->config;
+        if (!c->alert_defaults) {
+                c->alert_defaults = arena_alloc(&c->arena, sizeof(struct job_alerts), _Alignof(struct job_alerts));
+                if (!c->alert_defaults) {
+                        config_oom(p);
+                        return NULL;
+                }
+                *c->alert_defaults = (struct job_alerts){ .alert = -1, .mail_on = -1 };
+        }
+        return c->alert_defaults;
+}
+
 /* The struct a row's offset is into, for the section being read. */
 static void *key_target(struct parser *p, const struct config_key *k) {
+        if (k->flags & KEY_ALERTS) {
+                /* The alert keys: [daemon]'s defaults or the job's own block. */
+                if (p->section == SEC_JOB) {
+                        p->alerts_given = true;
+                        return &p->alerts;
+                }
+                if (p->section == SEC_CRONTABS && p->config->crontabs) {
+                        p->config->crontabs->alerts_given = true;
+                        return &p->config->crontabs->alerts;
+                }
+                return p->section == SEC_DAEMON ? daemon_alerts(p) : NULL;
+        }
         switch (p->section) {
         case SEC_DAEMON:
                 /* The first key allowed in both [daemon] and [job:NAME] (a
@@ -478,5 +633,7 @@ static void *key_target(struct parser *p, const struct config_key *k) {
 void config_key_apply(struct parser *p, size_t i, const char *value) {
         const struct config_key *k = &config_keys[i];
         char *base = key_target(p, k);
+        if (!base && (k->flags & KEY_ALERTS))
+                return; /* out of memory, noted */
         k->parse(p, k, value, base ? base + k->offset : NULL);
 }

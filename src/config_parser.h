@@ -44,6 +44,8 @@ typedef void (*config_key_parser)(struct parser *p, const struct config_key *k, 
 #define KEY_INFINITY 4u   /* spans: "infinity" allowed */
 #define KEY_EXTRAS 8u       /* offset is into struct job_extras (p->extras), not struct job_def */
 #define KEY_CRONTAB_JOB 64u /* [crontabs]: offset is into its struct job_def of defaults, not struct config_crontabs */
+#define KEY_EMPTY 32u       /* an empty value is allowed (turns a [daemon] default off) */
+#define KEY_ALERTS 16u      /* offset is into struct job_alerts: the job's (p->alerts) or [daemon]'s defaults */
 
 /* One row per key. `sections` is a mask of SEC_BIT()s: a key may be
  * allowed in several sections. Its field is in struct config for
@@ -116,6 +118,9 @@ struct parser {
         const struct job_extras *extras_last; /* the last job's block, for the next one to share */
         bool job_scratch;
         char **environment;             /* the job's environment= so far (heap; packed at its end) */
+        struct job_alerts alerts;       /* SEC_JOB: the job's alert keys (in the arena at its end if any given) */
+        bool alerts_given;
+        const struct job_alerts *alerts_last; /* the last job's block, for the next one to share */
         unsigned daemon_line;           /* first [daemon], 0: none yet */
         unsigned crontabs_line;         /* first [crontabs], 0: none yet */
         const struct config *base;      /* the running configuration of a reload, or NULL (read only) */

@@ -200,6 +200,27 @@ static void t_run_started(struct job_sm *j, enum job_event ev, const struct job_
         j->n_running++;
 }
 
+/* After a run ended (its retry, if any, decided): a failure with no retry
+ * armed is final and raises the failure alert on entering the episode
+ * (alert=change) or each time (alert=every); the first success after it
+ * raises the recovery alert. A cancelled run (shutdown, overlap=replace,
+ * evdctl) says nothing about the job: no alert, the episode unchanged. */
+static void alert_decision(struct job_sm *j, const struct job_event_args *a, struct job_actions *r) {
+        if (a->cancelled)
+                return;
+        if (a->ok) {
+                if (j->failing)
+                        r->flags |= JOB_ACT_ALERT_RECOVERY;
+                j->failing = false;
+                return;
+        }
+        if (r->flags & JOB_ACT_ARM_RETRY)
+                return;
+        if (!j->failing || a->alert_every)
+                r->flags |= JOB_ACT_ALERT_FAILURE;
+        j->failing = true;
+}
+
 static void t_run_ended(struct job_sm *j, enum job_event ev, const struct job_event_args *a, struct job_actions *r) {
         (void)ev;
         if (j->n_running == 0) {
@@ -220,6 +241,7 @@ static void t_run_ended(struct job_sm *j, enum job_event ev, const struct job_ev
                 r->retry_attempt = j->retry_attempt;
                 r->retry_delay = job_retry_delay(a->retry_delay, a->attempt);
         }
+        alert_decision(j, a, r);
         if (j->removed && j->n_active == 0)
                 r->flags |= JOB_ACT_FORGET;
 }

@@ -97,12 +97,15 @@ enum {
         JOB_ACT_ARM_RETRY       = 1u << 9,      /* arm the retry timer: retry_delay, retry_attempt */
         JOB_ACT_SAVE_STATE      = 1u << 10,     /* what the state file keeps changed */
         JOB_ACT_FORGET          = 1u << 11,     /* a removed job with no run left: free it */
+        JOB_ACT_ALERT_FAILURE   = 1u << 12,     /* raise ALERT_FAILURE for the run that ended (sched_alert) */
+        JOB_ACT_ALERT_RECOVERY  = 1u << 13,     /* raise ALERT_RECOVERY: the first success after failures */
 };
 
 struct job_sm {                         /* 20 bytes: one per job */
         uint8_t state;                  /* enum job_state */
         bool paused, enabled, removed, stopping;
         bool start_queued, retry_pending;
+        bool failing;                   /* in a failure episode: a run failed after its retries, no success since */
         uint16_t queued_attempt;        /* attempt the pending start will be (retries <= 1000) */
         uint16_t retry_attempt;         /* attempt the pending retry will be */
         uint32_t n_active;              /* runs waiting or running */
@@ -115,6 +118,7 @@ struct job_event_args {
         unsigned attempt, retries;
         usec_t retry_delay;
         bool ok, cancelled;
+        bool alert_every;               /* alert=every: a failure alert for each failed run, not only the first */
         /* JOB_EV_READD: the new definition's enabled=. */
         bool enabled;
 };

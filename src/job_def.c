@@ -43,6 +43,54 @@ bool job_def_same_schedule(const struct job_def *a, const struct job_def *b) {
                a->enabled == b->enabled;
 }
 
+/* The fields of own that were given replace those of *ret. */
+static void alerts_overlay(struct job_alerts *ret, const struct job_alerts *own) {
+        if (own->on_failure.command)
+                ret->on_failure = own->on_failure;
+        if (own->on_recovery.command)
+                ret->on_recovery = own->on_recovery;
+        if (own->hook_user.name)
+                ret->hook_user = own->hook_user;
+        if (own->mail_to) {
+                ret->mail_to = own->mail_to;
+                ret->mail_to_list = own->mail_to_list;
+        }
+        if (own->mail_from)
+                ret->mail_from = own->mail_from;
+        if (own->alert >= 0)
+                ret->alert = own->alert;
+        if (own->mail_on >= 0)
+                ret->mail_on = own->mail_on;
+}
+
+void job_def_alerts(const struct job_def *d, struct job_alerts *ret) {
+        struct job_alerts a = { .alert = -1, .mail_on = -1 };
+        if (d->config->alert_defaults)
+                alerts_overlay(&a, d->config->alert_defaults);
+        if (d->extras->alerts)
+                alerts_overlay(&a, d->extras->alerts);
+        if (a.alert < 0)
+                a.alert = ALERT_MODE_CHANGE;
+        if (a.mail_on < 0)
+                a.mail_on = MAIL_ON_FAILURE;
+        if (a.hook_user.name && !*a.hook_user.name)
+                a.hook_user = (struct alert_user){ 0 };
+        *ret = a;
+}
+
+bool job_def_has_alerts(const struct job_def *d) {
+        struct job_alerts a;
+        if (!d->config->alert_defaults && !d->extras->alerts)
+                return false;
+        job_def_alerts(d, &a);
+        return a.on_failure.argv || a.on_recovery.argv || a.mail_to_list;
+}
+
+char *const *config_sendmail_argv(const struct config *c) {
+        static char *const fallback[] = { (char *)"/usr/sbin/sendmail", NULL };
+        return c->sendmail_argv ? c->sendmail_argv : fallback;
+}
+
 const char *overlap_policy_to_string(enum overlap_policy p) {
         switch (p) {
         case OVERLAP_SKIP:
@@ -148,6 +196,8 @@ void job_begin(struct parser *p, const char *name, bool scratch) {
                 .extras = &job_extras_none,
         };
         p->extras = (struct job_extras){};
+        p->alerts = (struct job_alerts){ .alert = -1, .mail_on = -1 };
+        p->alerts_given = false;
         d->name = config_strdup_unique(p, name);
         d->file = (char *)p->path;
         if (!d->name)
@@ -249,7 +299,33 @@ static bool extras_equal(const struct job_extras *a, const struct job_extras *b)
         return a->timezone == b->timezone && a->user == b->user && a->group == b->group && a->home == b->home &&
                a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
                a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
-               a->nice == b->nice && a->nice_set == b->nice_set && a->crontab == b->crontab;
+               a->nice == b->nice && a->nice_set == b->nice_set && a->alerts == b->alerts && a->crontab == b->crontab;
+}
+
+/* Strings are interned (and an argv or address list follows its text). */
+static bool alerts_equal(const struct job_alerts *a, const struct job_alerts *b) {
+        return a->on_failure.command == b->on_failure.command && a->on_recovery.command == b->on_recovery.command &&
+               a->hook_user.name == b->hook_user.name && a->mail_to == b->mail_to && a->mail_from == b->mail_from &&
+               a->alert == b->alert && a->mail_on == b->mail_on;
+}
+
+/* The job's alert keys, if any were given, into p->extras.alerts: the
+ * previous job's block when equal, or a new one in the arena. */
+static void job_alerts_finish(struct parser *p) {
+        struct job_alerts *x;
+        if (!p->alerts_given)
+                return;
+        if (p->alerts_last && alerts_equal(&p->alerts, p->alerts_last)) {
+                p->extras.alerts = p->alerts_last;
+                return;
+        }
+        x = arena_alloc(&p->config->arena, sizeof(*x), _Alignof(struct job_alerts));
+        if (!x) {
+                config_oom(p);
+                return;
+        }
+        *x = p->alerts;
+        p->extras.alerts = p->alerts_last = x;
 }
 
 /* d's extras from p->extras and p->environment: the shared default, the
@@ -282,6 +358,7 @@ void job_finish(struct parser *p) {
         unsigned every = config_key_seen(p, "every"), calendar = config_key_seen(p, "calendar"),
                  cron = config_key_seen(p, "cron"), timezone = config_key_seen(p, "timezone");
 
+        job_alerts_finish(p);
         job_extras_finish(p, d);
         p->environment = strv_free(p->environment);
         /* A section whose header was an error has been reported once: no

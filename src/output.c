@@ -125,8 +125,73 @@ static void report_dropped(struct output *o) {
         o->dropped_lines = o->dropped_bytes = 0;
 }
 
+int output_tail_init(struct output_tail *t, size_t size) {
+        *t = (struct output_tail){ .buf = malloc(size), .size = size };
+        return t->buf ? 0 : -ENOMEM;
+}
+
+void output_tail_done(struct output_tail *t) {
+        if (!t)
+                return;
+        free(t->buf);
+        *t = (struct output_tail){ 0 };
+}
+
+static void tail_put(struct output_tail *t, const char *data, size_t n) {
+        if (n >= t->size) {
+                /* Only the end of it fits: the ring is that end. */
+                memcpy(t->buf, data + n - t->size, t->size);
+                t->start = 0;
+                t->len = t->size;
+                t->cut = true;
+                return;
+        }
+        if (t->len + n > t->size) {
+                size_t drop = t->len + n - t->size;
+                t->start = (t->start + drop) % t->size;
+                t->len -= drop;
+                t->cut = true;
+        }
+        size_t at = (t->start + t->len) % t->size, first = MIN(n, t->size - at);
+        memcpy(t->buf + at, data, first);
+        memcpy(t->buf, data + first, n - first);
+        t->len += n;
+}
+
+void output_tail_add(struct output_tail *t, const char *text, size_t n) {
+        if (!t->buf || t->size == 0)
+                return;
+        tail_put(t, text, n);
+        tail_put(t, "\n", 1);
+}
+
+char *output_tail_take(struct output_tail *t, size_t *ret_len) {
+        size_t first = MIN(t->len, t->size - t->start), skip = 0;
+        char *s;
+        if (!t->buf || t->len == 0 || !(s = malloc(t->len + 1)))
+                return NULL;
+        memcpy(s, t->buf + t->start, first);
+        memcpy(s + first, t->buf, t->len - first);
+        if (t->cut) {
+                /* Start at a whole line, unless the ring holds a single one. */
+                char *nl = memchr(s, '\n', t->len);
+                if (nl && (size_t)(nl - s) + 1 < t->len)
+                        skip = (size_t)(nl - s) + 1;
+        }
+        size_t n = t->len - skip;
+        memmove(s, s + skip, n);
+        s[n] = 0;
+        t->start = t->len = 0;
+        t->cut = false;
+        *ret_len = n;
+        return s;
+}
+
 static void emit_line(struct output *o, struct output_stream *s, const char *text, size_t n) {
         static __thread char safe[4 * OUTPUT_LINE_MAX + 1];
+
+        if (o->tail)
+                output_tail_add(o->tail, text, n);
 
         if (o->line_tokens < 1 || o->byte_tokens < (double)n)
                 refill(o);

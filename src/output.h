@@ -32,6 +32,17 @@ struct output_limits {
         double bytes_burst, bytes_per_sec;
 };
 
+/* The end of a run's output, kept for its alerts (hook stdin, mail): the
+ * raw lines (each LF-terminated, stdout and stderr in the order they came,
+ * those the rate limit dropped from the journal included) in a ring of a
+ * fixed size, so a flood costs nothing more than its last bytes. Only runs
+ * of jobs with a hook or a mail keep one. */
+struct output_tail {
+        char *buf;
+        size_t size, start, len;        /* ring: len bytes from start */
+        bool cut;                       /* older output was overwritten */
+};
+
 struct output {
         const char *job;
         uint64_t run;
@@ -42,6 +53,7 @@ struct output {
         uint64_t lines, bytes;                          /* logged */
         uint64_t dropped_lines, dropped_bytes;          /* since the last report */
         uint64_t total_dropped_lines, total_dropped_bytes;
+        struct output_tail *tail;       /* NULL: none kept */
         /* Where lines go; log_job_output() unless replaced (tests). */
         void (*sink)(void *userdata, int level, const char *stream, const char *text, size_t n);
         void *userdata;
@@ -56,3 +68,14 @@ void output_feed(struct output *o, struct output_stream *s, const char *data, si
 void output_finish(struct output *o);
 /* Escapes src into dst (at least 4*n+1 bytes); returns the length written. */
 size_t output_make_safe(char *dst, const char *src, size_t n);
+
+/* A tail of at most size bytes (0 or -ENOMEM). */
+int output_tail_init(struct output_tail *t, size_t size);
+void output_tail_done(struct output_tail *t);
+/* Appends one line (n bytes, any bytes, without its LF; one is added). */
+void output_tail_add(struct output_tail *t, const char *text, size_t n);
+/* The tail as one malloc'd string starting at a line start (the start of
+ * a line cut by the ring is dropped; a single line longer than the ring
+ * keeps its end), NUL-terminated, its length in *ret_len; NULL when it
+ * is empty or out of memory. The tail is emptied. */
+char *output_tail_take(struct output_tail *t, size_t *ret_len);

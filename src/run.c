@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "alert.h"
 #include "config.h"
 #include "log.h"
 #include "output.h"
@@ -39,6 +40,8 @@
 #endif
 
 #define READ_CHUNK 65536
+/* "on_failure hook: " before an alert hook's messages: two arguments. */
+#define HOOK(r) ((r)->hook ? (r)->hook : ""), ((r)->hook ? " hook: " : "")
 #define GROUP_POLL_USEC (20 * USEC_PER_MSEC)
 
 void run_cancel(struct run *r, enum run_cancel how) {
@@ -131,8 +134,8 @@ static int wait_exec(struct run *r, struct spawn_child *c, int wake_fd, usec_t t
                         step = spawn_child_kill(c, MAX(r->kill_grace, USEC_PER_SEC));
                         if (!spawn_child_reaped(c))
                                 log_job(LOG_WARNING, r->def->name, r->id, NULL,
-                                        "process %d is stuck in the kernel (%s) and did not die on SIGKILL; "
-                                        "leaving it", (int)c->pid, step ? step : "before exec");
+                                        "%s%sprocess %d is stuck in the kernel (%s) and did not die on SIGKILL; "
+                                        "leaving it", HOOK(r), (int)c->pid, step ? step : "before exec");
                         *ret_step = step ? step : "spawn";
                         return r->cancelled ? -ECANCELED : -ETIMEDOUT;
                 }
@@ -182,13 +185,13 @@ static void supervisor_enforce(struct supervisor *s, usec_t now) {
         }
         if (s->phase == RUNNING && now >= s->term_at) {
                 r->timed_out = true;
-                log_job(LOG_WARNING, r->def->name, r->id, NULL, "timed out after %s, terminating its process group",
-                        timespan_format(buf, sizeof buf, r->def->timeout));
+                log_job(LOG_WARNING, r->def->name, r->id, NULL, "%s%stimed out after %s, terminating its process group",
+                        HOOK(r), timespan_format(buf, sizeof buf, r->def->timeout));
                 supervisor_terminate(s, s->pidfd, now);
         }
         if (s->phase == TERMINATING && now >= s->kill_at) {
-                log_job(LOG_WARNING, r->def->name, r->id, NULL, "still running %s after SIGTERM, sending SIGKILL",
-                        timespan_format(buf, sizeof buf, r->kill_grace));
+                log_job(LOG_WARNING, r->def->name, r->id, NULL, "%s%sstill running %s after SIGTERM, sending SIGKILL",
+                        HOOK(r), timespan_format(buf, sizeof buf, r->kill_grace));
                 signal_group(s->pgid, s->exited ? -1 : s->pidfd, SIGKILL);
                 s->phase = KILLED;
         }
@@ -204,7 +207,7 @@ static bool supervisor_group_alive(struct supervisor *s, usec_t now) {
                 /* The main process is gone; the rest of its group goes too. */
                 r->leftovers = 1;
                 log_job(LOG_NOTICE, r->def->name, r->id, NULL,
-                        "main process exited, terminating the rest of its process group");
+                        "%s%smain process exited, terminating the rest of its process group", HOOK(r));
                 supervisor_terminate(s, -1, now);
         }
         s->checked_group = true;
@@ -249,7 +252,7 @@ static bool supervisor_poll(struct supervisor *s, bool group_alive, usec_t now) 
                 next = MIN(next, now + GROUP_POLL_USEC);
         int n = poll(pfd, 4, poll_timeout_ms(next, now));
         if (n < 0 && errno != EINTR) {
-                log_job(LOG_ERR, s->run->def->name, s->run->id, NULL, "poll failed: %m");
+                log_job(LOG_ERR, s->run->def->name, s->run->id, NULL, "%s%spoll failed: %m", HOOK(s->run));
                 return false;
         }
         if (n <= 0)
@@ -301,14 +304,36 @@ static void supervise(struct run *r, struct output *o, int wake_fd, int outp[2],
         *pidfd = s.pidfd;
 }
 
+/* A pipe holding r->input, its write end closed: the read end in *ret.
+ * The pipe is made big enough for the whole input (at most
+ * ALERT_OUTPUT_MAX, within the default pipe-max-size), so nothing waits
+ * for the child to read; what does not fit is cut (the child sees EOF). */
+static int input_pipe(struct run *r, int *ret) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        if (r->input_len > 0) {
+                (void)fcntl(p[1], F_SETPIPE_SZ, (int)MIN(r->input_len, (size_t)ALERT_OUTPUT_MAX));
+                ssize_t n = write(p[1], r->input, MIN(r->input_len, (size_t)ALERT_OUTPUT_MAX));
+                if (n >= 0 && (size_t)n < r->input_len)
+                        log_job(LOG_NOTICE, r->def->name, r->id, NULL, "%s%sstdin cut to %zd of %zu bytes",
+                                HOOK(r), n, r->input_len);
+        }
+        safe_close(p[1]);
+        (void)fcntl(p[0], F_SETFL, 0); /* the child reads it blocking */
+        *ret = p[0];
+        return 0;
+}
+
 void run_execute(struct run *r, int wake_fd) {
         const struct job_def *def = r->def;
         struct spawn_prep prep = { 0 };
         struct spawn_child *child = NULL;
         struct output o;
         int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        int pidfd = -1, r_;
+        int pidfd = -1, inp = -1, r_;
         const char *step = NULL;
+        struct output_tail tail;
 
         atomic_store(&r->wake_fd, wake_fd);
         r->start_monotonic = now_usec(CLOCK_MONOTONIC);
@@ -330,9 +355,17 @@ void run_execute(struct run *r, int wake_fd) {
                 step = "pipe";
                 goto spawn_failed;
         }
-        r_ = spawn_start(def, &prep, spawn_devnull(), outp[1], errp[1], &child, &step);
+        if (r->input) {
+                r_ = input_pipe(r, &inp);
+                if (r_ < 0) {
+                        step = "stdin pipe";
+                        goto spawn_failed;
+                }
+        }
+        r_ = spawn_start(def, &prep, inp >= 0 ? inp : spawn_devnull(), outp[1], errp[1], &child, &step);
         outp[1] = safe_close(outp[1]);
         errp[1] = safe_close(errp[1]);
+        inp = safe_close(inp);
         if (r_ < 0)
                 goto spawn_failed;
         r_ = wait_exec(r, child, wake_fd, term_at, &step);
@@ -350,13 +383,18 @@ void run_execute(struct run *r, int wake_fd) {
                 log_job(LOG_INFO, def->name, r->id, NULL, "started (pid %d, attempt %u of %u)", (int)r->pid,
                         r->attempt, def->retries + 1);
         else
-                log_job(LOG_INFO, def->name, r->id, NULL, "started (pid %d)", (int)r->pid);
+                log_job(LOG_INFO, def->name, r->id, NULL, "%s%sstarted (pid %d)", HOOK(r), (int)r->pid);
 
         output_init(&o, def->name, r->id);
+        if (r->keep_output_tail && output_tail_init(&tail, ALERT_OUTPUT_MAX) >= 0)
+                o.tail = &tail;
         supervise(r, &o, wake_fd, outp, errp, &pidfd, term_at);
         output_finish(&o);
         r->output_lines = o.lines;
         r->dropped_lines = o.total_dropped_lines;
+        if (o.tail)
+                r->output_tail = output_tail_take(&tail, &r->output_tail_len);
+        output_tail_done(o.tail);
         goto out;
 
 spawn_failed:
@@ -370,6 +408,7 @@ out:
         safe_close(errp[0]);
         safe_close(errp[1]);
         safe_close(pidfd);
+        safe_close(inp);
         spawn_child_free(child);
         if (r->end_monotonic == 0)
                 r->end_monotonic = now_usec(CLOCK_MONOTONIC);

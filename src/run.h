@@ -31,6 +31,10 @@ struct run {
         struct job_def *def;    /* a reference, released by the main thread */
         unsigned attempt;       /* 1 for the first try */
         usec_t kill_grace;
+        bool keep_output_tail;  /* keep the end of the output (ALERT_OUTPUT_MAX) for alerts */
+        const char *input;      /* its stdin (at most 64 KiB; NULL: /dev/null): an alert hook's */
+        size_t input_len;
+        const char *hook;       /* an alert hook's key ("on_failure"): prefixes its messages; NULL for a run */
 
         /* Shared. */
         atomic_int cancel;      /* enum run_cancel */
@@ -50,6 +54,8 @@ struct run {
         usec_t start_realtime;
         usec_t start_monotonic, end_monotonic;
         uint64_t output_lines, dropped_lines;
+        char *output_tail;      /* with keep_output_tail: malloc'd (freed by the main thread), or NULL */
+        size_t output_tail_len;
 };
 
 /* Main thread: asks the worker to end the run. Safe at any time before the

@@ -3,6 +3,7 @@
  * Main thread only. */
 #pragma once
 
+#include "alert.h"
 #include "scheduler.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -54,3 +55,16 @@ void sched_refresh_status(struct sched *s);
 /* The spawn step's name as a small id (interned; the names are static). */
 uint8_t sched_step_id(const char *step);
 const char *sched_step_name(uint8_t id);
+
+/* sched_alert.c */
+/* Raises an alert of j: builds the request (the job's facts, r's result
+ * and output tail; r is NULL for ALERT_OVERDUE) and queues it on the alert
+ * executor, which runs the job's hook (on_failure for FAILURE and OVERDUE,
+ * on_recovery for RECOVERY) and sends its mail as mail_on= says. Nothing
+ * happens for a job with neither hook nor mail for that kind. The run's
+ * end has been logged before; nothing here can block the loop. */
+void sched_alert(struct job *j, enum alert_kind kind, const struct run *r);
+void sched_alert_report_fired(struct timer *t, usec_t now);
+/* At exit: logs the drops not yet reported, carries out (for kill_grace)
+ * or drops what is queued, joins the alert threads. */
+void sched_alerts_done(struct sched *s);

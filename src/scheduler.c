@@ -68,6 +68,7 @@ static void start_run(struct job *j, unsigned attempt) {
         r->owner = j;
         r->attempt = attempt;
         r->kill_grace = s->config->kill_grace;
+        r->keep_output_tail = job_def_has_alerts(j->def);
         atomic_init(&r->cancel, RUN_CANCEL_NONE);
         atomic_init(&r->wake_fd, -1);
 
@@ -271,6 +272,14 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
          * start of any other job leaves it as it is, and a snapshot is
          * O(jobs) (with 100,000 jobs it was most of the loop's time per
          * dispatch, bench/README.md). */
+        /* After the run's end was logged (log_run_end), independently of it. */
+        if (act.flags & JOB_ACT_ALERT_FAILURE)
+                sched_alert(j, ALERT_FAILURE, r);
+        if (act.flags & JOB_ACT_ALERT_RECOVERY)
+                sched_alert(j, ALERT_RECOVERY, r);
+        if (ev == JOB_EV_RUN_ENDED && r && !r->cancelled &&
+            !(act.flags & (JOB_ACT_ALERT_FAILURE | JOB_ACT_ALERT_RECOVERY)))
+                sched_alert(j, ALERT_RUN, r);
         if ((act.flags & JOB_ACT_SAVE_STATE) && (j->def->persistent || !(act.flags & JOB_ACT_START)))
                 s->state_dirty = true;
         if (act.flags & JOB_ACT_FORGET) {
@@ -354,8 +363,10 @@ static void log_run_end(struct job *j, struct run *r) {
                 j->n_failures++;
                 j->consecutive_failures++;
                 j->sched->stats.runs_failed++;
-        } else
+        } else {
                 j->consecutive_failures = 0;
+                j->last_success = r->start_realtime + duration;
+        }
         if (listed)
                 sched_count_failing(j->sched, j, +1);
 }
@@ -381,12 +392,16 @@ static void on_complete(struct run *r, void *userdata) {
         s->n_running--;
         unlink_active(j, r);
         log_run_end(j, r);
+        struct job_alerts al = { .alert = ALERT_MODE_CHANGE };
+        if (j->def->config->alert_defaults || j->def->extras->alerts)
+                job_def_alerts(j->def, &al);
         const struct job_event_args a = {
                 .overlap = j->def->overlap, .enabled = j->def->enabled, .attempt = r->attempt,
                 .retries = r->def->retries, .retry_delay = r->def->retry_delay, .ok = run_succeeded(r),
-                .cancelled = r->cancelled,
+                .cancelled = r->cancelled, .alert_every = al.alert == ALERT_MODE_EVERY,
         };
         sched_job_feed(j, JOB_EV_RUN_ENDED, &a, r); /* may free j */
+        free(r->output_tail);
         job_def_unref(r->def);
         free(r);
 
@@ -532,6 +547,7 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         timer_init(&s->shutdown_timer, sched_shutdown_timer_fired);
         timer_init(&s->watchdog_timer, sched_watchdog_fired);
         timer_init(&s->status_timer, sched_status_timer_fired);
+        timer_init(&s->alert_report_timer, sched_alert_report_fired);
 
         r = timer_clock_init(&s->mono, l, CLOCK_BOOTTIME, "timer-boottime");
         if (r < 0)
@@ -550,6 +566,9 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         r = pool_resize(&s->pool, config->workers);
         if (r < 0)
                 return log_error_errno(r, "Failed to start %u worker threads", config->workers);
+        r = alert_executor_init(&s->alerts, l, ALERT_RATE_PER_MINUTE);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the alert queue");
 
         s->jobs = calloc(MAX(config->n_jobs, 1), sizeof(*s->jobs));
         struct job *block = config->n_jobs ? sched_jobs_alloc(s, config->n_jobs) : NULL;
@@ -657,6 +676,7 @@ void sched_shutdown(struct sched *s) {
 void sched_done(struct sched *s) {
         pool_drain(&s->pool); /* nothing should be left; free what is */
         pool_stop(&s->pool);
+        sched_alerts_done(s);
         sched_reloader_done(s);
         save_state(s);
         state_writer_stop(&s->state_writer);

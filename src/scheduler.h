@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 
+#include "alert.h"
 #include "config.h"
 #include "job.h"
 #include "loop.h"
@@ -46,7 +47,7 @@ struct job_retry {
         struct job *job;
 };
 
-/* One job's runtime state: 152 bytes on x86-64, its schedule timer (32)
+/* One job's runtime state: 160 bytes on x86-64, its schedule timer (32)
  * included; jobs are allocated in blocks (one per configuration's new
  * jobs), never per event. */
 struct job {
@@ -65,6 +66,7 @@ struct job {
         uint32_t n_runs, n_failures, n_skipped, consecutive_failures;
         usec_t last_start;              /* realtime, 0 = never */
         usec_t last_duration;
+        usec_t last_success;            /* realtime of the last successful run's end, 0 = none known */
 };
 
 struct sched_stats {
@@ -151,6 +153,9 @@ struct sched {
         bool state_dirty;               /* a snapshot is due after this loop iteration */
 
         struct sched_reloader reloader;
+
+        struct alert_executor alerts;   /* hooks and mails (alert.h) */
+        struct timer alert_report_timer; /* a minute after a drop: the count of dropped alerts */
 
         uint64_t rng;
         usec_t started_realtime;

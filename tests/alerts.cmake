@@ -32,3 +32,16 @@ add_test(NAME alerts/history
 set_tests_properties(alerts/history PROPERTIES
                      LABELS "alerts;systemd" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+
+# evd's alert mail through the real exim4 (tests/alerts/evd_mail.py): the
+# real daemon, its sendmail= pointing at the test's private exim.
+add_test(NAME alerts/evd_mail
+         COMMAND ${EVD_ALERTS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/alerts/evd_mail.py $<TARGET_FILE:evd>)
+if(EVD_SANITIZE)
+  set(EVD_ALERTS_E2E_ENV "EVD_E2E_SLOW=1")
+else()
+  set(EVD_ALERTS_E2E_ENV "EVD_E2E_SLOW=0")
+endif()
+set_tests_properties(alerts/evd_mail PROPERTIES
+                     LABELS "alerts" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "${EVD_ALERTS_E2E_ENV};PYTHONDONTWRITEBYTECODE=1")

@@ -12,56 +12,17 @@ empty entry, a sendmail that does not exist, one that exits 1, and one that
 hangs (its timeout kills its process group, nothing is left behind).
 Needs root (exim drops to its own user with -C, so the spool is given to
 it) and exim4; exits 77 without them. Argument: the alertstool binary."""
-import email
-import email.policy
-import mailbox
 import os
-import pwd
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from alertslib import fail, skip  # noqa: E402
+from alertslib import DOMAIN, exim_log, exim_mailbox, exim_setup, exim_user, fail  # noqa: E402
 
 TOOL = sys.argv[1]
-EXIM = "/usr/sbin/exim4"
-DOMAIN = "evdtest.invalid"
-
-
-if os.geteuid() != 0:
-    skip("needs root (exim's spool is handed to the Debian-exim user)")
-if not os.access(EXIM, os.X_OK):
-    skip("needs exim4 (package exim4-daemon-light)")
-try:
-    EXIM_USER = pwd.getpwnam("Debian-exim")
-except KeyError:
-    skip("no Debian-exim user")
-
-CONF = """\
-primary_hostname = {domain}
-qualify_domain = {domain}
-spool_directory = {d}/spool
-log_file_path = {d}/log/%slog
-keep_environment =
-daemon_smtp_ports =
-begin routers
-local:
-  driver = accept
-  domains = {domain}
-  transport = mbox
-begin transports
-mbox:
-  driver = appendfile
-  file = {d}/box/mailbox
-  user = Debian-exim
-  group = Debian-exim
-  mode = 0600
-  envelope_to_add
-begin retry
-*  *  F,1m,1m
-"""
+exim_user()  # skips without root and exim4
 
 
 def run_tool(*args, timeout=120):
@@ -87,9 +48,7 @@ def check_delivery(d, sendmail, out_path, data, tail):
     rc, out, err = run_tool(job, f"alice@{DOMAIN}, bob", out_path, "60", *sendmail)
     if rc != 0 or "sent" not in out or "children: none" not in out:
         fail(f"send: rc {rc}: {out} {err}\nexim log:\n{read_log(d)}")
-    box = mailbox.mbox(os.path.join(d, "box", "mailbox"),
-                       factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default))
-    msgs = list(box)
+    msgs = exim_mailbox(d)
     rcpts = sorted(m["Envelope-to"] for m in msgs)
     if rcpts != [f"alice@{DOMAIN}", f"bob@{DOMAIN}"]:
         fail(f"delivered to {rcpts!r} (no victim, two recipients wanted)\nexim log:\n{read_log(d)}")
@@ -127,10 +86,7 @@ def check_delivery(d, sendmail, out_path, data, tail):
 
 
 def read_log(d):
-    try:
-        return open(os.path.join(d, "log", "mainlog"), errors="replace").read()
-    except OSError as e:
-        return str(e)
+    return exim_log(d)
 
 
 def check_failures(d, out_path):
@@ -178,17 +134,11 @@ def check_failures(d, out_path):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="evd-mail-") as d:
-        os.chmod(d, 0o755)
-        for sub in ("spool", "log", "box"):
-            os.mkdir(os.path.join(d, sub))
-            os.chown(os.path.join(d, sub), EXIM_USER.pw_uid, EXIM_USER.pw_gid)
-        conf = os.path.join(d, "exim.conf")
-        with open(conf, "w") as f:
-            f.write(CONF.format(d=d, domain=DOMAIN))
+        sendmail = exim_setup(d)
         out_path, data, tail = make_output(d)
         # -odi: deliver before returning, so the mailbox is complete when
         # mail_send() returns; no daemon is ever started.
-        check_delivery(d, [EXIM, "-C", conf, "-odi"], out_path, data, tail)
+        check_delivery(d, sendmail, out_path, data, tail)
         check_failures(d, out_path)
     print("ok")
 

@@ -176,8 +176,60 @@ def test_crontab_changes(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
+def test_crontab_mail(evd_bin):
+    """MAILTO mails a run's output (cron's rule: only when there is some)
+    through [daemon] sendmail; MAILTO="" mails nothing; [crontabs]
+    on_failure= is every entry's hook."""
+    require_root("crontab files owned by root")
+    conf = """
+    [daemon]
+    sendmail = {DIR}/sendmail
+
+    [crontabs]
+    system = {DIR}/crontab
+    on_failure = {DIR}/hook
+    """
+    sendmail = """
+    cat > {OUT}/mail.tmp
+    to=$(grep -m1 '^To:' {OUT}/mail.tmp | cut -d' ' -f2-)
+    cat {OUT}/mail.tmp >> "{OUT}/mail-$to"
+    """
+    hook = """
+    echo "$EVD_JOB $EVD_RESULT" >> {OUT}/hook
+    """
+    table = """
+    MAILTO=ops@example.com
+    0 1 * * * root echo hello from cron
+    0 2 * * * root true
+    MAILTO=""
+    0 3 * * * root echo not mailed; exit 3
+    """
+    with Evd(evd_bin, conf, "crontab-mail", start=False, scripts={"sendmail": sendmail, "hook": hook}) as e:
+        e.write("crontab", table)
+        e.start()
+        by_line = {}
+        for n in jobs(e):
+            m = re.search(r"defined:\s+\S+:(\d+) \(crontab\)", evdctl(e, "status", n).stdout)
+            by_line[int(m.group(1))] = n
+        for line in (2, 3, 5):
+            evdctl(e, "run", by_line[line])
+        wait_for(lambda: read_file(e.o("mail-ops@example.com")), 15, what="the mail of the MAILTO entry")
+        wait_for(lambda: read_file(e.o("hook")), 15, what="[crontabs] on_failure= of the failing entry")
+        check(read_file(e.o("hook")).split() == [by_line[5], "exit-code"], read_file(e.o("hook")))
+        for line in (2, 3, 5):
+            e.wait_log(re.escape(by_line[line]) + r"\[\d+\]: (finished|failed)")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+        mail = read_file(e.o("mail-ops@example.com"))
+        check("hello from cron" in mail, f"the output is not in the mail:\n{mail}")
+        check(mail.count("\nTo: ") + mail.startswith("To: ") == 1,
+              f"one mail expected (the silent run is not mailed):\n{mail}")
+        check(not [f for f in os.listdir(e.out) if f.startswith("mail-") and "ops@" not in f],
+              f"other mails: {os.listdir(e.out)}")
+
+
 if __name__ == "__main__":
     run_tests([
         ("crontab_run", test_crontab_run),
         ("crontab_changes", test_crontab_changes),
+        ("crontab_mail", test_crontab_mail),
     ])

@@ -1340,6 +1340,48 @@ START_TEST(test_format_round_trip) {
 }
 END_TEST
 
+/* The alert keys: a job's own laid over [daemon]'s (wherever [daemon]
+ * is), an empty value turning a default off, blocks shared. */
+START_TEST(test_alert_keys) {
+        static const char text[] = "[job:a]\ncommand = /bin/true\nevery = 1h\non_recovery = /bin/rec 'x y'\n"
+                                   "[daemon]\non_failure = /bin/fail\nmail_to = root, ops@example.com\nalert = every\n"
+                                   "[job:b]\ncommand = /bin/true\nevery = 1h\non_failure =\nmail_to =\n"
+                                   "[job:c]\ncommand = /bin/true\nevery = 1h\nmail_on = output\n"
+                                   "[job:d]\ncommand = /bin/true\nevery = 2h\nmail_on = output\n"
+                                   "[job:e]\ncommand = /bin/true\nevery = 2h\n";
+        struct config *c = load_ok(text);
+        struct job_alerts a;
+        job_def_alerts(c->jobs[0], &a);
+        ck_assert_str_eq(a.on_failure.argv[0], "/bin/fail");
+        ck_assert_str_eq(a.on_recovery.argv[1], "x y");
+        ck_assert_uint_eq(strv_length(a.mail_to_list), 2);
+        ck_assert_int_eq(a.alert, ALERT_MODE_EVERY);
+        ck_assert_int_eq(a.mail_on, MAIL_ON_FAILURE);
+        ck_assert(job_def_has_alerts(c->jobs[0]));
+        job_def_alerts(c->jobs[1], &a);
+        ck_assert_ptr_null(a.on_failure.argv);
+        ck_assert_ptr_null(a.mail_to_list);
+        ck_assert(!job_def_has_alerts(c->jobs[1]));
+        ck_assert_ptr_eq(c->jobs[2]->extras->alerts, c->jobs[3]->extras->alerts);
+        job_def_alerts(c->jobs[2], &a);
+        ck_assert_int_eq(a.mail_on, MAIL_ON_OUTPUT);
+        ck_assert_ptr_null(c->jobs[4]->extras->alerts);
+        ck_assert(job_def_has_alerts(c->jobs[4]));
+        ck_assert_str_eq(config_sendmail_argv(c)[0], "/usr/sbin/sendmail");
+        config_free(c);
+
+        /* No alert key anywhere: nothing to do for any job. */
+        c = load_ok("[job:x]\ncommand = /bin/true\nevery = 1h\n");
+        ck_assert(!job_def_has_alerts(c->jobs[0]));
+        config_free(c);
+
+        /* A control character (CR) in an address is refused with its line. */
+        expect_errors("[job:x]\ncommand = /bin/true\nevery = 1h\nmail_to = root\rBcc: x@example.com\n",
+                      "t.conf:4: invalid address list \"root\\x0dBcc: x@example.com\" for mail_to= in [job:x]: "
+                      "a line break in the address list\n");
+}
+END_TEST
+
 static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -1416,6 +1458,7 @@ int main(void) {
         TCase *tc = tcase_create("core");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_alert_keys);
         tcase_add_test(tc, test_exec_shared);
         tcase_add_test(tc, test_command_shared);
         tcase_add_test(tc, test_all_keys);

@@ -275,6 +275,64 @@ START_TEST(test_previous_version) {
 }
 END_TEST
 
+/* MAILTO mails the output (mail_on = output); "" turns mail off; the
+ * alert keys of [crontabs] reach every entry; an invalid MAILTO warns. */
+START_TEST(test_mailto_and_alerts) {
+        write_file("crontab",
+                   "0 1 * * * root none\n"
+                   "MAILTO=ops@example.com, root\n"
+                   "0 2 * * * root mailed\n"
+                   "0 3 * * * root mailed too\n"
+                   "MAILTO=\"\"\n"
+                   "0 4 * * * root off\n"
+                   "MAILTO=bad address\n"
+                   "0 5 * * * root bad\n"
+                   "0 6 * * * root bad too\n",
+                   0644);
+        struct config *c = load("[crontabs]\nsystem = DIR/crontab\non_failure = /bin/true hook\n", NULL, NULL);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_uint_eq(c->n_jobs, 6);
+        ck_assert_uint_eq(strv_length(c->crontabs->warnings), 1); /* one for the two entries under it */
+        struct job_alerts a;
+        job_def_alerts(job_at(c, "crontab", 1), &a);
+        ck_assert_ptr_null(a.mail_to_list);
+        ck_assert_str_eq(a.on_failure.argv[0], "/bin/true");
+        ck_assert_str_eq(a.on_failure.argv[1], "hook");
+
+        const struct job_def *d = job_at(c, "crontab", 3);
+        job_def_alerts(d, &a);
+        ck_assert_ptr_nonnull(a.mail_to_list);
+        ck_assert_str_eq(a.mail_to_list[0], "ops@example.com");
+        ck_assert_str_eq(a.mail_to_list[1], "root");
+        ck_assert_ptr_null(a.mail_to_list[2]);
+        ck_assert_int_eq(a.mail_on, MAIL_ON_OUTPUT);
+        ck_assert_ptr_nonnull(a.on_failure.argv);
+        ck_assert_ptr_eq(d->extras->alerts, job_at(c, "crontab", 4)->extras->alerts); /* one block */
+
+        job_def_alerts(job_at(c, "crontab", 6), &a);
+        ck_assert_ptr_null(a.mail_to_list);
+        ck_assert_str_eq(a.mail_to, "");
+
+        job_def_alerts(job_at(c, "crontab", 8), &a);
+        ck_assert_ptr_null(a.mail_to_list);
+        ck_assert(has_warning(c, "crontab:8: MAILTO=bad address: "));
+        config_free(c);
+
+        /* [daemon] mail_to= with MAILTO="": off for that entry only. */
+        c = load("[daemon]\nmail_to = admin@example.com\n[crontabs]\nsystem = DIR/crontab\nmail_on = always\n",
+                 NULL, NULL);
+        ck_assert_ptr_nonnull(c);
+        job_def_alerts(job_at(c, "crontab", 1), &a);
+        ck_assert_str_eq(a.mail_to_list[0], "admin@example.com");
+        ck_assert_int_eq(a.mail_on, MAIL_ON_ALWAYS);
+        job_def_alerts(job_at(c, "crontab", 6), &a);
+        ck_assert_ptr_null(a.mail_to_list);
+        job_def_alerts(job_at(c, "crontab", 3), &a);
+        ck_assert_int_eq(a.mail_on, MAIL_ON_ALWAYS); /* [crontabs]' mail_on= wins over MAILTO's output */
+        config_free(c);
+}
+END_TEST
+
 START_TEST(test_section_errors) {
         char **errors = NULL;
         ck_assert_ptr_null(load("[crontabs]\nsystem = relative/path\n", NULL, &errors));
@@ -314,6 +372,7 @@ int main(void) {
         tcase_add_test(tc, test_directory_and_collision);
         tcase_add_test(tc, test_user_tables);
         tcase_add_test(tc, test_previous_version);
+        tcase_add_test(tc, test_mailto_and_alerts);
         tcase_add_test(tc, test_section_errors);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);

@@ -21,6 +21,8 @@
 #define A_ARM_RETRY JOB_ACT_ARM_RETRY
 #define A_SAVE_STATE JOB_ACT_SAVE_STATE
 #define A_FORGET JOB_ACT_FORGET
+#define A_ALERT_FAILURE JOB_ACT_ALERT_FAILURE
+#define A_ALERT_RECOVERY JOB_ACT_ALERT_RECOVERY
 
 static const struct job_event_args queue_args = {
         .overlap = OVERLAP_QUEUE, .attempt = 1, .retries = 2, .retry_delay = USEC_PER_SEC, .enabled = true,
@@ -60,7 +62,8 @@ static bool same_sm(const struct job_sm *a, const struct job_sm *b) {
         return a->state == b->state && a->paused == b->paused && a->enabled == b->enabled &&
                a->removed == b->removed && a->stopping == b->stopping && a->start_queued == b->start_queued &&
                a->retry_pending == b->retry_pending && a->queued_attempt == b->queued_attempt &&
-               a->retry_attempt == b->retry_attempt && a->n_active == b->n_active && a->n_running == b->n_running;
+               a->retry_attempt == b->retry_attempt && a->n_active == b->n_active && a->n_running == b->n_running &&
+               a->failing == b->failing;
 }
 
 struct expect {
@@ -72,7 +75,9 @@ struct expect {
 };
 
 /* Every pair, with overlap=skip and a run that failed on its first of two
- * attempts (RUN_ENDED), re-added as enabled (READD). */
+ * attempts (RUN_ENDED), re-added as enabled (READD). A failure with no
+ * retry armed (a pending start superseded it; the job was removed or evd
+ * is stopping) is final: the failure alert. */
 static const struct expect table[] = {
         { JOB_IDLE, JOB_EV_DUE, JOB_WAITING, A_START | A_SAVE_STATE, false },
         { JOB_IDLE, JOB_EV_RUN_NOW, JOB_WAITING, A_START | A_SAVE_STATE, false },
@@ -117,7 +122,7 @@ static const struct expect table[] = {
         { JOB_QUEUED, JOB_EV_RUN_NOW, JOB_QUEUED, A_SKIP, false },
         { JOB_QUEUED, JOB_EV_RETRY_DUE, JOB_QUEUED, 0, true },
         { JOB_QUEUED, JOB_EV_RUN_STARTED, JOB_QUEUED, 0, true },
-        { JOB_QUEUED, JOB_EV_RUN_ENDED, JOB_WAITING, A_START | A_SAVE_STATE, false },
+        { JOB_QUEUED, JOB_EV_RUN_ENDED, JOB_WAITING, A_START | A_SAVE_STATE | A_ALERT_FAILURE, false },
         { JOB_QUEUED, JOB_EV_PAUSE, JOB_RUNNING, A_DROP_QUEUED | A_SAVE_STATE, false },
         { JOB_QUEUED, JOB_EV_RESUME, JOB_QUEUED, 0, false },
         { JOB_QUEUED, JOB_EV_DISABLE, JOB_RUNNING, A_STOP_SCHEDULE | A_DROP_QUEUED, false },
@@ -169,7 +174,7 @@ static const struct expect table[] = {
         { JOB_REMOVED, JOB_EV_RUN_NOW, JOB_REMOVED, A_SKIP, false },
         { JOB_REMOVED, JOB_EV_RETRY_DUE, JOB_REMOVED, 0, true },
         { JOB_REMOVED, JOB_EV_RUN_STARTED, JOB_REMOVED, 0, true },
-        { JOB_REMOVED, JOB_EV_RUN_ENDED, JOB_REMOVED, A_FORGET, false },
+        { JOB_REMOVED, JOB_EV_RUN_ENDED, JOB_REMOVED, A_FORGET | A_ALERT_FAILURE, false },
         { JOB_REMOVED, JOB_EV_PAUSE, JOB_REMOVED, A_SAVE_STATE, false },
         { JOB_REMOVED, JOB_EV_RESUME, JOB_REMOVED, 0, false },
         { JOB_REMOVED, JOB_EV_DISABLE, JOB_REMOVED, 0, true },
@@ -182,7 +187,7 @@ static const struct expect table[] = {
         { JOB_STOPPING, JOB_EV_RUN_NOW, JOB_STOPPING, A_SKIP, false },
         { JOB_STOPPING, JOB_EV_RETRY_DUE, JOB_STOPPING, 0, true },
         { JOB_STOPPING, JOB_EV_RUN_STARTED, JOB_STOPPING, 0, true },
-        { JOB_STOPPING, JOB_EV_RUN_ENDED, JOB_STOPPING, 0, false },
+        { JOB_STOPPING, JOB_EV_RUN_ENDED, JOB_STOPPING, A_ALERT_FAILURE, false },
         { JOB_STOPPING, JOB_EV_PAUSE, JOB_STOPPING, A_SAVE_STATE, false },
         { JOB_STOPPING, JOB_EV_RESUME, JOB_STOPPING, 0, false },
         { JOB_STOPPING, JOB_EV_DISABLE, JOB_STOPPING, 0, true },
@@ -254,6 +259,14 @@ START_TEST(test_invariants) {
                                         if (r.flags & A_ARM_RETRY)
                                                 ck_assert(!a.ok && !a.cancelled && r.retry_attempt == a.attempt + 1);
                                         ck_assert(!(r.flags & A_CANCEL) || b.n_running > 0);
+                                        /* Alerts: a final failure, or the first success after one. */
+                                        if (r.flags & A_ALERT_FAILURE)
+                                                ck_assert(ev == JOB_EV_RUN_ENDED && !a.ok && !a.cancelled &&
+                                                          !(r.flags & A_ARM_RETRY) && j.failing);
+                                        if (r.flags & A_ALERT_RECOVERY)
+                                                ck_assert(ev == JOB_EV_RUN_ENDED && a.ok && b.failing && !j.failing);
+                                        if (ev != JOB_EV_RUN_ENDED || r.invalid || a.cancelled)
+                                                ck_assert_int_eq(j.failing, b.failing);
                                 }
 }
 END_TEST
@@ -399,13 +412,103 @@ START_TEST(test_shutdown) {
         ck_assert(r.flags & A_DROP_QUEUED);
         feed(&j, JOB_EV_STOP_NOW, NULL, &r);
         ck_assert(r.flags & A_CANCEL);
-        feed(&j, JOB_EV_RUN_ENDED, &queue_args, &r);
-        ck_assert_uint_eq(r.flags, 0);
+        struct job_event_args cancelled = queue_args;
+        cancelled.cancelled = true;
+        feed(&j, JOB_EV_RUN_ENDED, &cancelled, &r);
+        ck_assert_uint_eq(r.flags, 0); /* ended by evd: no failure alert */
         ck_assert_int_eq(j.state, JOB_STOPPING);
         for (int st = 0; st < _JOB_STATE_MAX; st++)
                 ck_assert_str_ne(job_state_to_string(st), "?");
         for (int ev = 0; ev < _JOB_EVENT_MAX; ev++)
                 ck_assert_str_ne(job_event_to_string(ev), "?");
+}
+END_TEST
+
+/* Feeds one run's start and end (ok or not, attempt of retries) into j
+ * (idle or retry-wait first) and returns the end's actions. */
+static unsigned one_run(struct job_sm *j, bool ok, unsigned attempt, unsigned retries, bool every) {
+        struct job_event_args a = { .overlap = OVERLAP_SKIP, .attempt = attempt, .retries = retries,
+                                    .retry_delay = USEC_PER_SEC, .ok = ok, .alert_every = every, .enabled = true };
+        struct job_actions r;
+        feed(j, attempt > 1 ? JOB_EV_RETRY_DUE : JOB_EV_RUN_NOW, &a, &r);
+        feed(j, JOB_EV_RUN_STARTED, &a, &r);
+        feed(j, JOB_EV_RUN_ENDED, &a, &r);
+        return r.flags & (A_ALERT_FAILURE | A_ALERT_RECOVERY);
+}
+
+/* alert=change: the failure alert on entering the episode only, the
+ * recovery alert on the first success; alert=every: each failed run. */
+START_TEST(test_alert_change_and_every) {
+        for (int every = 0; every <= 1; every++) {
+                struct job_sm j;
+                job_sm_init(&j, true, false);
+                ck_assert_uint_eq(one_run(&j, true, 1, 0, every), 0);
+                ck_assert_uint_eq(one_run(&j, false, 1, 0, every), A_ALERT_FAILURE);
+                ck_assert(j.failing);
+                ck_assert_uint_eq(one_run(&j, false, 1, 0, every), every ? A_ALERT_FAILURE : 0);
+                ck_assert_uint_eq(one_run(&j, false, 1, 0, every), every ? A_ALERT_FAILURE : 0);
+                ck_assert_uint_eq(one_run(&j, true, 1, 0, every), A_ALERT_RECOVERY);
+                ck_assert(!j.failing);
+                ck_assert_uint_eq(one_run(&j, true, 1, 0, every), 0);
+                ck_assert_uint_eq(one_run(&j, false, 1, 0, every), A_ALERT_FAILURE);
+        }
+}
+END_TEST
+
+/* With retries, only the last attempt's failure alerts; a success on a
+ * retry ends an episode (recovery) but is no recovery when none began. */
+START_TEST(test_alert_after_retries) {
+        struct job_sm j;
+        job_sm_init(&j, true, false);
+        ck_assert_uint_eq(one_run(&j, false, 1, 2, false), 0);
+        ck_assert_int_eq(j.state, JOB_RETRY_WAIT);
+        ck_assert_uint_eq(one_run(&j, false, 2, 2, false), 0);
+        ck_assert(!j.failing);
+        ck_assert_uint_eq(one_run(&j, false, 3, 2, false), A_ALERT_FAILURE);
+        ck_assert_int_eq(j.state, JOB_IDLE);
+        ck_assert_uint_eq(one_run(&j, false, 1, 2, false), 0);
+        ck_assert_uint_eq(one_run(&j, true, 2, 2, false), A_ALERT_RECOVERY);
+        ck_assert_uint_eq(one_run(&j, false, 1, 2, false), 0);
+        ck_assert_uint_eq(one_run(&j, true, 2, 2, false), 0);
+        /* A paused job arms no retry: its failure is final. */
+        struct job_actions r;
+        feed(&j, JOB_EV_PAUSE, NULL, &r);
+        ck_assert_uint_eq(one_run(&j, false, 1, 2, false), A_ALERT_FAILURE);
+}
+END_TEST
+
+/* A cancelled run (shutdown, overlap=replace) is neither a failure nor a
+ * success; the episode survives pause, disable, removal and re-adding. */
+START_TEST(test_alert_cancelled_and_episode_kept) {
+        struct job_sm j;
+        struct job_actions r;
+        const struct job_event_args cancel = { .overlap = OVERLAP_REPLACE, .attempt = 1, .cancelled = true,
+                                               .enabled = true };
+        job_sm_init(&j, true, false);
+        feed(&j, JOB_EV_RUN_NOW, &cancel, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &cancel, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &cancel, &r);
+        ck_assert_uint_eq(r.flags & (A_ALERT_FAILURE | A_ALERT_RECOVERY), 0);
+        ck_assert(!j.failing);
+        ck_assert_uint_eq(one_run(&j, false, 1, 0, false), A_ALERT_FAILURE);
+        feed(&j, JOB_EV_RUN_NOW, &cancel, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &cancel, &r);
+        feed(&j, JOB_EV_RUN_ENDED, &cancel, &r);
+        ck_assert_uint_eq(r.flags & (A_ALERT_FAILURE | A_ALERT_RECOVERY), 0);
+        ck_assert(j.failing);
+        feed(&j, JOB_EV_PAUSE, NULL, &r);
+        feed(&j, JOB_EV_RESUME, NULL, &r);
+        feed(&j, JOB_EV_DISABLE, NULL, &r);
+        feed(&j, JOB_EV_ENABLE, NULL, &r);
+        feed(&j, JOB_EV_RUN_NOW, &cancel, &r);
+        feed(&j, JOB_EV_RUN_STARTED, &cancel, &r);
+        feed(&j, JOB_EV_REMOVE, NULL, &r);
+        const struct job_event_args readd = { .overlap = OVERLAP_SKIP, .enabled = true };
+        feed(&j, JOB_EV_READD, &readd, &r);
+        ck_assert(j.failing);
+        const struct job_event_args ok = { .overlap = OVERLAP_SKIP, .attempt = 1, .ok = true, .enabled = true };
+        feed(&j, JOB_EV_RUN_ENDED, &ok, &r);
+        ck_assert_uint_eq(r.flags & (A_ALERT_FAILURE | A_ALERT_RECOVERY), A_ALERT_RECOVERY);
 }
 END_TEST
 
@@ -421,6 +524,9 @@ int main(void) {
         tcase_add_test(tc, test_replace);
         tcase_add_test(tc, test_parallel_and_retry);
         tcase_add_test(tc, test_shutdown);
+        tcase_add_test(tc, test_alert_change_and_every);
+        tcase_add_test(tc, test_alert_after_retries);
+        tcase_add_test(tc, test_alert_cancelled_and_episode_kept);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -146,6 +146,60 @@ START_TEST(test_rate_limit) {
 }
 END_TEST
 
+/* The tail kept for alerts: bounded, from a line start, raw bytes, lines
+ * the rate limit dropped included, both streams in order. */
+START_TEST(test_tail_bounds) {
+        struct output o;
+        struct captured c;
+        struct output_tail t;
+        char line[64], *s;
+        size_t n;
+
+        setup(&o, &c);
+        ck_assert_int_eq(output_tail_init(&t, 100), 0);
+        o.tail = &t;
+        o.limits.lines_burst = 2;
+        o.limits.lines_per_sec = 0.001;
+        o.line_tokens = 2;
+        output_feed(&o, &o.out, "one\n", 4);
+        output_feed(&o, &o.err, "two\x01\n", 5);
+        output_feed(&o, &o.out, "three", 5);
+        output_finish(&o);
+        s = output_tail_take(&t, &n);
+        ck_assert_str_eq(s, "one\ntwo\x01\nthree\n");
+        ck_assert_uint_eq(n, 15);
+        free(s);
+        ck_assert_ptr_null(output_tail_take(&t, &n)); /* emptied */
+
+        /* 1,000 numbered lines through a 100-byte ring: the last whole ones. */
+        for (int i = 0; i < 1000; i++) {
+                int k = snprintf(line, sizeof line, "line %04d\n", i);
+                output_feed(&o, &o.out, line, (size_t)k);
+        }
+        s = output_tail_take(&t, &n);
+        ck_assert_uint_le(n, 100);
+        ck_assert_uint_eq(n % 10, 0);
+        ck_assert_uint_eq(n, 90);
+        ck_assert_str_eq(s + n - 10, "line 0999\n");
+        ck_assert_int_eq(strncmp(s, "line 0991\n", 10), 0);
+        free(s);
+
+        /* One line longer than the ring: its end. */
+        char big[300];
+        memset(big, 'x', sizeof big);
+        big[299] = 'y';
+        output_tail_add(&t, big, sizeof big);
+        s = output_tail_take(&t, &n);
+        ck_assert_uint_eq(n, 100);
+        ck_assert_int_eq(s[98], 'y');
+        ck_assert_int_eq(s[99], '\n');
+        free(s);
+        output_tail_done(&t);
+        output_tail_done(NULL);
+        release(&c);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("output");
         TCase *tc = tcase_create("core");
@@ -154,6 +208,7 @@ int main(void) {
         tcase_add_test(tc, test_escaping);
         tcase_add_test(tc, test_escaping_c1_and_bidi);
         tcase_add_test(tc, test_rate_limit);
+        tcase_add_test(tc, test_tail_bounds);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
