@@ -168,6 +168,12 @@ int crontab_load_text(int dirfd, const char *name, const char *display, const st
                 return refuse(ret_reason, r, display, "larger than %s", "4 MiB");
         if (r < 0)
                 return refuse(ret_reason, r, display, "%s", strerror(-r));
+        /* Callers keep the text as long as their configuration: without the
+         * read buffer's slack (at least 4 KiB), or 10,000 one-line tables
+         * would hold 40 MB. */
+        char *fit = realloc(text, size ? size : 1);
+        if (fit)
+                text = fit;
         *ret_text = text;
         *ret_size = size;
         text = NULL;

@@ -49,3 +49,17 @@ add_test(NAME systemd/package
 set_tests_properties(systemd/package PROPERTIES
                      LABELS "systemd;package" TIMEOUT 1200 SKIP_RETURN_CODE 77
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+
+# The move from cron (issue 11): the machine's crontabs (Debian's
+# /etc/crontab and the /etc/cron.d files of the packages .ci/deps installs)
+# run by cron.service, then `systemctl disable --now cron` and `systemctl
+# enable --now evd` with [crontabs] system=, in a private systemd with an
+# overlay over /etc: every entry is an evd job with the brute-force
+# reference's next run times, and the test's own entry runs once a minute,
+# neither lost nor doubled across the switch.
+add_test(NAME systemd/cron-move
+         COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_cron_move.py $<TARGET_FILE:evd> $<TARGET_FILE:evdctl>
+                 $<TARGET_FILE:crontab_check> ${CMAKE_SOURCE_DIR}/systemd/evd.service ${CMAKE_SOURCE_DIR})
+set_tests_properties(systemd/cron-move PROPERTIES
+                     LABELS "systemd;crontab" TIMEOUT 400 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -7,6 +7,12 @@
  *   crontab_check entry PATH     the second entry of a system-format file:
  *                                "input<TAB>HEX" (its stdin; "-" for none),
  *                                then "env<TAB>NAME=value" per variable
+ *   crontab_check entries PATH...  every entry of system-format files and
+ *                                /etc/cron.d-like directories (in readdir
+ *                                order), one line each:
+ *                                "NAME<TAB>SCHEDULE<TAB>TZ<TAB>USER<TAB>FILE:LINE"
+ *                                (TZ "-" without CRON_TZ); for the
+ *                                move-from-cron test (tests/systemd/)
  *
  * Prints "NAME<TAB>VERDICT<TAB>DETAIL": VERDICT is "ok" (loaded without
  * errors; DETAIL the number of entries), "errors" (DETAIL the first),
@@ -31,9 +37,46 @@ static void verdict(int dirfd, const char *name, const struct crontab_options *o
         free(why);
 }
 
+static void entries_of(int dirfd, const char *name, const char *display, const struct crontab_options *o) {
+        struct crontab *c = NULL;
+        if (crontab_load(dirfd, name, display, o, &c, NULL) < 0)
+                return;
+        for (size_t i = 0; i < c->n_entries; i++) {
+                const struct crontab_entry *e = &c->entries[i];
+                printf("%s\t%s\t%s\t%s\t%s:%u\n", e->name, e->schedule, e->timezone ? e->timezone : "-", e->user,
+                       display, e->line);
+        }
+        crontab_free(c);
+}
+
+static int entries(char **paths, const struct crontab_options *o) {
+        for (char **p = paths; *p; p++) {
+                DIR *d = opendir(*p);
+                if (!d) {
+                        entries_of(AT_FDCWD, *p, *p, o);
+                        continue;
+                }
+                for (struct dirent *de; (de = readdir(d));) {
+                        if (!crontab_dir_name_valid(de->d_name))
+                                continue;
+                        char *display = strdup_printf("%s/%s", *p, de->d_name);
+                        if (!display)
+                                return 1;
+                        entries_of(dirfd(d), de->d_name, display, o);
+                        free(display);
+                }
+                closedir(d);
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
+        if (argc >= 3 && streq(argv[1], "entries")) {
+                struct crontab_options o = { .format = CRONTAB_SYSTEM, .lookup = crontab_lookup_passwd };
+                return entries(argv + 2, &o);
+        }
         if (argc != 3) {
-                fprintf(stderr, "usage: crontab_check system|file|users PATH\n");
+                fprintf(stderr, "usage: crontab_check system|file|users|entry PATH, or entries PATH...\n");
                 return 2;
         }
         struct crontab_options o = { .format = CRONTAB_SYSTEM, .lookup = crontab_lookup_passwd };

@@ -550,6 +550,16 @@ class PrivateSystemd:
             print(p.stdout[-4000:], flush=True)
 
 
+def exit_with(main):
+    """sys.exit(main()), a Failure outside main's own handling printed as
+    FAIL and exit 1: the end of every test script here."""
+    try:
+        sys.exit(main())
+    except Failure as e:
+        print(f"FAIL: {e}", flush=True)
+        sys.exit(1)
+
+
 def install_signal_handlers():
     """SIGTERM/SIGINT (ctest's timeout, ^C) raise, so `with` blocks clean up."""
     def handler(sig, frame):

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -577,6 +578,26 @@ START_TEST(test_file_system_rules) {
 }
 END_TEST
 
+/* The text crontab_load_text() returns is kept by the configuration
+ * for every table: it must not carry the read buffer's slack. */
+START_TEST(test_load_text_fits) {
+        if (geteuid() != 0)
+                return; /* system tables must be root's */
+        write_file("small", "0 0 * * * root true\n", 0644, 0);
+        int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dfd, 0);
+        char *text = NULL, *why = NULL;
+        size_t size = 0;
+        ck_assert_int_eq(crontab_load_text(dfd, "small", NULL, &sys_opts, &text, &size, &why), 0);
+        close(dfd);
+        ck_assert_uint_eq(size, 20);
+        ck_assert_msg(malloc_usable_size(text) < 256, "a 20-byte table holds %zu bytes",
+                      malloc_usable_size(text));
+        free(text);
+        free(why);
+}
+END_TEST
+
 START_TEST(test_file_user_rules) {
         if (geteuid() != 0)
                 return;
@@ -616,6 +637,7 @@ static TCase *file_tcase(void) {
         tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
         tcase_add_test(tc, test_file_system_rules);
         tcase_add_test(tc, test_file_user_rules);
+        tcase_add_test(tc, test_load_text_fits);
         return tc;
 }
 
