@@ -109,7 +109,7 @@ void sched_alert(struct job *j, enum alert_kind kind, const struct run *r) {
         a->def = job_def_ref(j->def);
         a->result = result_kind(r);
         a->exit_status = -1;
-        a->last_success = j->last_success;
+        a->last_success = job_last_success(j);
         a->run_hook = hook;
         a->send_mail = mail;
         if (r)

@@ -32,8 +32,6 @@ void sched_shutdown_timer_fired(struct timer *t, usec_t now);
  * the table: keeps s->n_failing equal to the count. */
 void sched_count_failing(struct sched *s, const struct job *j, int delta);
 uint64_t sched_rng_next(struct sched *s);
-/* j's notes (scheduler.h), or NULL when it has none. */
-const struct job_notes *sched_job_notes(const struct job *j);
 
 /* A job whose deadlines are wall-clock instants: calendar and cron, and
  * `every` of a cluster = once job (aligned to the epoch, cluster.h). */
@@ -105,9 +103,18 @@ uint8_t sched_step_id(const char *step);
 const char *sched_step_name(uint8_t id);
 
 /* sched_watch.c: the dead-man check (expect_success_within=) and the
- * failure streak's start; a job without either has no watch. */
-struct job_watch;
-struct job_watch *sched_watch_of(const struct job *j);
+ * failure streak's start, kept in the job's side record. Its fields are
+ * sched_watch.c's alone; all 0 (and the timer stopped): no check and no
+ * streak. */
+struct job_watch {
+        struct timer timer;     /* the deadline, on s->wall; armed iff it runs and no episode is on */
+        usec_t first_seen;      /* realtime evd first loaded the job with the key; 0: no key */
+        usec_t count_from;      /* realtime the count starts from (see sched_watch.c) */
+        usec_t overdue_since;   /* realtime the deadline passed; 0: no episode */
+        usec_t failing_since;   /* realtime end of the first of the consecutive failures; 0: none */
+};
+/* The deadline's callback (sched_side_get() sets the timer up). */
+void sched_watch_fired(struct timer *t, usec_t now);
 /* The dead-man actions (JOB_ACT_{STOP,ARM}_DEADLINE, ALERT_OVERDUE) of one
  * transition, and the end of an overdue episode (from sched_job_feed()). */
 void sched_watch_actions(struct job *j, enum job_event ev, const struct job_actions *act);
@@ -120,14 +127,38 @@ void sched_watch_restore(struct job *j, const struct state_entry *saved);
 void sched_watch_reload(struct job *j, usec_t old_within);
 /* After a step of the wall clock. */
 void sched_watch_clock_changed(struct sched *s);
-void sched_watch_free(struct job *j);
-/* After every job is freed. */
-void sched_watch_done(struct sched *s);
 void sched_watch_view(const struct job *j, struct job_view *v);
 /* Fills e's dead-man fields; false if the job has no check to save. */
 bool sched_watch_entry(const struct job *j, struct state_entry *e);
 /* Debug builds: the deadline runs iff it should. */
 bool sched_watch_verify(const struct job *j);
+
+/* sched_side.c: one record per job that needs one (the dead-man check,
+ * a failure streak, failed runs by kind, a queued start, a last success
+ * the last run no longer shows), allocated on demand and individually (a
+ * pointer to it stays good while the job has it); j->side is its slot +
+ * 1, 0: none. Each module keeps its own part's logic. */
+struct job_side {
+        struct job *job;
+        struct job_watch watch;         /* sched_watch.c's */
+        struct job_notes notes;         /* scheduler.c's (run counts by kind, the queued start) */
+        usec_t last_success;            /* job_last_success() while the last run is not a success */
+};
+/* j's record, or NULL when it has none. */
+struct job_side *sched_side_of(const struct job *j);
+/* j's record, made (zeroed, the watch's timer set up) when missing; NULL
+ * when out of memory (the caller logs what it loses). */
+struct job_side *sched_side_get(struct job *j);
+/* Frees j's record if nothing in it is in use any more. */
+void sched_side_release(struct job *j);
+/* Frees j's record whatever it holds (the job is freed). */
+void sched_side_free(struct job *j);
+/* After every job is freed. */
+void sched_side_done(struct sched *s);
+/* j's notes, or NULL when it has none. */
+const struct job_notes *sched_job_notes(const struct job *j);
+/* Debug builds: j's record is its own, in its slot, and in use. */
+bool sched_side_verify(const struct job *j);
 
 /* sched_alert.c */
 /* Raises an alert of j: builds the request (the job's facts, r's result

@@ -222,7 +222,7 @@ static void verify_job(const struct sched *s, const struct job *j) {
         VERIFY(n == j->sm.n_active);
         VERIFY((j->retry && timer_active(&j->retry->timer)) == j->sm.retry_pending);
         const struct job_notes *notes = sched_job_notes(j);
-        VERIFY(!notes || j->notes <= s->n_notes);
+        VERIFY(sched_side_verify(j));
         if (notes) {
                 uint64_t failed = 0;
                 for (size_t k = 0; k < _JOB_FAILED_MAX; k++)

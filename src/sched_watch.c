@@ -1,14 +1,14 @@
 /* sched_watch.c - the dead-man check (expect_success_within=) and the
  * failure streak's start, per job (see scheduler.h).
  *
- * Owns struct job_watch: what a job needs for the check (its deadline in
- * the wall-clock heap, first seen, where the count starts, overdue since)
- * and the time its consecutive failures began. The last success is
- * j->last_success (scheduler.c sets it); this file restores it from the
- * state file for the jobs with the check. Only jobs
- * with the key, or failing now, have one: struct job keeps a 32-bit slot
- * number in what was padding (no growth for the 100,000-job budget), and
- * the watches are in s->watches[slot - 1], freed slots reused.
+ * Owns struct job_watch (sched_private.h): what a job needs for the check
+ * (its deadline in the wall-clock heap, first seen, where the count
+ * starts, overdue since) and the time its consecutive failures began. It
+ * lives in the job's side record (sched_side.c), which only jobs that
+ * need one have: a job with the key or failing now has one; a watch all
+ * 0 is none. The last success is job_last_success(); this file restores
+ * it from the state file (into the side record) for the jobs with the
+ * check.
  *
  * The count. The deadline is count_from + expect_success_within, on
  * CLOCK_REALTIME (it survives restarts through the state file):
@@ -26,86 +26,47 @@
  * step left in the future (a success recorded while the clock was ahead)
  * is brought back to now, as the state file's future last starts are.
  *
- * Cost: O(1) or O(log n) (a timer) per event; the clock step is O(watches).
+ * Cost: O(1) or O(log n) (a timer) per event; the clock step is O(side records).
  * Main thread only. */
 #include "sched_private.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "log.h"
 #include "timespan.h"
 
-struct job_watch {
-        struct timer timer;     /* the deadline, on s->wall; armed iff it runs and no episode is on */
-        struct job *job;
-        usec_t first_seen;      /* realtime evd first loaded the job with the key; 0: no key */
-        usec_t count_from;      /* realtime the count starts from (see above) */
-        usec_t overdue_since;   /* realtime the deadline passed; 0: no episode */
-        usec_t failing_since;   /* realtime end of the first of the consecutive failures; 0: none */
-};
-
 static usec_t within(const struct job *j) {
         return j->def->extras->expect_success_within;
 }
 
-struct job_watch *sched_watch_of(const struct job *j) {
-        return j->watch ? j->sched->watches[j->watch - 1] : NULL;
+/* j's watch, or NULL when j has no side record. */
+static struct job_watch *watch_of(const struct job *j) {
+        struct job_side *x = sched_side_of(j);
+        return x ? &x->watch : NULL;
 }
 
-static void watch_fired(struct timer *t, usec_t now);
+static struct job *watch_job(struct job_watch *w) {
+        return container_of(w, struct job_side, watch)->job;
+}
 
 /* j's watch, made when missing; NULL when out of memory (logged). */
 static struct job_watch *watch_get(struct job *j) {
-        struct sched *s = j->sched;
-        struct job_watch *w = sched_watch_of(j);
-        if (w)
-                return w;
-        if (s->n_free_watches == 0 && s->n_watches == s->cap_watches) {
-                size_t cap = s->cap_watches ? 2 * (size_t)s->cap_watches : 64;
-                if (cap > UINT32_MAX - 1)
-                        goto oom;
-                struct job_watch **a = realloc(s->watches, cap * sizeof(*a));
-                if (!a)
-                        goto oom;
-                s->watches = a;
-                uint32_t *f = realloc(s->free_watches, cap * sizeof(*f));
-                if (!f)
-                        goto oom;
-                s->free_watches = f;
-                s->cap_watches = (uint32_t)cap;
-        }
-        w = calloc(1, sizeof(*w));
-        if (!w)
-                goto oom;
-        timer_init(&w->timer, watch_fired);
-        w->job = j;
-        uint32_t slot = s->n_free_watches > 0 ? s->free_watches[--s->n_free_watches] : s->n_watches++;
-        s->watches[slot] = w;
-        j->watch = slot + 1;
-        return w;
-oom:
+        struct job_side *x = sched_side_get(j);
+        if (x)
+                return &x->watch;
         log_job(LOG_ERR, j->def->name, 0, NULL, "out of memory: no dead-man check or failure time for this job");
         return NULL;
 }
 
-void sched_watch_free(struct job *j) {
-        struct sched *s = j->sched;
-        struct job_watch *w = sched_watch_of(j);
-        if (!w)
+/* A watch neither the check nor a failure streak needs any more: emptied,
+ * and the side record freed if nothing else in it is in use. */
+static void watch_maybe_free(struct job *j, struct job_watch *w) {
+        if (w->first_seen != 0 || w->failing_since != 0)
                 return;
         timer_stop(&w->timer);
-        s->watches[j->watch - 1] = NULL;
-        s->free_watches[s->n_free_watches++] = j->watch - 1;
-        j->watch = 0;
-        free(w);
-}
-
-/* A watch neither the check nor a failure streak needs any more. */
-static void watch_maybe_free(struct job *j, struct job_watch *w) {
-        if (w->first_seen == 0 && w->failing_since == 0)
-                sched_watch_free(j);
+        w->count_from = w->overdue_since = 0;
+        sched_side_release(j);
 }
 
 static void arm(struct job *j, struct job_watch *w) {
@@ -116,11 +77,11 @@ static void arm(struct job *j, struct job_watch *w) {
         timer_start(&j->sched->wall, &w->timer, w->count_from + within(j));
 }
 
-static void watch_fired(struct timer *t, usec_t now) {
-        struct job_watch *w = container_of(t, struct job_watch, timer);
-        const struct job_event_args a = { .overlap = w->job->def->overlap, .overdue = true };
+void sched_watch_fired(struct timer *t, usec_t now) {
+        struct job *j = watch_job(container_of(t, struct job_watch, timer));
+        const struct job_event_args a = { .overlap = j->def->overlap, .overdue = true };
         (void)now;
-        sched_job_feed(w->job, JOB_EV_OVERDUE, &a, NULL);
+        sched_job_feed(j, JOB_EV_OVERDUE, &a, NULL);
 }
 
 static const char *fmt_time(usec_t t, char *buf, size_t size) {
@@ -133,8 +94,9 @@ static const char *fmt_time(usec_t t, char *buf, size_t size) {
 
 /* The dead-man actions of one transition (sched_job_feed()). */
 void sched_watch_actions(struct job *j, enum job_event ev, const struct job_actions *act) {
-        struct job_watch *w = sched_watch_of(j);
+        struct job_watch *w = watch_of(j);
         char when[64], span[TIMESPAN_MAX];
+        usec_t last_success = job_last_success(j);
         if (!w)
                 return;
         if (act->flags & JOB_ACT_STOP_DEADLINE)
@@ -142,10 +104,10 @@ void sched_watch_actions(struct job *j, enum job_event ev, const struct job_acti
         if (act->flags & JOB_ACT_ALERT_OVERDUE) {
                 w->overdue_since = w->count_from + within(j);
                 timespan_format(span, sizeof span, within(j));
-                if (j->last_success)
+                if (last_success)
                         log_job(LOG_WARNING, j->def->name, 0, NULL,
                                 "overdue: no successful run since %s (expect_success_within=%s)",
-                                fmt_time(j->last_success, when, sizeof when), span);
+                                fmt_time(last_success, when, sizeof when), span);
                 else
                         log_job(LOG_WARNING, j->def->name, 0, NULL,
                                 "overdue: no successful run since evd first loaded it (expect_success_within=%s)",
@@ -171,7 +133,7 @@ void sched_watch_actions(struct job *j, enum job_event ev, const struct job_acti
 /* A run of j ended (before its JOB_EV_RUN_ENDED): a success restarts the
  * count, a first failure starts the streak. end: the run's end, realtime. */
 void sched_watch_run_ended(struct job *j, bool ok, usec_t end) {
-        struct job_watch *w = sched_watch_of(j);
+        struct job_watch *w = watch_of(j);
         if (ok) {
                 if (!w)
                         return;
@@ -199,8 +161,8 @@ static void watch_start(struct job *j, const struct state_entry *saved, usec_t n
         if (saved && saved->first_seen > 0) {
                 usec_t success = saved->last_success <= now ? saved->last_success : 0;
                 w->first_seen = MIN(saved->first_seen, now);
-                if (!j->last_success)
-                        j->last_success = success;
+                if (job_last_success(j) == 0)
+                        container_of(w, struct job_side, watch)->last_success = success;
                 w->count_from = MIN(MAX(saved->count_from, MAX(w->first_seen, success)), now);
         } else {
                 w->first_seen = w->count_from = now;
@@ -224,7 +186,7 @@ void sched_watch_restore(struct job *j, const struct state_entry *saved) {
 /* The check's part of a reload: j's definition was replaced; old_within
  * is the value it had (0: none, as for a job the reload adds). */
 void sched_watch_reload(struct job *j, usec_t old_within) {
-        struct job_watch *w = sched_watch_of(j);
+        struct job_watch *w = watch_of(j);
         usec_t now = now_usec(CLOCK_REALTIME);
         if (within(j) == old_within)
                 return;
@@ -253,30 +215,21 @@ void sched_watch_reload(struct job *j, usec_t old_within) {
 
 void sched_watch_clock_changed(struct sched *s) {
         usec_t now = now_usec(CLOCK_REALTIME);
-        for (uint32_t i = 0; i < s->n_watches; i++) {
-                struct job_watch *w = s->watches[i];
+        for (uint32_t i = 0; i < s->n_sides; i++) {
+                struct job_watch *w = s->sides[i] ? &s->sides[i]->watch : NULL;
                 if (!w || !timer_active(&w->timer) || w->count_from <= now)
                         continue;
                 w->count_from = now;
                 s->state_dirty = true;
-                arm(w->job, w);
+                arm(watch_job(w), w);
         }
 }
 
-void sched_watch_done(struct sched *s) {
-        assert(s->n_free_watches == s->n_watches);
-        free(s->watches);
-        free(s->free_watches);
-        s->watches = NULL;
-        s->free_watches = NULL;
-        s->n_watches = s->cap_watches = s->n_free_watches = 0;
-}
-
 void sched_watch_view(const struct job *j, struct job_view *v) {
-        const struct job_watch *w = sched_watch_of(j);
+        const struct job_watch *w = watch_of(j);
         v->expect_success_within = within(j);
         v->overdue = j->sm.overdue;
-        v->last_success = j->last_success;
+        v->last_success = job_last_success(j);
         if (!w)
                 return;
         v->overdue_since = w->overdue_since;
@@ -286,10 +239,10 @@ void sched_watch_view(const struct job *j, struct job_view *v) {
 }
 
 bool sched_watch_entry(const struct job *j, struct state_entry *e) {
-        const struct job_watch *w = sched_watch_of(j);
+        const struct job_watch *w = watch_of(j);
         if (!w || w->first_seen == 0 || within(j) == 0)
                 return false;
-        e->last_success = j->last_success;
+        e->last_success = job_last_success(j);
         e->first_seen = w->first_seen;
         e->count_from = w->count_from;
         e->overdue_since = j->sm.overdue ? MAX(w->overdue_since, 1) : 0;
@@ -297,12 +250,10 @@ bool sched_watch_entry(const struct job *j, struct state_entry *e) {
 }
 
 bool sched_watch_verify(const struct job *j) {
-        const struct job_watch *w = sched_watch_of(j);
+        const struct job_watch *w = watch_of(j);
         if (!w)
                 return !j->sm.overdue || within(j) > 0;
-        if (w->job != j || (w->first_seen == 0 && w->failing_since == 0))
-                return false;
-        /* Armed iff it runs and no episode is on. */
+        /* Armed iff it runs and no episode is on (a watch all 0 is none). */
         bool runs = within(j) > 0 && w->first_seen > 0 && !j->sm.overdue && job_deadline_live(&j->sm);
         return timer_active(&w->timer) == runs && (w->overdue_since > 0) == j->sm.overdue;
 }

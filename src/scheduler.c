@@ -39,46 +39,15 @@ void sched_count_failing(struct sched *s, const struct job *j, int delta) {
                 s->n_failing += (size_t)(ssize_t)delta;
 }
 
-/* ---- notes: what few jobs need (scheduler.h) ---- */
+/* ---- notes: what few jobs need (scheduler.h), in the side record ---- */
 
-const struct job_notes *sched_job_notes(const struct job *j) {
-        return j->notes ? &j->sched->notes[j->notes - 1] : NULL;
-}
-
-/* j's notes, made on first use; NULL when out of memory. The pointer is
- * good until the next notes_get() of any job (the table may move). */
-static struct job_notes *notes_get(struct job *j) {
-        struct sched *s = j->sched;
-        if (j->notes)
-                return &s->notes[j->notes - 1];
-        uint32_t i = s->free_notes;
-        if (i) {
-                s->free_notes = s->notes[i - 1].next_free;
-        } else {
-                if (s->n_notes == s->cap_notes) {
-                        uint32_t cap = s->cap_notes ? 2 * s->cap_notes : 64;
-                        struct job_notes *n = cap > s->cap_notes ? realloc(s->notes, cap * sizeof(*n)) : NULL;
-                        if (!n) {
-                                log_job(LOG_ERR, j->def->name, 0, NULL, "out of memory: run counts by result are incomplete");
-                                return NULL;
-                        }
-                        s->notes = n;
-                        s->cap_notes = cap;
-                }
-                i = ++s->n_notes;
-        }
-        s->notes[i - 1] = (struct job_notes){ 0 };
-        j->notes = i;
-        return &s->notes[i - 1];
-}
-
-static void notes_release(struct job *j) {
-        struct sched *s = j->sched;
-        if (!j->notes)
-                return;
-        s->notes[j->notes - 1] = (struct job_notes){ .next_free = s->free_notes };
-        s->free_notes = j->notes;
-        j->notes = 0;
+/* j's side record, made on first use; NULL when out of memory (logged). */
+static struct job_side *notes_get(struct job *j) {
+        struct job_side *x = sched_side_get(j);
+        if (!x)
+                log_job(LOG_ERR, j->def->name, 0, NULL,
+                        "out of memory: run counts by result and the last success are incomplete");
+        return x;
 }
 
 /* ---- runs ---- */
@@ -359,9 +328,9 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
                         cancel_active(j);
         }
         if (act.flags & JOB_ACT_QUEUE) {
-                struct job_notes *n = notes_get(j);
-                if (n)
-                        n->queued_scheduled = at;
+                struct job_side *x = notes_get(j);
+                if (x)
+                        x->notes.queued_scheduled = at;
         }
         if (job_def_cluster_once(j->def))
                 cluster_pending_start(j, ev, a, &act, at);
@@ -455,12 +424,12 @@ static enum job_failure_kind failure_kind(const struct run *r) {
  * (derived from the last run while that one succeeded) kept before the
  * last run's record is overwritten. */
 static void note_failure(struct job *j, const struct run *r) {
-        struct job_notes *n = notes_get(j);
-        if (!n)
+        struct job_side *x = notes_get(j);
+        if (!x)
                 return;
         if (j->n_runs > 0 && j->last.ok)
-                n->last_success = j->last_start + j->last_duration;
-        n->failed[failure_kind(r)]++;
+                x->last_success = j->last_start + j->last_duration;
+        x->notes.failed[failure_kind(r)]++;
 }
 
 /* The run's end into the job's history (and the journal). */
@@ -519,7 +488,6 @@ static void log_run_end(struct job *j, struct run *r) {
                 j->sched->stats.runs_failed++;
         } else {
                 j->consecutive_failures = 0;
-                j->last_success = r->start_realtime + duration;
         }
         if (listed)
                 sched_count_failing(j->sched, j, +1);
@@ -617,8 +585,7 @@ struct job *sched_job_free(struct job *j) {
                 return NULL;
         timer_stop(&j->timer);
         j->retry = retry_free(j->retry);
-        sched_watch_free(j);
-        notes_release(j);
+        sched_side_free(j);
         job_def_unref(j->def);
         release_slot(j->sched, j);
         return NULL;
@@ -850,10 +817,9 @@ void sched_done(struct sched *s) {
                 sched_job_free(s->jobs[i]);
         for (size_t i = 0; i < s->n_removed; i++)
                 sched_job_free(s->removed[i]);
-        sched_watch_done(s);
+        sched_side_done(s);
         free(s->jobs);
         free(s->removed);
-        free(s->notes);
         assert(s->n_blocks == 0);
         free(s->blocks);
         timer_stop(&s->shutdown_timer);

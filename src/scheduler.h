@@ -11,7 +11,8 @@
  * sched_reload.c (parsing and the name match on a helper thread, applied on the loop),
  * sched_status.c (STATUS=, the watchdog, the view control reads, counters,
  * sched_verify()), sched_cluster.c (cluster = once: claims, records,
- * fencing; issue 12). sched_private.h holds what they share.
+ * fencing; issue 12), sched_side.c (the per-job side records of what few
+ * jobs need). sched_private.h holds what they share.
  *
  * Owns: struct job, the job table, both timer clocks, the worker pool.
  * Main thread only, except what the pool's workers do with a run and what
@@ -70,17 +71,25 @@ struct job {
         /* History. */
         struct job_result last;
         uint32_t n_runs, n_failures, n_skipped, consecutive_failures;
-        uint32_t watch;                 /* sched_watch.c: s->watches[watch - 1]; 0: none (was padding) */
-        uint32_t notes;                 /* index + 1 into sched->notes (job_notes), 0: none; fills a hole */
+        uint32_t side;                  /* sched_side.c: s->sides[side - 1]; 0: none (was padding) */
         usec_t last_start;              /* realtime, 0 = never */
         usec_t last_duration;
-        usec_t last_success;            /* realtime of the last successful run's end, 0 = none known */
+        /* The last success is not here: job_last_success(). */
 };
+/* 100,000 jobs must stay under 40 MB of RSS (bench/README.md, figure 4:
+ * 38.8 MB at 152 bytes): what most jobs do not use goes in the job's side
+ * record (sched_side.c), not here. */
+_Static_assert(sizeof(struct job) <= 152, "struct job grew: see bench figure 4's memory budget");
 
-/* What few jobs need, allocated on demand in one table of the scheduler
- * (s->notes, indexed by job->notes - 1) rather than in struct job, whose
- * size sets the memory of 100,000 jobs (bench figure 4): a job gets its
- * notes at its first failed run or its first queued start. */
+/* The realtime end of j's last successful run; 0: none known. The last
+ * run's end when it succeeded, else what the side record kept (the last
+ * run's end before a failed run replaced it, or the state file's value
+ * for a job with expect_success_within=). */
+usec_t job_last_success(const struct job *j);
+
+/* What few jobs need, in the job's side record (sched_side.c) rather than
+ * in struct job: a job gets its notes at its first failed run or its
+ * first queued start. */
 enum job_failure_kind {                 /* how a failed run ended (its metrics result) */
         JOB_FAILED_EXIT_CODE,
         JOB_FAILED_SIGNAL,
@@ -90,8 +99,6 @@ enum job_failure_kind {                 /* how a failed run ended (its metrics r
 };
 struct job_notes {
         uint32_t failed[_JOB_FAILED_MAX];  /* sums to job->n_failures */
-        uint32_t next_free;             /* free list (index + 1), when unused */
-        usec_t last_success;            /* realtime end of the last successful run before the last run */
         usec_t queued_scheduled;        /* the pending queued start's scheduled instant (realtime) */
 };
 
@@ -180,11 +187,11 @@ struct sched {
 
         struct sched_reloader reloader;
 
-        /* Dead-man checks and failure times (sched_watch.c): slot k - 1 is
-         * the watch of the job whose watch is k; NULL slots are free. */
-        struct job_watch **watches;
-        uint32_t *free_watches;
-        uint32_t n_watches, cap_watches, n_free_watches;
+        /* Side records of the jobs that need one (sched_side.c): slot k - 1
+         * is the record of the job whose side is k; NULL slots are free. */
+        struct job_side **sides;
+        uint32_t *free_sides;
+        uint32_t n_sides, cap_sides, n_free_sides;
 
         struct alert_executor alerts;   /* hooks and mails (alert.h) */
         struct timer alert_report_timer; /* a minute after a drop: the count of dropped alerts */
@@ -193,10 +200,6 @@ struct sched {
         usec_t started_realtime;
         struct sched_stats stats;
 
-        /* Notes of the jobs that have them (struct job_notes), a slab with
-         * a free list; grows, never shrinks. */
-        struct job_notes *notes;
-        uint32_t n_notes, cap_notes, free_notes;
         /* The start request being fed (DUE, RUN_NOW, RETRY_DUE): the
          * instant it was scheduled for (realtime), set by the caller. */
         usec_t request_scheduled;

@@ -9,7 +9,8 @@ marks (item 6), with the real binary:
   * a paused job never goes overdue; resuming counts from the resume;
   * a job that never ran goes overdue counted from evd's first load of it,
     and a restart keeps that count (the state directory) and the episode
-    (no second warning);
+    (no second warning); the last success outlives failed runs and a
+    restart;
   * a reload that changes the value re-arms, one that removes the key
     drops the deadline and the episode;
   * the overdue alert runs the on_failure hook once per episode with
@@ -251,8 +252,38 @@ def test_overdue_hook(evd_bin):
         check(e.stop() == 0, f"exit status {e.returncode}")
 
 
+def test_last_success_kept(evd_bin):
+    """The last success outlives the failed runs after it and a restart
+    (struct job does not hold it: the side record and the state file do)."""
+    conf = """
+    [job:k]
+    command = test -e {OUT}/ok
+    calendar = 2099-01-01
+    expect_success_within = 1h
+    """
+    with Evd(evd_bin, conf, "deadman-last-success") as e:
+        open(e.o("ok"), "w").close()
+        check(ctl(e, "run", "k")[0] == 0, "the successful run")
+        wait_for(lambda: status(e, "k")["runs"] == 1, 10, what="the successful run")
+        success = status(e, "k")["last_success"]
+        check(success is not None, "no last success after a success")
+        os.unlink(e.o("ok"))
+        for n in (2, 3):
+            check(ctl(e, "run", "k")[0] == 0, f"failed run {n}")
+            wait_for(lambda: status(e, "k")["failures"] == n - 1, 10, what=f"failed run {n}")
+            check(status(e, "k")["last_success"] == success, f"after failed run {n}: {status(e, 'k')}")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+        e.start()
+        check(status(e, "k")["last_success"] == success, f"after a restart: {status(e, 'k')}")
+        check(ctl(e, "run", "k")[0] == 0, "a failed run after the restart")
+        wait_for(lambda: status(e, "k")["failures"] == 1, 10, what="the failed run after the restart")
+        check(status(e, "k")["last_success"] == success, f"failed after a restart: {status(e, 'k')}")
+        check(e.stop() == 0, f"exit status {e.returncode}")
+
+
 if __name__ == "__main__":
     run_tests([
+        ("last_success_kept", test_last_success_kept),
         ("failing_job_overdue_once", test_failing_job_overdue_once),
         ("paused_never_overdue", test_paused_never_overdue),
         ("restart_keeps_count", test_restart_keeps_count),
