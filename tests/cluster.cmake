@@ -5,6 +5,14 @@
 #   cluster/etcd      claims exactly once under contention, lease expiry,
 #                     leader failover, unreachable and stopped members,
 #                     bad endpoints.
+#   cluster/nodes     three evd nodes (cluster = once, every second) over
+#                     100+ instants: a node SIGKILLed, the etcd leader
+#                     killed, a node frozen past its lease (fencing), a
+#                     member frozen; every instant once, losses bounded.
+#   cluster/skew      three nodes whose clocks differ by seconds (the
+#                     test-clock-step hook): no instant twice.
+#   cluster/faults    bad etcd URL, etcd unreachable at start, TLS files
+#                     missing, a node name twice, one node partitioned.
 # Included by tests/CMakeLists.txt.
 if(EVD_HAVE_ETCD)
   add_executable(etcd_driver ${CMAKE_CURRENT_SOURCE_DIR}/cluster/etcd_driver.c)
@@ -20,4 +28,17 @@ if(EVD_HAVE_ETCD)
   set_tests_properties(cluster/etcd PROPERTIES
                        LABELS "cluster" TIMEOUT 300 SKIP_RETURN_CODE 77 COST 50
                        ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  # The tests of evd nodes on a real etcd: each script gets the evd binary.
+  if(EVD_SANITIZE)
+    set(EVD_CLUSTER_ENV "EVD_E2E_SLOW=1")
+  else()
+    set(EVD_CLUSTER_ENV "EVD_E2E_SLOW=0")
+  endif()
+  foreach(t nodes skew faults)
+    add_test(NAME cluster/${t}
+             COMMAND ${EVD_CLUSTER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_${t}.py $<TARGET_FILE:evd>)
+    set_tests_properties(cluster/${t} PROPERTIES
+                         LABELS "cluster" TIMEOUT 400 SKIP_RETURN_CODE 77 COST 60
+                         ENVIRONMENT "${EVD_CLUSTER_ENV};PYTHONDONTWRITEBYTECODE=1")
+  endforeach()
 endif()
