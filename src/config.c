@@ -82,6 +82,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "etcd.h"
 #include "schedule.h"
 
 /* ---- errors ------------------------------------------------------------ */
@@ -220,6 +221,8 @@ char **config_strv(struct parser *p, char *const *v, bool argv) {
 static void section_end(struct parser *p) {
         if (p->section == SEC_JOB && p->job)
                 job_finish(p);
+        if (p->section == SEC_CLUSTER)
+                config_cluster_section_end(p);
         p->environment = strv_free(p->environment);
         p->job_scratch = false;
         p->job = NULL;
@@ -240,6 +243,24 @@ static void section_main(struct parser *p) {
                 p->section = daemon ? SEC_DAEMON : SEC_INCLUDE;
                 if (daemon)
                         p->daemon_line = p->line;
+        }
+}
+
+/* [cluster] (issue 12): once, in the main file, in a build with etcd. */
+static void section_cluster(struct parser *p) {
+        if (!etcd_available())
+                lerror(p, p->line, "[cluster] needs etcd support, but this evd was built without it (libcurl and json-c)");
+        else if (p->included)
+                lerror(p, p->line, "[cluster] is not allowed in an included file, only [job:NAME]");
+        else if (p->cluster_line)
+                lerror(p, p->line, "[cluster] given twice (first at line %u)", p->cluster_line);
+        else if (!(p->config->cluster = arena_alloc(&p->config->arena, sizeof(struct cluster_config),
+                                                    _Alignof(struct cluster_config))))
+                config_oom(p);
+        else {
+                *p->config->cluster = (struct cluster_config){ 0 };
+                p->section = SEC_CLUSTER;
+                p->cluster_line = p->line;
         }
 }
 
@@ -286,6 +307,8 @@ static void section_begin(struct parser *p, const char *name, size_t len) {
 
         if (streq(p->section_name, "daemon") || streq(p->section_name, "include"))
                 section_main(p);
+        else if (streq(p->section_name, "cluster"))
+                section_cluster(p);
         else if (!startswith(p->section_name, "job:"))
                 lerror(p, p->line, "unknown section [%s] (expected [daemon], [include] or [job:NAME])",
                        config_quote_marks(q, p->section_name, false));
@@ -587,6 +610,7 @@ static int parser_done(struct parser *p, int r, char ***errors) {
         free(p->files);
         free(p->section_name);
         strv_free(p->environment);
+        free(p->cluster_once_job);
         arena_intern_free(p->intern);
         config_free(p->config);
         return r;
@@ -615,6 +639,8 @@ static int config_load_internal(const char *path, const char *text, struct confi
                 config_load_file(&p, path, false);
         if (!p.failure)
                 config_load_includes(&p);
+        if (!p.failure)
+                config_cluster_finish(&p);
 
         if (p.failure)
                 return parser_done(&p, p.failure, errors);

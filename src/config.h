@@ -44,6 +44,33 @@ enum schedule_kind {
 
 struct config;
 
+/* cluster= of a job (issue 12): every node runs it, or one node per
+ * scheduled instant (a claim in etcd, see cluster.h). */
+enum cluster_mode {
+        CLUSTER_LOCAL,
+        CLUSTER_ONCE,
+};
+
+/* cluster_unreachable=: what a node does with an instant whose claim could
+ * not be decided (etcd unreachable, no lease). */
+enum cluster_unreachable {
+        CLUSTER_UNREACHABLE_SKIP,
+        CLUSTER_UNREACHABLE_RUN,
+};
+
+#define CLUSTER_HISTORY_DEFAULT (7 * USEC_PER_DAY)
+#define CLUSTER_LEASE_DEFAULT (10 * USEC_PER_SEC)
+
+/* [cluster] (issue 12): in the configuration's arena. */
+struct cluster_config {
+        char *etcd;             /* the endpoint list as written */
+        char **endpoints;       /* normalised "scheme://host:port", NULL-terminated */
+        char *name;             /* keys under /evd/NAME/ */
+        char *node;             /* this node's name (default: the host name) */
+        usec_t lease;           /* the node lease's TTL, whole seconds */
+        char *ca_file, *cert_file, *key_file;   /* NULL: not set */
+};
+
 /* The keys most jobs leave at their defaults (the time zone; how the
  * command runs: user, group, directory, environment, limits): one block
  * shared by every job of a configuration that sets none of them, and one
@@ -61,6 +88,10 @@ struct job_extras {
         unsigned limit_nofile;  /* the run's soft RLIMIT_NOFILE (spawn caps it at the hard limit); 0: SPAWN_NOFILE_DEFAULT */
         int nice;
         bool nice_set;
+        /* Issue 12: cluster = once jobs (the others leave these 0). */
+        int cluster;                    /* enum cluster_mode */
+        int cluster_unreachable;        /* enum cluster_unreachable */
+        usec_t cluster_history;         /* 0: CLUSTER_HISTORY_DEFAULT */
 };
 
 /* Strings and vectors point into the owning configuration's arena. */
@@ -111,7 +142,15 @@ struct config {
         size_t n_schedules;
         struct job_def **jobs;          /* &defs[i], for callers that want pointers */
         size_t n_jobs;
+        struct cluster_config *cluster; /* NULL: no [cluster] section */
 };
+
+static inline bool job_def_cluster_once(const struct job_def *d) {
+        return d->extras->cluster == CLUSTER_ONCE;
+}
+static inline usec_t job_def_cluster_history(const struct job_def *d) {
+        return d->extras->cluster_history ? d->extras->cluster_history : CLUSTER_HISTORY_DEFAULT;
+}
 
 /* Loads path (and its includes). Any thread; loads may run concurrently.
  * On success returns 0 and *ret (holding one reference). On a

@@ -108,7 +108,31 @@ static void put_job(FILE *f, const struct job_def *d, unsigned flags) {
                 fprintf(f, "nice = %d\n", d->extras->nice);
         if (d->extras->limit_nofile)
                 fprintf(f, "limit_nofile = %u\n", d->extras->limit_nofile);
+        if (d->extras->cluster == CLUSTER_ONCE)
+                fputs("cluster = once\n", f);
+        if (d->extras->cluster_unreachable == CLUSTER_UNREACHABLE_RUN)
+                fputs("cluster_unreachable = run\n", f);
+        if (d->extras->cluster_history)
+                put_span(f, "cluster_history", d->extras->cluster_history);
         fprintf(f, "enabled = %s\n", d->enabled ? "yes" : "no");
+}
+
+static void put_cluster(FILE *f, const struct cluster_config *c) {
+        fputs("\n[cluster]\n", f);
+        put_string(f, "etcd", c->etcd);
+        fputs("# endpoints:", f);
+        for (char **e = c->endpoints; e && *e; e++)
+                fprintf(f, " %s", *e);
+        fputc('\n', f);
+        put_string(f, "name", c->name);
+        put_string(f, "node", c->node);
+        put_span(f, "lease", c->lease);
+        if (c->ca_file)
+                put_string(f, "ca_file", c->ca_file);
+        if (c->cert_file)
+                put_string(f, "cert_file", c->cert_file);
+        if (c->key_file)
+                put_string(f, "key_file", c->key_file);
 }
 
 int config_format(const struct config *c, unsigned flags, char **ret) {
@@ -128,6 +152,8 @@ int config_format(const struct config *c, unsigned flags, char **ret) {
                 fprintf(f, "# gid %u\n", (unsigned)c->control_gid);
                 put_string(f, "control_group", c->control_group);
         }
+        if (c->cluster)
+                put_cluster(f, c->cluster);
         for (size_t i = 0; i < c->n_jobs; i++)
                 put_job(f, c->jobs[i], flags);
         return memstream_finish(f, &buf, ret);

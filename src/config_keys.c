@@ -19,10 +19,12 @@
 #include "config_parser.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stddef.h>
 
+#include "etcd.h"
 #include "schedule.h"
 #include "timespan.h"
 
@@ -383,10 +385,121 @@ static void parse_nice(struct parser *p, const struct config_key *k, const char 
         }
 }
 
+/* ---- [cluster] and the cluster keys of a job (issue 12) -------------------- */
+
+/* The section's struct, made when [cluster] begins (config.c). */
+static struct cluster_config *cluster_target(struct parser *p) {
+        return p->config->cluster;
+}
+
+static void parse_etcd(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char **urls = NULL, *why = NULL;
+        int r = etcd_url_parse_list(value, &urls, &why);
+        if (r == -ENOMEM)
+                config_oom(p);
+        else if (r < 0)
+                lerror(p, p->line, "invalid %s= in %s: %s", k->name, p->section_display, why ? why : "bad list");
+        else {
+                struct cluster_config *c = cluster_target(p);
+                c->endpoints = config_strv(p, urls, false);
+                parse_string(p, k, value, field);
+        }
+        strv_free(urls);
+        free(why);
+}
+
+/* name= and node=: they are parts of etcd keys, so a job name's letters. */
+static void parse_cluster_word(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        size_t n = strlen(value);
+        if (n > JOB_NAME_MAX || !job_name_valid(value, n, NULL))
+                lerror(p, p->line, "invalid %s %s for %s= in %s: use only letters, digits, \"_\", \".\" and \"-\"",
+                       k->name, config_quote(q, value), k->name, p->section_display);
+        else
+                parse_string(p, k, value, field);
+}
+
+static void parse_lease(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE];
+        usec_t u = 0;
+        parse_span(p, k, value, &u);
+        if (u == 0)
+                return;
+        if (u % USEC_PER_SEC != 0 || u < 2 * USEC_PER_SEC || u > USEC_PER_DAY)
+                lerror(p, p->line, "invalid lease %s for %s= in %s (whole seconds, 2s..1d)", config_quote(q, value),
+                       k->name, p->section_display);
+        else
+                *(usec_t *)field = u;
+}
+
+/* ca_file=, cert_file=, key_file=: absolute, and readable now (evd reads
+ * them when it connects; an error at load names the line). */
+static void parse_tls_file(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        char q[QBUF_SIZE], e[128];
+        if (value[0] != '/') {
+                parse_path(p, k, value, field);
+                return;
+        }
+        int fd = open(value, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                lerror(p, p->line, "cannot read %s for %s= in %s: %s", config_quote(q, value), k->name,
+                       p->section_display, config_errstr(errno, e));
+                return;
+        }
+        close(fd);
+        parse_string(p, k, value, field);
+}
+
+static const char *const cluster_names[] = { "local", "once", NULL };
+static const char *const unreachable_names[] = { "skip", "run", NULL };
+
+static void parse_cluster_mode(struct parser *p, const struct config_key *k, const char *value, void *field) {
+        int mode = -1;
+        parse_enum(p, k, value, &mode);
+        if (mode == CLUSTER_ONCE && !etcd_available())
+                lerror(p, p->line, "cluster = once in %s needs etcd support, but this evd was built without it "
+                       "(libcurl and json-c)", p->section_display);
+        else if (mode >= 0)
+                *(int *)field = mode;
+}
+
+void config_cluster_section_end(struct parser *p) {
+        struct cluster_config *c = p->config->cluster;
+        if (!config_key_seen(p, "etcd"))
+                lerror(p, p->section_line, "missing etcd= in [cluster]");
+        if (!c->node) {
+                char host[256] = "";
+                if (gethostname(host, sizeof host - 1) < 0 || !host[0] ||
+                    !job_name_valid(host, strlen(host), NULL))
+                        lerror(p, p->section_line,
+                               "missing node= in [cluster], and the host name \"%s\" cannot be used as one", host);
+                else
+                        c->node = config_strdup(p, host);
+        }
+        if (!c->name)
+                c->name = config_strdup(p, "default");
+        if (!c->lease)
+                c->lease = CLUSTER_LEASE_DEFAULT;
+        if ((c->cert_file == NULL) != (c->key_file == NULL))
+                lerror(p, p->section_line, "cert_file= and key_file= in [cluster] go together");
+}
+
+void config_cluster_finish(struct parser *p) {
+        if (!p->n_cluster_once || p->config->cluster)
+                return;
+        char more[64] = "";
+        if (p->n_cluster_once > 1)
+                snprintf(more, sizeof more, " (and %u more jobs)", p->n_cluster_once - 1);
+        config_error(p, p->cluster_once_path, p->cluster_once_seq, p->cluster_once_line,
+                     "cluster = once in [job:%s] needs a [cluster] section%s", p->cluster_once_job, more);
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const char *const overlap_names[] = { "skip", "queue", "parallel", "replace", NULL };
 
+#define CLUSTER SEC_BIT(SEC_CLUSTER)
+#define K(f) offsetof(struct cluster_config, f)
 #define DAEMON SEC_BIT(SEC_DAEMON)
 #define INCLUDE SEC_BIT(SEC_INCLUDE)
 #define JOB SEC_BIT(SEC_JOB)
@@ -420,6 +533,16 @@ const struct config_key config_keys[] = {
         { "nice", JOB, parse_nice, X(nice), -20, 19, KEY_EXTRAS, NULL, NULL },
         { "limit_nofile", JOB, parse_unsigned, X(limit_nofile), 1, CONFIG_LIMIT_NOFILE_MAX, KEY_EXTRAS, NULL, NULL },
         { "enabled", JOB, parse_bool, J(enabled), 0, 0, 0, NULL, NULL },
+        { "etcd", CLUSTER, parse_etcd, K(etcd), 0, 0, 0, NULL, NULL },
+        { "name", CLUSTER, parse_cluster_word, K(name), 0, 0, 0, NULL, NULL },
+        { "node", CLUSTER, parse_cluster_word, K(node), 0, 0, 0, NULL, NULL },
+        { "lease", CLUSTER, parse_lease, K(lease), 0, 0, 0, NULL, NULL },
+        { "ca_file", CLUSTER, parse_tls_file, K(ca_file), 0, 0, 0, NULL, NULL },
+        { "cert_file", CLUSTER, parse_tls_file, K(cert_file), 0, 0, 0, NULL, NULL },
+        { "key_file", CLUSTER, parse_tls_file, K(key_file), 0, 0, 0, NULL, NULL },
+        { "cluster", JOB, parse_cluster_mode, X(cluster), 0, 0, KEY_EXTRAS, "cluster mode", cluster_names },
+        { "cluster_unreachable", JOB, parse_enum, X(cluster_unreachable), 0, 0, KEY_EXTRAS, "value", unreachable_names },
+        { "cluster_history", JOB, parse_span, X(cluster_history), 0, 0, KEY_EXTRAS, NULL, NULL },
 };
 const size_t config_n_keys = ELEMENTSOF(config_keys);
 _Static_assert(ELEMENTSOF(config_keys) <= CONFIG_KEYS_MAX, "parser.seen[] is too small");
@@ -450,6 +573,8 @@ static void *key_target(struct parser *p, const struct config_key *k) {
                 return p->config;
         case SEC_JOB:
                 return k->flags & KEY_EXTRAS ? (void *)&p->extras : (void *)p->job;
+        case SEC_CLUSTER:
+                return p->config->cluster;
         default:
                 return NULL; /* [include]: files= keeps its own list */
         }

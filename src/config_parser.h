@@ -25,6 +25,7 @@ enum section_kind {
         SEC_DAEMON,
         SEC_INCLUDE,
         SEC_JOB,
+        SEC_CLUSTER,
 };
 #define SEC_BIT(s) (1u << (s))
 
@@ -115,6 +116,12 @@ struct parser {
         bool job_scratch;
         char **environment;             /* the job's environment= so far (heap; packed at its end) */
         unsigned daemon_line;           /* first [daemon], 0: none yet */
+        unsigned cluster_line;          /* first [cluster], 0: none yet */
+        /* The first job with cluster = once, for the check that needs the
+         * whole file ([cluster] may come after it). */
+        const char *cluster_once_path;
+        unsigned cluster_once_seq, cluster_once_line, n_cluster_once;
+        char *cluster_once_job;
 
         struct job_def *defs; /* the definitions, in file order (grows while parsing) */
         size_t n_defs, n_alloc_defs;
@@ -167,6 +174,10 @@ void config_load_file(struct parser *p, const char *path, bool included);
 void config_load_includes(struct parser *p);
 
 /* config_keys.c */
+/* [cluster]: the checks at its end (etcd= given) and at the end of the
+ * load (cluster = once needs [cluster]). */
+void config_cluster_section_end(struct parser *p);
+void config_cluster_finish(struct parser *p);
 extern const struct config_key config_keys[];
 extern const size_t config_n_keys;
 /* The row of key `name` allowed in section s, or -1. */

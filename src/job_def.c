@@ -249,7 +249,8 @@ static bool extras_equal(const struct job_extras *a, const struct job_extras *b)
         return a->timezone == b->timezone && a->user == b->user && a->group == b->group && a->home == b->home &&
                a->shell_path == b->shell_path && a->working_directory == b->working_directory &&
                a->uid == b->uid && a->gid == b->gid && a->limit_nofile == b->limit_nofile &&
-               a->nice == b->nice && a->nice_set == b->nice_set;
+               a->nice == b->nice && a->nice_set == b->nice_set && a->cluster == b->cluster &&
+               a->cluster_unreachable == b->cluster_unreachable && a->cluster_history == b->cluster_history;
 }
 
 /* d's extras from p->extras and p->environment: the shared default, the
@@ -284,6 +285,14 @@ void job_finish(struct parser *p) {
 
         job_extras_finish(p, d);
         p->environment = strv_free(p->environment);
+        if (p->extras.cluster == CLUSTER_ONCE && p->n_cluster_once++ == 0) {
+                p->cluster_once_path = p->path;
+                p->cluster_once_seq = p->file_seq;
+                p->cluster_once_line = config_key_seen(p, "cluster");
+                p->cluster_once_job = strdup(d->name);
+                if (!p->cluster_once_job)
+                        config_oom(p);
+        }
         /* A section whose header was an error has been reported once: no
          * "missing" errors for it, only those of the keys it has. */
         if (!config_key_seen(p, "command") && !p->job_scratch)

@@ -17,6 +17,7 @@
 
 #include "schedule.h"
 #include "config.h"
+#include "etcd.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -1411,6 +1412,73 @@ START_TEST(test_shipped_example) {
 }
 END_TEST
 
+/* ---- [cluster] and the cluster keys (issue 12) ------------------------------------ */
+
+START_TEST(test_cluster) {
+        static const char job_once[] = "[job:j]\ncommand = x\nevery = 1s\ncluster = once\n";
+        if (!etcd_available()) {
+                /* Built without etcd: both are clear errors, local is fine. */
+                expect_errors("[cluster]\netcd = http://127.0.0.1:2379\n",
+                              "t.conf:1: [cluster] needs etcd support, but this evd was built without it "
+                              "(libcurl and json-c)\n");
+                expect_errors(job_once, "t.conf:4: cluster = once in [job:j] needs etcd support, but this evd "
+                                        "was built without it (libcurl and json-c)\n");
+                config_free(load_ok("[job:j]\ncommand = x\nevery = 1s\ncluster = local\n"));
+                return;
+        }
+        struct config *c = load_ok("[job:a]\ncommand = x\nevery = 1s\ncluster = once\n"
+                                   "cluster_unreachable = run\ncluster_history = 1h\n"
+                                   "[cluster]\netcd = http://10.0.0.1, https://[::1]:2380/\nname = prod\n"
+                                   "node = web-1\nlease = 6s\n"
+                                   "[job:b]\ncommand = x\nevery = 1s\n");
+        ck_assert_ptr_nonnull(c->cluster);
+        ck_assert_str_eq(c->cluster->endpoints[0], "http://10.0.0.1:2379");
+        ck_assert_str_eq(c->cluster->endpoints[1], "https://[::1]:2380");
+        ck_assert_ptr_null(c->cluster->endpoints[2]);
+        ck_assert_str_eq(c->cluster->name, "prod");
+        ck_assert_str_eq(c->cluster->node, "web-1");
+        ck_assert_uint_eq(c->cluster->lease, 6 * USEC_PER_SEC);
+        const struct job_def *a = config_find_job(c, "a"), *b = config_find_job(c, "b");
+        ck_assert(job_def_cluster_once(a));
+        ck_assert_int_eq(a->extras->cluster_unreachable, CLUSTER_UNREACHABLE_RUN);
+        ck_assert_uint_eq(job_def_cluster_history(a), USEC_PER_HOUR);
+        ck_assert(!job_def_cluster_once(b));
+        ck_assert_uint_eq(job_def_cluster_history(b), CLUSTER_HISTORY_DEFAULT);
+        config_free(c);
+        check_round_trip("[cluster]\netcd = http://127.0.0.1:2379\nnode = n1\nca_file = /dev/null\n"
+                         "[job:a]\ncommand = x\ncalendar = daily\ncluster = once\ncluster_history = 2d\n",
+                         "t.conf");
+
+        /* Defaults: name "default", node the host name, lease 10s. */
+        c = load_ok("[cluster]\netcd = http://127.0.0.1:2379\n");
+        char host[256] = "";
+        ck_assert_int_eq(gethostname(host, sizeof host - 1), 0);
+        ck_assert_str_eq(c->cluster->node, host);
+        ck_assert_str_eq(c->cluster->name, "default");
+        ck_assert_uint_eq(c->cluster->lease, CLUSTER_LEASE_DEFAULT);
+        config_free(c);
+
+        expect_errors(job_once, "t.conf:4: cluster = once in [job:j] needs a [cluster] section\n");
+        expect_errors("[cluster]\netcd = http://x:99999\n",
+                      "t.conf:2: invalid etcd= in [cluster]: bad etcd endpoint \"http://x:99999\": port out of range "
+                      "(1-65535)\n");
+        expect_errors("[cluster]\nname = a/b\n",
+                      "t.conf:1: missing etcd= in [cluster]\n"
+                      "t.conf:2: invalid name \"a/b\" for name= in [cluster]: use only letters, digits, \"_\", "
+                      "\".\" and \"-\"\n");
+        expect_errors("[cluster]\netcd = http://h\nca_file = /nonexistent/ca.pem\nlease = 1500ms\n",
+                      "t.conf:3: cannot read \"/nonexistent/ca.pem\" for ca_file= in [cluster]: No such file or "
+                      "directory\n"
+                      "t.conf:4: invalid lease \"1500ms\" for lease= in [cluster] (whole seconds, 2s..1d)\n");
+        expect_errors("[cluster]\netcd = http://h\ncert_file = /dev/null\n",
+                      "t.conf:1: cert_file= and key_file= in [cluster] go together\n");
+        expect_errors("[cluster]\netcd = http://h\n[cluster]\netcd = http://h\n",
+                      "t.conf:3: [cluster] given twice (first at line 1)\n");
+        expect_errors("[job:j]\ncommand = x\nevery = 1s\ncluster_unreachable = maybe\n",
+                      "t.conf:4: invalid value \"maybe\" for cluster_unreachable= in [job:j] (skip or run)\n");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("core");
@@ -1437,6 +1505,7 @@ int main(void) {
         tcase_add_test(tc, test_format_round_trip);
         tcase_add_test(tc, test_golden);
         tcase_add_test(tc, test_shipped_example);
+        tcase_add_test(tc, test_cluster);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
