@@ -20,8 +20,10 @@ evd must do:
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,7 +40,7 @@ def check_config(evd_bin, text, name):
     with Evd(evd_bin, text, re.sub(r"[^A-Za-z0-9_]+", "_", name)[:30], start=False) as e:
         p = subprocess.run([evd_bin, "-t", "-c", e.conf], capture_output=True, text=True, timeout=60)
         e.start(wait_ready=False)
-        rc = e.wait_exit(30)
+        rc = e.wait_exit(10)
         return p.returncode, p.stderr, rc, "\n".join(e.log()), e.conf
 
 
@@ -86,13 +88,22 @@ def test_tls_files(evd_bin):
     https = BASE.replace("{ETCD}", "https://127.0.0.1:2379")
     expect_config_error(evd_bin, https.replace("lease = 3s\n", "lease = 3s\nca_file = %s\n" % missing),
                         "ca_file =", "No such file", "tls_files missing ca_file")
-    # A directory opens for reading but is no certificate.
-    for key in ("cert_file", "key_file", "ca_file"):
-        text = https.replace("lease = 3s\n", "lease = 3s\n%s = /\n" % key)
-        if key != "ca_file":
-            other = "key_file" if key == "cert_file" else "cert_file"
-            text = text.replace("lease = 3s\n", "lease = 3s\n%s = /etc/hostname\n" % other)
-        expect_config_error(evd_bin, text, key + " =", key, "tls_files %s a directory" % key)
+    # A directory opens for reading but is no certificate; opening a FIFO
+    # for reading blocks until a writer comes (evd -t hung on it).
+    d = tempfile.mkdtemp(prefix="evd-tls-")
+    try:
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        for key, path, what in (("cert_file", "/", "a directory"), ("key_file", d, "a directory"),
+                                ("ca_file", fifo, "a FIFO")):
+            text = https.replace("lease = 3s\n", "lease = 3s\n%s = %s\n" % (key, path))
+            if key != "ca_file":
+                other = "key_file" if key == "cert_file" else "cert_file"
+                text = text.replace("lease = 3s\n", "lease = 3s\n%s = /etc/hostname\n" % other)
+            expect_config_error(evd_bin, text, key + " =", key + "=.*not a regular file",
+                                "tls_files %s %s" % (key, what))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_unreachable(evd_bin):
