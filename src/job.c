@@ -134,12 +134,30 @@ static bool request_prelude(struct job_sm *j, enum job_event ev, struct job_acti
         return true;
 }
 
+/* A cluster job's scheduled or retry start: claimed first (issue 12). */
+static bool claim_first(struct job_sm *j, enum job_event ev, const struct job_event_args *a, unsigned attempt,
+                        struct job_actions *r) {
+        if (!a->cluster || ev == JOB_EV_RUN_NOW)
+                return false;
+        if (j->n_claims >= JOB_CLAIMS_MAX) {
+                skip(r, JOB_SKIP_CLAIMS_BUSY);
+                return true;
+        }
+        j->n_claims++;
+        r->flags |= JOB_ACT_CLAIM;
+        r->start_attempt = attempt;
+        r->outcome = START_STARTED;
+        return true;
+}
+
+static void request_overlap(struct job_sm *j, const struct job_event_args *a, unsigned attempt,
+                            struct job_actions *r);
+
 /* A start request while no run is active. */
 static void t_request_idle(struct job_sm *j, enum job_event ev, const struct job_event_args *a,
                            struct job_actions *r) {
         unsigned attempt;
-        (void)a;
-        if (request_prelude(j, ev, r, &attempt))
+        if (request_prelude(j, ev, r, &attempt) && !claim_first(j, ev, a, attempt, r))
                 start(j, attempt, r);
 }
 
@@ -147,8 +165,16 @@ static void t_request_idle(struct job_sm *j, enum job_event ev, const struct job
 static void t_request_active(struct job_sm *j, enum job_event ev, const struct job_event_args *a,
                              struct job_actions *r) {
         unsigned attempt;
-        if (!request_prelude(j, ev, r, &attempt))
+        if (request_prelude(j, ev, r, &attempt) && !claim_first(j, ev, a, attempt, r))
+                request_overlap(j, a, attempt, r);
+}
+
+static void request_overlap(struct job_sm *j, const struct job_event_args *a, unsigned attempt,
+                            struct job_actions *r) {
+        if (j->n_active == 0) {
+                start(j, attempt, r);
                 return;
+        }
         switch (a->overlap) {
         case OVERLAP_SKIP:
                 skip(r, JOB_SKIP_OVERLAP);
@@ -181,6 +207,34 @@ static void t_request_active(struct job_sm *j, enum job_event ev, const struct j
                 return;
         }
         assert(!"unknown overlap policy");
+}
+
+/* A claim's outcome (issue 12): a won claim is a start request of the
+ * claimed attempt, checked again against what happened meanwhile (pause,
+ * disable, removal, shutdown, runs started). */
+static void t_claim_outcome(struct job_sm *j, enum job_event ev, const struct job_event_args *a,
+                            struct job_actions *r) {
+        j->n_claims--;
+        if (j->stopping || j->removed) {
+                skip(r, j->stopping ? JOB_SKIP_STOPPING : JOB_SKIP_REMOVED);
+                if (j->removed && j->n_active == 0 && j->n_claims == 0)
+                        r->flags |= JOB_ACT_FORGET;
+        } else if (ev == JOB_EV_CLAIM_LOST)
+                skip(r, JOB_SKIP_CLAIM_LOST);
+        else if (ev == JOB_EV_CLAIM_UNDECIDED && !a->cluster_run)
+                skip(r, JOB_SKIP_CLAIM_UNDECIDED);
+        else if (j->paused)
+                skip(r, JOB_SKIP_PAUSED);
+        else if (!j->enabled)
+                skip(r, JOB_SKIP_DISABLED);
+        else {
+                /* As a scheduled run supersedes a pending retry. */
+                if (j->retry_pending) {
+                        j->retry_pending = false;
+                        r->flags |= JOB_ACT_STOP_RETRY;
+                }
+                request_overlap(j, a, a->attempt ? a->attempt : 1, r);
+        }
 }
 
 static void t_refuse(struct job_sm *j, enum job_event ev, const struct job_event_args *a, struct job_actions *r) {
@@ -220,7 +274,7 @@ static void t_run_ended(struct job_sm *j, enum job_event ev, const struct job_ev
                 r->retry_attempt = j->retry_attempt;
                 r->retry_delay = job_retry_delay(a->retry_delay, a->attempt);
         }
-        if (j->removed && j->n_active == 0)
+        if (j->removed && j->n_active == 0 && j->n_claims == 0)
                 r->flags |= JOB_ACT_FORGET;
 }
 
@@ -266,7 +320,7 @@ static void t_wind_down(struct job_sm *j, enum job_event ev, const struct job_ev
                 j->stopping = true;
         else {
                 j->removed = true;
-                if (j->n_active == 0)
+                if (j->n_active == 0 && j->n_claims == 0)
                         r->flags |= JOB_ACT_FORGET;
         }
 }
@@ -301,16 +355,20 @@ static void t_invalid(struct job_sm *j, enum job_event ev, const struct job_even
 }
 
 /* Columns: DUE RUN_NOW RETRY_DUE RUN_STARTED RUN_ENDED PAUSE RESUME DISABLE
- * ENABLE REMOVE READD SHUTDOWN STOP_NOW. Rows whose state has no active
+ * ENABLE REMOVE READD SHUTDOWN STOP_NOW CLAIM_WON CLAIM_LOST
+ * CLAIM_UNDECIDED. A claim's outcome is t_claim_outcome in every state
+ * (it checks the state itself); without a claim in flight it is rejected
+ * in job_handle(). Rows whose state has no active
  * run cannot see a run start or end; only a removed job can be re-added;
  * a reload never touches a removed job otherwise and never runs while
  * stopping. RETRY_DUE without a pending retry is rejected in job_handle(). */
+#define CLAIM_COLUMNS t_claim_outcome, t_claim_outcome, t_claim_outcome
 #define ACTIVE_ROW \
         { t_request_active, t_request_active, t_request_active, t_run_started, t_run_ended, t_pause, t_pause, \
-          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_stop_now }
+          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_stop_now, CLAIM_COLUMNS }
 #define QUIET_ROW \
         { t_request_idle, t_request_idle, t_request_idle, t_invalid, t_invalid, t_pause, t_pause, \
-          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_nothing }
+          t_disable, t_enable, t_wind_down, t_invalid, t_wind_down, t_nothing, CLAIM_COLUMNS }
 static const transition_fn table[_JOB_STATE_MAX][_JOB_EVENT_MAX] = {
         [JOB_IDLE] = QUIET_ROW,
         [JOB_WAITING] = ACTIVE_ROW,
@@ -320,9 +378,9 @@ static const transition_fn table[_JOB_STATE_MAX][_JOB_EVENT_MAX] = {
         [JOB_PAUSED] = QUIET_ROW,
         [JOB_DISABLED] = QUIET_ROW,
         [JOB_REMOVED] = { t_refuse, t_refuse, t_invalid, t_run_started, t_run_ended, t_pause, t_pause,
-                          t_invalid, t_invalid, t_invalid, t_readd, t_wind_down, t_stop_now },
+                          t_invalid, t_invalid, t_invalid, t_readd, t_wind_down, t_stop_now, CLAIM_COLUMNS },
         [JOB_STOPPING] = { t_refuse, t_refuse, t_invalid, t_run_started, t_run_ended, t_pause, t_pause,
-                           t_invalid, t_invalid, t_invalid, t_invalid, t_nothing, t_stop_now },
+                           t_invalid, t_invalid, t_invalid, t_invalid, t_nothing, t_stop_now, CLAIM_COLUMNS },
 };
 
 void job_sm_init(struct job_sm *j, bool enabled, bool paused) {
@@ -336,7 +394,8 @@ void job_handle(struct job_sm *j, enum job_event ev, const struct job_event_args
         *ret = (struct job_actions){ .old_state = j->state, .outcome = START_REFUSED };
         if (!a)
                 a = &none;
-        if (ev == JOB_EV_RETRY_DUE && !j->retry_pending)
+        if ((ev == JOB_EV_RETRY_DUE && !j->retry_pending) ||
+            ((ev == JOB_EV_CLAIM_WON || ev == JOB_EV_CLAIM_LOST || ev == JOB_EV_CLAIM_UNDECIDED) && j->n_claims == 0))
                 ret->invalid = true;
         else
                 table[j->state][ev](j, ev, a, ret);
@@ -360,6 +419,8 @@ const char *job_event_to_string(enum job_event ev) {
                 [JOB_EV_PAUSE] = "pause", [JOB_EV_RESUME] = "resume", [JOB_EV_DISABLE] = "disable",
                 [JOB_EV_ENABLE] = "enable", [JOB_EV_REMOVE] = "remove", [JOB_EV_READD] = "re-add",
                 [JOB_EV_SHUTDOWN] = "shutdown", [JOB_EV_STOP_NOW] = "stop-now",
+                [JOB_EV_CLAIM_WON] = "claim-won", [JOB_EV_CLAIM_LOST] = "claim-lost",
+                [JOB_EV_CLAIM_UNDECIDED] = "claim-undecided",
         };
         return ev < _JOB_EVENT_MAX ? names[ev] : "?";
 }
@@ -371,8 +432,11 @@ const char *job_skip_reason_to_string(enum job_skip_reason r) {
                 [JOB_SKIP_OVERLAP] = "previous run still active (overlap=skip)",
                 [JOB_SKIP_ALREADY_QUEUED] = "one run is already queued (overlap=queue)",
                 [JOB_SKIP_REMOVED] = "job was removed", [JOB_SKIP_STOPPING] = "shutting down",
+                [JOB_SKIP_CLAIM_LOST] = "another node claimed the instant",
+                [JOB_SKIP_CLAIM_UNDECIDED] = "the cluster claim was not decided (cluster_unreachable=skip)",
+                [JOB_SKIP_CLAIMS_BUSY] = "too many claims of the job in flight",
         };
-        return r <= JOB_SKIP_STOPPING ? names[r] : "?";
+        return r <= JOB_SKIP_CLAIMS_BUSY ? names[r] : "?";
 }
 
 const char *start_outcome_to_string(enum start_outcome o) {

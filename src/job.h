@@ -26,6 +26,15 @@
  * pair that cannot happen (a run ending when none runs) is reported as
  * `invalid` and changes nothing.
  *
+ * Cluster jobs (issue 12): a scheduled or retry start that would be
+ * honoured (not paused, disabled, removed or stopping) is claimed first:
+ * JOB_ACT_CLAIM, one more claim in flight (n_claims, the state is
+ * unchanged). Its outcome comes back as CLAIM_WON (then the request goes
+ * on as DUE's would: overlap= is applied by the node that won, to its own
+ * runs), CLAIM_LOST (skipped) or CLAIM_UNDECIDED (skipped, or started per
+ * cluster_unreachable = run). evdctl run does not claim. A removed job is
+ * forgotten only when no claim of it is in flight either.
+ *
  * Any thread may call these on a job_sm it owns; evd calls them on the main
  * thread only. */
 #pragma once
@@ -63,6 +72,11 @@ enum job_event {
         JOB_EV_READD,           /* a reload brought a removed (still draining) job back (args: enabled) */
         JOB_EV_SHUTDOWN,        /* graceful shutdown started */
         JOB_EV_STOP_NOW,        /* shutdown_timeout or a second SIGTERM: end the runs */
+        /* Issue 12: the outcome of a claim (JOB_ACT_CLAIM) of a cluster job;
+         * args: attempt (the claimed attempt), cluster_run (cluster_unreachable = run). */
+        JOB_EV_CLAIM_WON,       /* this node holds the instant: a start request as DUE's */
+        JOB_EV_CLAIM_LOST,      /* another node holds it: skipped */
+        JOB_EV_CLAIM_UNDECIDED, /* no answer in time, or no lease: cluster_unreachable decides */
         _JOB_EVENT_MAX,
 };
 
@@ -81,6 +95,9 @@ enum job_skip_reason {
         JOB_SKIP_ALREADY_QUEUED,        /* overlap=queue and a start already waits */
         JOB_SKIP_REMOVED,
         JOB_SKIP_STOPPING,
+        JOB_SKIP_CLAIM_LOST,            /* another node claimed the instant */
+        JOB_SKIP_CLAIM_UNDECIDED,       /* the claim was not decided (cluster_unreachable = skip) */
+        JOB_SKIP_CLAIMS_BUSY,           /* JOB_CLAIMS_MAX claims of the job are in flight already */
 };
 
 /* Actions, a bit set: carried out by the scheduler in this order. */
@@ -97,12 +114,17 @@ enum {
         JOB_ACT_ARM_RETRY       = 1u << 9,      /* arm the retry timer: retry_delay, retry_attempt */
         JOB_ACT_SAVE_STATE      = 1u << 10,     /* what the state file keeps changed */
         JOB_ACT_FORGET          = 1u << 11,     /* a removed job with no run left: free it */
+        JOB_ACT_CLAIM           = 1u << 12,     /* claim the instant (start_attempt) on a cluster worker */
 };
+
+/* Claims of one job in flight at most (a cluster worker bounds each). */
+#define JOB_CLAIMS_MAX 255
 
 struct job_sm {                         /* 20 bytes: one per job */
         uint8_t state;                  /* enum job_state */
         bool paused, enabled, removed, stopping;
         bool start_queued, retry_pending;
+        uint8_t n_claims;               /* claims in flight (cluster = once), not counted in n_active */
         uint16_t queued_attempt;        /* attempt the pending start will be (retries <= 1000) */
         uint16_t retry_attempt;         /* attempt the pending retry will be */
         uint32_t n_active;              /* runs waiting or running */
@@ -117,6 +139,12 @@ struct job_event_args {
         bool ok, cancelled;
         /* JOB_EV_READD: the new definition's enabled=. */
         bool enabled;
+        /* Issue 12. DUE, RETRY_DUE: the job is cluster = once, so a start
+         * is claimed first (JOB_ACT_CLAIM). CLAIM_UNDECIDED: run anyway. */
+        bool cluster, cluster_run;
+        /* Not read by the machine: the instant a request or claim is of,
+         * carried for the scheduler (realtime, 0: none). */
+        usec_t instant;
 };
 
 struct job_actions {

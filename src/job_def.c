@@ -40,7 +40,7 @@ bool job_def_same_schedule(const struct job_def *a, const struct job_def *b) {
         if (a->schedule == SCHEDULE_EVERY ? a->every != b->every : !streq_ptr(a->schedule_text, b->schedule_text))
                 return false;
         return streq_ptr(a->extras->timezone, b->extras->timezone) && a->jitter == b->jitter && a->persistent == b->persistent &&
-               a->enabled == b->enabled;
+               a->enabled == b->enabled && a->extras->cluster == b->extras->cluster; /* cluster: `every`'s clock */
 }
 
 const char *overlap_policy_to_string(enum overlap_policy p) {

@@ -91,6 +91,12 @@ void log_set_max_level(int level) { atomic_store(&max_level, level); }
 int log_get_max_level(void) { return atomic_load(&max_level); }
 bool log_is_journal(void) { return use_journal; }
 
+static char node_field[160]; /* "EVD_NODE=..." or "" (log_set_node) */
+
+void log_set_node(const char *node) {
+        snprintf(node_field, sizeof node_field, "EVD_NODE=%s", node);
+}
+
 /* Writes one entry: text of length n, with optional job/run/stream fields
  * and extra "KEY=value" fields. */
 static void emit(int level, const char *job, uint64_t run, const char *stream,
@@ -124,6 +130,8 @@ static void emit(int level, const char *job, uint64_t run, const char *stream,
                         snprintf(run_field, sizeof run_field, "EVD_RUN=%llu", (unsigned long long)run);
                         iov[k++] = (struct iovec){ run_field, strlen(run_field) };
                 }
+                if (job && node_field[0])
+                        iov[k++] = (struct iovec){ node_field, strlen(node_field) };
                 if (stream) {
                         streamf = strdup_printf("EVD_STREAM=%s", stream);
                         if (streamf)

@@ -54,6 +54,11 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 void log_job(int level, const char *job, uint64_t run, char *const *fields,
              const char *fmt, ...) _printf_(5, 6);
 
+/* [cluster] (issue 12): every job message and output line then carries
+ * EVD_NODE=node too. Call once before the threads that log start (the
+ * field is read without a lock). */
+void log_set_node(const char *node);
+
 /* One line of a run's output (text of length n, not NUL-terminated, already
  * made safe for the journal). stream is "stdout" or "stderr". */
 void log_job_output(int level, const char *job, uint64_t run, const char *stream,

@@ -249,6 +249,27 @@ static void on_signal(struct signals *s, const struct signalfd_siginfo *si) {
         }
 }
 
+#ifdef EVD_TEST_HOOKS
+/* Test hook (EVD_TEST_HOOKS builds, with EVD_TEST_HOOKS=1 in the
+ * environment): EVD_TEST_WALL_OFFSET=SECONDS shifts evd's wall clock from
+ * the start (util_test_shift_realtime), as a node whose clock is off would
+ * be; the clock-skew test of cluster = once uses it. */
+static void apply_test_wall_offset(void) {
+        const char *hooks = getenv("EVD_TEST_HOOKS"), *off = getenv("EVD_TEST_WALL_OFFSET");
+        char *end;
+        if (!hooks || !streq(hooks, "1") || !off)
+                return;
+        errno = 0;
+        long long sec = strtoll(off, &end, 10);
+        if (errno || end == off || *end || sec < -86400LL * 366 || sec > 86400LL * 366) {
+                log_warning("EVD_TEST_WALL_OFFSET=%s ignored: not a number of seconds", off);
+                return;
+        }
+        util_test_shift_realtime((int64_t)sec * (int64_t)USEC_PER_SEC);
+        log_warning("test hook: evd's wall clock is off by %llds", sec);
+}
+#endif
+
 /* Loads the configuration the daemon starts with, and checks that the
  * limit on open files allows its workers: 0, or EX_CONFIG (logged). */
 static int load_start_config(const char *path, struct config **ret) {
@@ -384,6 +405,9 @@ int main(int argc, char **argv) {
         }
         log_setup(o.log_target);
         log_set_max_level(o.log_level);
+#ifdef EVD_TEST_HOOKS
+        apply_test_wall_offset();
+#endif
         /* Before any thread: the zone is read once, not stat()ed by every
          * mktime() (see tz.h). */
         (void)tz_setup();

@@ -321,6 +321,14 @@ void run_execute(struct run *r, int wake_fd) {
                 r->spawn_step = "cancelled before it started";
                 goto out;
         }
+        /* A claimed run (cluster = once) starts only while the node's lease
+         * is known live (fencing, cluster.h). */
+        if (r->lease_expiry && now_usec(CLOCK_BOOTTIME) >= atomic_load(r->lease_expiry)) {
+                r->cancelled = true;
+                r->spawn_error = ETIME;
+                r->spawn_step = "not started: the cluster lease expired";
+                goto out;
+        }
 
         r_ = spawn_prepare(def, r->id, &prep, &step);
         if (r_ < 0)

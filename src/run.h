@@ -31,6 +31,12 @@ struct run {
         struct job_def *def;    /* a reference, released by the main thread */
         unsigned attempt;       /* 1 for the first try */
         usec_t kill_grace;
+        /* cluster = once (issue 12): the instant claimed (realtime, before
+         * jitter; 0: none), and for a claimed run the node lease's expiry
+         * (CLOCK_BOOTTIME, cluster.h), checked just before the spawn. */
+        usec_t instant;
+        const _Atomic usec_t *lease_expiry;     /* NULL: not a claimed run */
+        bool fenced;            /* main thread: ended because the lease expired */
 
         /* Shared. */
         atomic_int cancel;      /* enum run_cancel */

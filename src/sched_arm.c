@@ -18,18 +18,19 @@
  * Main thread only; O(1) per job but the clock step, which is O(jobs). */
 #include "sched_private.h"
 
+#include "cluster.h"
 #include "schedule.h"
 #include "log.h"
 
 struct timer_clock *sched_job_clock(struct job *j) {
-        return j->def->schedule == SCHEDULE_EVERY ? &j->sched->mono : &j->sched->wall;
+        return job_def_on_wall_clock(j->def) ? &j->sched->wall : &j->sched->mono;
 }
 
 usec_t job_next_run_realtime(const struct job *j) {
         if (!timer_active(&j->timer))
                 return USEC_INFINITY;
         usec_t d = timer_deadline(&j->timer);
-        if (j->def->schedule != SCHEDULE_EVERY)
+        if (job_def_on_wall_clock(j->def))
                 return d;
         usec_t mono = now_usec(CLOCK_BOOTTIME), wall = now_usec(CLOCK_REALTIME);
         return d > mono ? wall + (d - mono) : wall;
@@ -43,7 +44,9 @@ static bool arm_persistent(struct job *j, enum sched_arm_mode mode) {
         const struct job_def *d = j->def;
         usec_t now_rt = now_usec(CLOCK_REALTIME), due, next;
 
-        if (d->schedule == SCHEDULE_EVERY)
+        if (d->schedule == SCHEDULE_EVERY && job_def_cluster_once(d))
+                due = cluster_every_next(d->every, j->last_due);
+        else if (d->schedule == SCHEDULE_EVERY)
                 due = j->last_due + d->every;
         else if (schedule_is_reboot(d->calendar) || schedule_next(d->calendar, d->extras->timezone, j->last_due, &due) < 0)
                 return false;
@@ -58,10 +61,12 @@ static bool arm_persistent(struct job *j, enum sched_arm_mode mode) {
                         mode == SCHED_ARM_START ? "missed a run while evd was down"
                                                 : "a run is due since the last one (persistent, schedule changed)");
         }
-        if (d->schedule == SCHEDULE_EVERY) {
+        if (d->schedule == SCHEDULE_EVERY && !job_def_cluster_once(d)) {
                 usec_t now = now_usec(CLOCK_BOOTTIME);
                 next = now + (due > now_rt ? due - now_rt : 0);
-        } else
+        } else if (d->schedule == SCHEDULE_EVERY)
+                next = due; /* the instant itself: every node names it the same */
+        else
                 next = MAX(due, now_rt);
         j->next_elapse = next;
         timer_start(sched_job_clock(j), &j->timer, next);
@@ -80,7 +85,12 @@ void sched_job_arm(struct job *j, usec_t base, enum sched_arm_mode mode) {
         }
         if (first && d->persistent && j->last_due > 0 && arm_persistent(j, mode))
                 return;
-        if (d->schedule == SCHEDULE_EVERY) {
+        if (d->schedule == SCHEDULE_EVERY && job_def_cluster_once(d)) {
+                /* Aligned to the epoch on the wall clock (cluster.h); an
+                 * instant missed entirely is skipped. */
+                usec_t now = now_usec(CLOCK_REALTIME);
+                next = cluster_every_next(d->every, base == USEC_INFINITY ? now : MAX(now, base));
+        } else if (d->schedule == SCHEDULE_EVERY) {
                 usec_t now = now_usec(CLOCK_BOOTTIME);
                 if (first)
                         next = now + d->every;
@@ -164,8 +174,13 @@ void sched_on_wall_clock_change(struct timer_clock *tc) {
         log_notice("System clock was set; recomputing calendar deadlines");
         for (size_t i = 0; i < s->n_jobs; i++) {
                 struct job *j = s->jobs[i];
-                if (j->def->schedule == SCHEDULE_EVERY || !timer_active(&j->timer))
+                if (!job_def_on_wall_clock(j->def) || !timer_active(&j->timer))
                         continue;
+                if (j->def->schedule == SCHEDULE_EVERY) {
+                        /* cluster = once: the instants after the new time. */
+                        sched_job_arm(j, USEC_INFINITY, SCHED_ARM_NEXT);
+                        continue;
+                }
                 if (catch_up_after_step(j, now))
                         continue;
                 if (j->last_elapse > now && !resume_from_now(j, now))

@@ -18,6 +18,9 @@ struct job *sched_job_free(struct job *j);
  * the start outcome (start requests). j may be freed (JOB_ACT_FORGET). */
 enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct job_event_args *a,
                                   const struct run *r);
+/* sched_job_feed() with the job's own policy and an instant (DUE,
+ * RETRY_DUE, the claim outcomes) and attempt (claim outcomes). */
+enum start_outcome sched_job_feed_instant(struct job *j, enum job_event ev, usec_t instant, unsigned attempt);
 void sched_dispatch_pending(struct sched *s);
 /* The job named name in jobs (sorted by name), or NULL. */
 struct job *sched_job_bsearch(struct job *const *jobs, size_t n, const char *name);
@@ -28,6 +31,31 @@ void sched_shutdown_timer_fired(struct timer *t, usec_t now);
  * the table: keeps s->n_failing equal to the count. */
 void sched_count_failing(struct sched *s, const struct job *j, int delta);
 uint64_t sched_rng_next(struct sched *s);
+
+/* A job whose deadlines are wall-clock instants: calendar and cron, and
+ * `every` of a cluster = once job (aligned to the epoch, cluster.h). */
+static inline bool job_def_on_wall_clock(const struct job_def *d) {
+        return d->schedule != SCHEDULE_EVERY || job_def_cluster_once(d);
+}
+
+/* sched_cluster.c (issue 12) */
+/* Sets up s->cluster when the configuration has [cluster] (a failure is
+ * logged: cluster jobs then follow cluster_unreachable). */
+void sched_cluster_init(struct sched *s);
+void sched_cluster_done(struct sched *s);
+/* JOB_ACT_CLAIM: claims (j, instant, attempt); an immediate "undecided"
+ * when there is no cluster. */
+void sched_cluster_claim(struct job *j, usec_t instant, unsigned attempt);
+/* A claimed run was created / has ended (its record, the fence timer). */
+void sched_cluster_run_started(struct sched *s, struct run *r);
+void sched_cluster_run_ended(struct sched *s, struct run *r, const char *result, usec_t duration);
+/* The log line of a skip a claim caused (counted by the caller). */
+void sched_cluster_log_skip(struct job *j, enum job_skip_reason why);
+/* What this node saw of the job's last instant: where it ran, its result
+ * ("running", "ran there", "exit status 3"...). False: nothing seen. */
+bool sched_cluster_last(const struct sched *s, const char *job, const char **ret_node, const char **ret_result);
+/* A won claim that was not run: its record says why. */
+void sched_cluster_not_run(struct job *j, usec_t instant, unsigned attempt, const char *why);
 
 /* sched_arm.c */
 enum sched_arm_mode {

@@ -54,7 +54,8 @@ void sched_dispatch_pending(struct sched *s) {
         }
 }
 
-static void start_run(struct job *j, unsigned attempt) {
+/* instant: a cluster job's instant (0: none); claimed: its claim was won. */
+static void start_run(struct job *j, unsigned attempt, usec_t instant, bool claimed) {
         struct sched *s = j->sched;
         struct run *r = calloc(1, sizeof(*r));
         if (!r) {
@@ -68,12 +69,15 @@ static void start_run(struct job *j, unsigned attempt) {
         r->owner = j;
         r->attempt = attempt;
         r->kill_grace = s->config->kill_grace;
+        r->instant = instant;
         atomic_init(&r->cancel, RUN_CANCEL_NONE);
         atomic_init(&r->wake_fd, -1);
 
         r->job_next = j->active;
         j->active = r;
         s->stats.runs_started++;
+        if (claimed)
+                sched_cluster_run_started(s, r);
         if (attempt == 1)
                 j->last_due = now_usec(CLOCK_REALTIME);
 
@@ -143,7 +147,11 @@ static const char *drop_reason(enum job_event ev) {
 }
 
 static const char *request_name(enum job_event ev) {
-        return ev == JOB_EV_DUE ? "scheduled" : ev == JOB_EV_RETRY_DUE ? "retry" : "manual";
+        return ev == JOB_EV_DUE ? "scheduled" : ev == JOB_EV_RETRY_DUE ? "retry" : ev >= JOB_EV_CLAIM_WON ? "claimed" : "manual";
+}
+
+static bool is_claim_outcome(enum job_event ev) {
+        return ev == JOB_EV_CLAIM_WON || ev == JOB_EV_CLAIM_LOST || ev == JOB_EV_CLAIM_UNDECIDED;
 }
 
 static void log_skip(struct job *j, enum job_event ev, const struct job_actions *act) {
@@ -160,6 +168,11 @@ static void log_skip(struct job *j, enum job_event ev, const struct job_actions 
         case JOB_SKIP_ALREADY_QUEUED:
                 log_job(LOG_NOTICE, name, 0, NULL, "%s run skipped: one run is already queued (overlap=queue)",
                         why);
+                break;
+        case JOB_SKIP_CLAIM_LOST:
+        case JOB_SKIP_CLAIM_UNDECIDED:
+        case JOB_SKIP_CLAIMS_BUSY:
+                sched_cluster_log_skip(j, act->skip);
                 break;
         default:
                 log_debug("job %s: %s run refused: %s", name, why, job_skip_reason_to_string(act->skip));
@@ -200,7 +213,7 @@ static struct job_retry *retry_free(struct job_retry *rt) {
         return NULL;
 }
 
-static void arm_retry(struct job *j, usec_t delay) {
+static void arm_retry(struct job *j, usec_t delay, usec_t instant) {
         struct sched *s = j->sched;
         if (!j->retry) {
                 j->retry = calloc(1, sizeof(*j->retry));
@@ -213,6 +226,7 @@ static void arm_retry(struct job *j, usec_t delay) {
                 timer_init(&j->retry->timer, sched_job_retry_fired);
                 j->retry->job = j;
         }
+        j->retry->instant = instant;
         timer_start(&s->mono, &j->retry->timer, now_usec(CLOCK_BOOTTIME) + delay);
 }
 
@@ -225,7 +239,10 @@ static void log_transition(const struct job *j, enum job_event ev, const struct 
 enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct job_event_args *a,
                                   const struct run *r) {
         struct sched *s = j->sched;
-        struct job_event_args own = { .overlap = j->def->overlap, .enabled = j->def->enabled };
+        struct job_event_args own = {
+                .overlap = j->def->overlap, .enabled = j->def->enabled, .cluster = job_def_cluster_once(j->def),
+                .cluster_run = j->def->extras->cluster_unreachable == CLUSTER_UNREACHABLE_RUN,
+        };
         struct job_actions act;
 
         if (!a)
@@ -251,7 +268,7 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
         }
         if (act.flags & JOB_ACT_DROP_QUEUED)
                 log_job(LOG_NOTICE, j->def->name, 0, NULL, "queued run dropped: %s", drop_reason(ev));
-        if (ev == JOB_EV_DUE || ev == JOB_EV_RUN_NOW || ev == JOB_EV_RETRY_DUE)
+        if (ev == JOB_EV_DUE || ev == JOB_EV_RUN_NOW || ev == JOB_EV_RETRY_DUE || is_claim_outcome(ev))
                 carry_out_request(j, ev, a, &act);
         else {
                 if (act.flags & JOB_ACT_DROP_WAITING)
@@ -260,12 +277,14 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
                         cancel_active(j);
         }
         if (act.flags & JOB_ACT_START)
-                start_run(j, act.start_attempt);
+                start_run(j, act.start_attempt, is_claim_outcome(ev) ? a->instant : 0, ev == JOB_EV_CLAIM_WON);
+        else if (ev == JOB_EV_CLAIM_WON && (act.flags & JOB_ACT_SKIP))
+                sched_cluster_not_run(j, a->instant, a->attempt, job_skip_reason_to_string(act.skip));
         if (act.flags & JOB_ACT_ARM_RETRY) {
                 char buf[TIMESPAN_MAX];
                 log_job(LOG_NOTICE, j->def->name, r ? r->id : 0, NULL, "retry %u of %u in %s", act.retry_attempt - 1,
                         a->retries, timespan_format(buf, sizeof buf, act.retry_delay));
-                arm_retry(j, act.retry_delay);
+                arm_retry(j, act.retry_delay, r ? r->instant : 0);
         }
         /* The state file keeps persistent jobs' last starts and pauses: the
          * start of any other job leaves it as it is, and a snapshot is
@@ -273,6 +292,8 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
          * dispatch, bench/README.md). */
         if ((act.flags & JOB_ACT_SAVE_STATE) && (j->def->persistent || !(act.flags & JOB_ACT_START)))
                 s->state_dirty = true;
+        if (act.flags & JOB_ACT_CLAIM)
+                sched_cluster_claim(j, a->instant, act.start_attempt); /* may feed j again, never forgets it */
         if (act.flags & JOB_ACT_FORGET) {
                 for (size_t i = 0; i < s->n_removed; i++)
                         if (s->removed[i] == j) {
@@ -286,6 +307,15 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
         return act.outcome;
 }
 
+enum start_outcome sched_job_feed_instant(struct job *j, enum job_event ev, usec_t instant, unsigned attempt) {
+        struct job_event_args a = {
+                .overlap = j->def->overlap, .enabled = j->def->enabled, .cluster = job_def_cluster_once(j->def),
+                .cluster_run = j->def->extras->cluster_unreachable == CLUSTER_UNREACHABLE_RUN,
+                .instant = instant, .attempt = attempt,
+        };
+        return sched_job_feed(j, ev, &a, NULL);
+}
+
 void sched_job_timer_fired(struct timer *t, usec_t now) {
         struct job *j = container_of(t, struct job, timer);
         usec_t elapse = j->next_elapse;
@@ -294,16 +324,17 @@ void sched_job_timer_fired(struct timer *t, usec_t now) {
         if (j->def->schedule != SCHEDULE_EVERY)
                 j->last_elapse = elapse;
         sched_job_arm(j, elapse, SCHED_ARM_NEXT);
-        sched_job_feed(j, JOB_EV_DUE, NULL, NULL);
+        sched_job_feed_instant(j, JOB_EV_DUE, elapse, 0);
 }
 
 void sched_job_retry_fired(struct timer *t, usec_t now) {
         struct job_retry *rt = container_of(t, struct job_retry, timer);
         struct job *j = rt->job;
         (void)now;
+        usec_t instant = rt->instant;
         j->retry = retry_free(rt);
         j->sched->stats.retries++;
-        sched_job_feed(j, JOB_EV_RETRY_DUE, NULL, NULL);
+        sched_job_feed_instant(j, JOB_EV_RETRY_DUE, instant, 0);
 }
 
 /* The run's end into the job's history (and the journal). */
@@ -314,6 +345,8 @@ static void log_run_end(struct job *j, struct run *r) {
         bool ok = run_succeeded(r);
 
         run_describe_result(r, result, sizeof result);
+        if (r->lease_expiry)
+                sched_cluster_run_ended(j->sched, r, result, duration);
         if (r->spawn_error == 0 && r->wait_code == CLD_EXITED)
                 snprintf(f_status, sizeof f_status, "EVD_EXIT_STATUS=%d", r->wait_status);
         else if (r->spawn_error == 0)
@@ -520,6 +553,8 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         int r;
 
         *s = (struct sched){ .loop = l, .config = config };
+        if (config->cluster)
+                log_set_node(config->cluster->node); /* before the workers start */
         s->config_path = strdup(config_path);
         if (!s->config_path)
                 return -ENOMEM;
@@ -550,6 +585,7 @@ int sched_init(struct sched *s, struct loop *l, struct config *config, const cha
         r = pool_resize(&s->pool, config->workers);
         if (r < 0)
                 return log_error_errno(r, "Failed to start %u worker threads", config->workers);
+        sched_cluster_init(s);
 
         s->jobs = calloc(MAX(config->n_jobs, 1), sizeof(*s->jobs));
         struct job *block = config->n_jobs ? sched_jobs_alloc(s, config->n_jobs) : NULL;
@@ -657,6 +693,7 @@ void sched_shutdown(struct sched *s) {
 void sched_done(struct sched *s) {
         pool_drain(&s->pool); /* nothing should be left; free what is */
         pool_stop(&s->pool);
+        sched_cluster_done(s);
         sched_reloader_done(s);
         save_state(s);
         state_writer_stop(&s->state_writer);

@@ -27,6 +27,9 @@
 #include "state.h"
 #include "timer.h"
 
+struct cluster;
+struct cluster_claim_result;
+
 struct job_result {                     /* a run's end, as codes; rendered on demand */
         int32_t status;                 /* exit status, signal, or the spawn errno */
         uint8_t code;                   /* CLD_EXITED/KILLED/DUMPED; 0: failed to start */
@@ -44,6 +47,7 @@ struct job_block {
 struct job_retry {
         struct timer timer;
         struct job *job;
+        usec_t instant;                 /* cluster = once: the instant the retry is of */
 };
 
 /* One job's runtime state: 152 bytes on x86-64, its schedule timer (32)
@@ -150,6 +154,14 @@ struct sched {
         uint64_t rng;
         usec_t started_realtime;
         struct sched_stats stats;
+
+        /* cluster = once (issue 12, sched_cluster.c). */
+        struct cluster *cluster;        /* NULL: no [cluster] (at start) */
+        struct timer fence_timer;       /* mono: the lease's expiry while claimed runs are active */
+        size_t n_claimed;               /* claimed runs active (waiting or running) */
+        const struct cluster_claim_result *claim_result; /* during the feed of its outcome */
+        void *cluster_seen;             /* the last instant of each cluster job seen here */
+        size_t n_cluster_seen;
 };
 
 /* Takes ownership of config. */

@@ -21,6 +21,7 @@
 #define A_ARM_RETRY JOB_ACT_ARM_RETRY
 #define A_SAVE_STATE JOB_ACT_SAVE_STATE
 #define A_FORGET JOB_ACT_FORGET
+#define A_CLAIM JOB_ACT_CLAIM
 
 static const struct job_event_args queue_args = {
         .overlap = OVERLAP_QUEUE, .attempt = 1, .retries = 2, .retry_delay = USEC_PER_SEC, .enabled = true,
@@ -60,7 +61,8 @@ static bool same_sm(const struct job_sm *a, const struct job_sm *b) {
         return a->state == b->state && a->paused == b->paused && a->enabled == b->enabled &&
                a->removed == b->removed && a->stopping == b->stopping && a->start_queued == b->start_queued &&
                a->retry_pending == b->retry_pending && a->queued_attempt == b->queued_attempt &&
-               a->retry_attempt == b->retry_attempt && a->n_active == b->n_active && a->n_running == b->n_running;
+               a->retry_attempt == b->retry_attempt && a->n_active == b->n_active && a->n_running == b->n_running &&
+               a->n_claims == b->n_claims;
 }
 
 struct expect {
@@ -87,6 +89,9 @@ static const struct expect table[] = {
         { JOB_IDLE, JOB_EV_READD, JOB_IDLE, 0, true },
         { JOB_IDLE, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_IDLE, JOB_EV_STOP_NOW, JOB_IDLE, 0, false },
+        { JOB_IDLE, JOB_EV_CLAIM_WON, JOB_IDLE, 0, true },
+        { JOB_IDLE, JOB_EV_CLAIM_LOST, JOB_IDLE, 0, true },
+        { JOB_IDLE, JOB_EV_CLAIM_UNDECIDED, JOB_IDLE, 0, true },
         { JOB_WAITING, JOB_EV_DUE, JOB_WAITING, A_SKIP, false },
         { JOB_WAITING, JOB_EV_RUN_NOW, JOB_WAITING, A_SKIP, false },
         { JOB_WAITING, JOB_EV_RETRY_DUE, JOB_WAITING, 0, true },
@@ -100,6 +105,9 @@ static const struct expect table[] = {
         { JOB_WAITING, JOB_EV_READD, JOB_WAITING, 0, true },
         { JOB_WAITING, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_DROP_WAITING, false },
         { JOB_WAITING, JOB_EV_STOP_NOW, JOB_WAITING, 0, false },
+        { JOB_WAITING, JOB_EV_CLAIM_WON, JOB_WAITING, 0, true },
+        { JOB_WAITING, JOB_EV_CLAIM_LOST, JOB_WAITING, 0, true },
+        { JOB_WAITING, JOB_EV_CLAIM_UNDECIDED, JOB_WAITING, 0, true },
         { JOB_RUNNING, JOB_EV_DUE, JOB_RUNNING, A_SKIP, false },
         { JOB_RUNNING, JOB_EV_RUN_NOW, JOB_RUNNING, A_SKIP, false },
         { JOB_RUNNING, JOB_EV_RETRY_DUE, JOB_RUNNING, 0, true },
@@ -113,6 +121,9 @@ static const struct expect table[] = {
         { JOB_RUNNING, JOB_EV_READD, JOB_RUNNING, 0, true },
         { JOB_RUNNING, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_RUNNING, JOB_EV_STOP_NOW, JOB_RUNNING, A_CANCEL, false },
+        { JOB_RUNNING, JOB_EV_CLAIM_WON, JOB_RUNNING, 0, true },
+        { JOB_RUNNING, JOB_EV_CLAIM_LOST, JOB_RUNNING, 0, true },
+        { JOB_RUNNING, JOB_EV_CLAIM_UNDECIDED, JOB_RUNNING, 0, true },
         { JOB_QUEUED, JOB_EV_DUE, JOB_QUEUED, A_SKIP, false },
         { JOB_QUEUED, JOB_EV_RUN_NOW, JOB_QUEUED, A_SKIP, false },
         { JOB_QUEUED, JOB_EV_RETRY_DUE, JOB_QUEUED, 0, true },
@@ -126,6 +137,9 @@ static const struct expect table[] = {
         { JOB_QUEUED, JOB_EV_READD, JOB_QUEUED, 0, true },
         { JOB_QUEUED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_DROP_QUEUED, false },
         { JOB_QUEUED, JOB_EV_STOP_NOW, JOB_QUEUED, A_CANCEL, false },
+        { JOB_QUEUED, JOB_EV_CLAIM_WON, JOB_QUEUED, 0, true },
+        { JOB_QUEUED, JOB_EV_CLAIM_LOST, JOB_QUEUED, 0, true },
+        { JOB_QUEUED, JOB_EV_CLAIM_UNDECIDED, JOB_QUEUED, 0, true },
         { JOB_RETRY_WAIT, JOB_EV_DUE, JOB_WAITING, A_STOP_RETRY | A_START | A_SAVE_STATE, false },
         { JOB_RETRY_WAIT, JOB_EV_RUN_NOW, JOB_WAITING, A_STOP_RETRY | A_START | A_SAVE_STATE, false },
         { JOB_RETRY_WAIT, JOB_EV_RETRY_DUE, JOB_WAITING, A_START, false },
@@ -139,6 +153,9 @@ static const struct expect table[] = {
         { JOB_RETRY_WAIT, JOB_EV_READD, JOB_RETRY_WAIT, 0, true },
         { JOB_RETRY_WAIT, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE | A_STOP_RETRY, false },
         { JOB_RETRY_WAIT, JOB_EV_STOP_NOW, JOB_RETRY_WAIT, 0, false },
+        { JOB_RETRY_WAIT, JOB_EV_CLAIM_WON, JOB_RETRY_WAIT, 0, true },
+        { JOB_RETRY_WAIT, JOB_EV_CLAIM_LOST, JOB_RETRY_WAIT, 0, true },
+        { JOB_RETRY_WAIT, JOB_EV_CLAIM_UNDECIDED, JOB_RETRY_WAIT, 0, true },
         { JOB_PAUSED, JOB_EV_DUE, JOB_PAUSED, A_SKIP, false },
         { JOB_PAUSED, JOB_EV_RUN_NOW, JOB_WAITING, A_START | A_SAVE_STATE, false },
         { JOB_PAUSED, JOB_EV_RETRY_DUE, JOB_PAUSED, 0, true },
@@ -152,6 +169,9 @@ static const struct expect table[] = {
         { JOB_PAUSED, JOB_EV_READD, JOB_PAUSED, 0, true },
         { JOB_PAUSED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_PAUSED, JOB_EV_STOP_NOW, JOB_PAUSED, 0, false },
+        { JOB_PAUSED, JOB_EV_CLAIM_WON, JOB_PAUSED, 0, true },
+        { JOB_PAUSED, JOB_EV_CLAIM_LOST, JOB_PAUSED, 0, true },
+        { JOB_PAUSED, JOB_EV_CLAIM_UNDECIDED, JOB_PAUSED, 0, true },
         { JOB_DISABLED, JOB_EV_DUE, JOB_DISABLED, A_SKIP, false },
         { JOB_DISABLED, JOB_EV_RUN_NOW, JOB_WAITING, A_START | A_SAVE_STATE, false },
         { JOB_DISABLED, JOB_EV_RETRY_DUE, JOB_DISABLED, 0, true },
@@ -165,6 +185,9 @@ static const struct expect table[] = {
         { JOB_DISABLED, JOB_EV_READD, JOB_DISABLED, 0, true },
         { JOB_DISABLED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_DISABLED, JOB_EV_STOP_NOW, JOB_DISABLED, 0, false },
+        { JOB_DISABLED, JOB_EV_CLAIM_WON, JOB_DISABLED, 0, true },
+        { JOB_DISABLED, JOB_EV_CLAIM_LOST, JOB_DISABLED, 0, true },
+        { JOB_DISABLED, JOB_EV_CLAIM_UNDECIDED, JOB_DISABLED, 0, true },
         { JOB_REMOVED, JOB_EV_DUE, JOB_REMOVED, A_SKIP, false },
         { JOB_REMOVED, JOB_EV_RUN_NOW, JOB_REMOVED, A_SKIP, false },
         { JOB_REMOVED, JOB_EV_RETRY_DUE, JOB_REMOVED, 0, true },
@@ -178,6 +201,9 @@ static const struct expect table[] = {
         { JOB_REMOVED, JOB_EV_READD, JOB_RUNNING, A_ARM_SCHEDULE, false },
         { JOB_REMOVED, JOB_EV_SHUTDOWN, JOB_STOPPING, A_STOP_SCHEDULE, false },
         { JOB_REMOVED, JOB_EV_STOP_NOW, JOB_REMOVED, A_CANCEL, false },
+        { JOB_REMOVED, JOB_EV_CLAIM_WON, JOB_REMOVED, 0, true },
+        { JOB_REMOVED, JOB_EV_CLAIM_LOST, JOB_REMOVED, 0, true },
+        { JOB_REMOVED, JOB_EV_CLAIM_UNDECIDED, JOB_REMOVED, 0, true },
         { JOB_STOPPING, JOB_EV_DUE, JOB_STOPPING, A_SKIP, false },
         { JOB_STOPPING, JOB_EV_RUN_NOW, JOB_STOPPING, A_SKIP, false },
         { JOB_STOPPING, JOB_EV_RETRY_DUE, JOB_STOPPING, 0, true },
@@ -191,6 +217,9 @@ static const struct expect table[] = {
         { JOB_STOPPING, JOB_EV_READD, JOB_STOPPING, 0, true },
         { JOB_STOPPING, JOB_EV_SHUTDOWN, JOB_STOPPING, 0, false },
         { JOB_STOPPING, JOB_EV_STOP_NOW, JOB_STOPPING, A_CANCEL, false },
+        { JOB_STOPPING, JOB_EV_CLAIM_WON, JOB_STOPPING, 0, true },
+        { JOB_STOPPING, JOB_EV_CLAIM_LOST, JOB_STOPPING, 0, true },
+        { JOB_STOPPING, JOB_EV_CLAIM_UNDECIDED, JOB_STOPPING, 0, true },
 };
 
 START_TEST(test_table) {
@@ -223,6 +252,150 @@ START_TEST(test_table) {
 END_TEST
 
 /* Every pair with every policy and run result: the model's invariants. */
+/* Issue 12: a cluster job's starts and claims, in every state (overlap=skip,
+ * attempt 1). For the claim outcomes one claim is in flight, made before
+ * the state was reached. */
+static const struct expect cluster_table[] = {
+        { JOB_IDLE, JOB_EV_DUE, JOB_IDLE, A_CLAIM, false },
+        { JOB_IDLE, JOB_EV_RETRY_DUE, JOB_IDLE, 0, true },
+        { JOB_IDLE, JOB_EV_CLAIM_WON, JOB_WAITING, A_START | A_SAVE_STATE, false },
+        { JOB_IDLE, JOB_EV_CLAIM_LOST, JOB_IDLE, A_SKIP, false },
+        { JOB_IDLE, JOB_EV_CLAIM_UNDECIDED, JOB_IDLE, A_SKIP, false },
+        { JOB_WAITING, JOB_EV_DUE, JOB_WAITING, A_CLAIM, false },
+        { JOB_WAITING, JOB_EV_RETRY_DUE, JOB_WAITING, 0, true },
+        { JOB_WAITING, JOB_EV_CLAIM_WON, JOB_WAITING, A_SKIP, false },
+        { JOB_WAITING, JOB_EV_CLAIM_LOST, JOB_WAITING, A_SKIP, false },
+        { JOB_WAITING, JOB_EV_CLAIM_UNDECIDED, JOB_WAITING, A_SKIP, false },
+        { JOB_RUNNING, JOB_EV_DUE, JOB_RUNNING, A_CLAIM, false },
+        { JOB_RUNNING, JOB_EV_RETRY_DUE, JOB_RUNNING, 0, true },
+        { JOB_RUNNING, JOB_EV_CLAIM_WON, JOB_RUNNING, A_SKIP, false },
+        { JOB_RUNNING, JOB_EV_CLAIM_LOST, JOB_RUNNING, A_SKIP, false },
+        { JOB_RUNNING, JOB_EV_CLAIM_UNDECIDED, JOB_RUNNING, A_SKIP, false },
+        { JOB_QUEUED, JOB_EV_DUE, JOB_QUEUED, A_CLAIM, false },
+        { JOB_QUEUED, JOB_EV_RETRY_DUE, JOB_QUEUED, 0, true },
+        { JOB_QUEUED, JOB_EV_CLAIM_WON, JOB_QUEUED, A_SKIP, false },
+        { JOB_QUEUED, JOB_EV_CLAIM_LOST, JOB_QUEUED, A_SKIP, false },
+        { JOB_QUEUED, JOB_EV_CLAIM_UNDECIDED, JOB_QUEUED, A_SKIP, false },
+        { JOB_RETRY_WAIT, JOB_EV_DUE, JOB_IDLE, A_STOP_RETRY | A_CLAIM, false },
+        { JOB_RETRY_WAIT, JOB_EV_RETRY_DUE, JOB_IDLE, A_CLAIM, false },
+        { JOB_RETRY_WAIT, JOB_EV_CLAIM_WON, JOB_WAITING, A_STOP_RETRY | A_START | A_SAVE_STATE, false },
+        { JOB_RETRY_WAIT, JOB_EV_CLAIM_LOST, JOB_RETRY_WAIT, A_SKIP, false },
+        { JOB_RETRY_WAIT, JOB_EV_CLAIM_UNDECIDED, JOB_RETRY_WAIT, A_SKIP, false },
+        { JOB_PAUSED, JOB_EV_DUE, JOB_PAUSED, A_SKIP, false },
+        { JOB_PAUSED, JOB_EV_RETRY_DUE, JOB_PAUSED, 0, true },
+        { JOB_PAUSED, JOB_EV_CLAIM_WON, JOB_PAUSED, A_SKIP, false },
+        { JOB_PAUSED, JOB_EV_CLAIM_LOST, JOB_PAUSED, A_SKIP, false },
+        { JOB_PAUSED, JOB_EV_CLAIM_UNDECIDED, JOB_PAUSED, A_SKIP, false },
+        { JOB_DISABLED, JOB_EV_DUE, JOB_DISABLED, A_SKIP, false },
+        { JOB_DISABLED, JOB_EV_RETRY_DUE, JOB_DISABLED, 0, true },
+        { JOB_DISABLED, JOB_EV_CLAIM_WON, JOB_DISABLED, A_SKIP, false },
+        { JOB_DISABLED, JOB_EV_CLAIM_LOST, JOB_DISABLED, A_SKIP, false },
+        { JOB_DISABLED, JOB_EV_CLAIM_UNDECIDED, JOB_DISABLED, A_SKIP, false },
+        { JOB_REMOVED, JOB_EV_DUE, JOB_REMOVED, A_SKIP, false },
+        { JOB_REMOVED, JOB_EV_RETRY_DUE, JOB_REMOVED, 0, true },
+        { JOB_REMOVED, JOB_EV_CLAIM_WON, JOB_REMOVED, A_SKIP, false },
+        { JOB_REMOVED, JOB_EV_CLAIM_LOST, JOB_REMOVED, A_SKIP, false },
+        { JOB_REMOVED, JOB_EV_CLAIM_UNDECIDED, JOB_REMOVED, A_SKIP, false },
+        { JOB_STOPPING, JOB_EV_DUE, JOB_STOPPING, A_SKIP, false },
+        { JOB_STOPPING, JOB_EV_RETRY_DUE, JOB_STOPPING, 0, true },
+        { JOB_STOPPING, JOB_EV_CLAIM_WON, JOB_STOPPING, A_SKIP, false },
+        { JOB_STOPPING, JOB_EV_CLAIM_LOST, JOB_STOPPING, A_SKIP, false },
+        { JOB_STOPPING, JOB_EV_CLAIM_UNDECIDED, JOB_STOPPING, A_SKIP, false },
+};
+
+START_TEST(test_cluster_table) {
+        const struct job_event_args a = {
+                .overlap = OVERLAP_SKIP, .attempt = 1, .retries = 1, .retry_delay = USEC_PER_SEC, .enabled = true,
+                .cluster = true,
+        };
+        ck_assert_uint_eq(sizeof cluster_table / sizeof cluster_table[0], (size_t)_JOB_STATE_MAX * 5);
+        for (size_t i = 0; i < sizeof cluster_table / sizeof cluster_table[0]; i++) {
+                const struct expect *e = &cluster_table[i];
+                struct job_sm j, before;
+                struct job_actions r;
+                ck_assert_int_eq(e->from, i / 5);
+                make(&j, e->from);
+                bool outcome = e->ev >= JOB_EV_CLAIM_WON;
+                if (outcome)
+                        j.n_claims = 1;
+                ck_assert(job_sm_verify(&j));
+                before = j;
+                job_handle(&j, e->ev, &a, &r);
+                ck_assert_msg(r.new_state == e->to && r.flags == e->flags && r.invalid == e->invalid,
+                              "cluster %s x %s: got %s flags 0x%x invalid %d, want %s 0x%x %d",
+                              job_state_to_string(e->from), job_event_to_string(e->ev),
+                              job_state_to_string(r.new_state), r.flags, r.invalid, job_state_to_string(e->to),
+                              e->flags, e->invalid);
+                ck_assert(job_sm_verify(&j));
+                if (r.invalid)
+                        ck_assert(same_sm(&j, &before));
+                else if (outcome)
+                        ck_assert_uint_eq(j.n_claims, 0);
+                else if (r.flags & A_CLAIM) {
+                        ck_assert_uint_eq(j.n_claims, before.n_claims + 1);
+                        ck_assert_uint_eq(j.n_active, before.n_active);
+                        ck_assert_uint_eq(r.start_attempt, e->ev == JOB_EV_RETRY_DUE ? 2 : 1);
+                }
+                if (r.flags & A_SKIP)
+                        ck_assert(r.skip != JOB_SKIP_NONE);
+        }
+}
+END_TEST
+
+/* Issue 12: the claim's outcomes and what they say. */
+START_TEST(test_claims) {
+        struct job_sm j;
+        struct job_actions r;
+        struct job_event_args a = { .overlap = OVERLAP_SKIP, .attempt = 1, .enabled = true, .cluster = true };
+        make(&j, JOB_IDLE);
+        feed(&j, JOB_EV_DUE, &a, &r);
+        ck_assert_uint_eq(r.flags, A_CLAIM);
+        feed(&j, JOB_EV_DUE, &a, &r); /* the next instant while the first is claimed */
+        ck_assert_uint_eq(j.n_claims, 2);
+        feed(&j, JOB_EV_CLAIM_LOST, &a, &r);
+        ck_assert_int_eq(r.skip, JOB_SKIP_CLAIM_LOST);
+        feed(&j, JOB_EV_CLAIM_UNDECIDED, &a, &r);
+        ck_assert_int_eq(r.skip, JOB_SKIP_CLAIM_UNDECIDED);
+        job_handle(&j, JOB_EV_CLAIM_WON, &a, &r); /* none in flight */
+        ck_assert(r.invalid);
+        /* cluster_unreachable = run: an undecided claim starts. */
+        feed(&j, JOB_EV_DUE, &a, &r);
+        a.cluster_run = true;
+        feed(&j, JOB_EV_CLAIM_UNDECIDED, &a, &r);
+        ck_assert_uint_eq(r.flags & A_START, A_START);
+        ck_assert_uint_eq(r.start_attempt, 1);
+        /* evdctl run does not claim. */
+        feed(&j, JOB_EV_RUN_STARTED, &a, &r);
+        a.overlap = OVERLAP_PARALLEL;
+        feed(&j, JOB_EV_RUN_NOW, &a, &r);
+        ck_assert_uint_eq(r.flags & (A_START | A_CLAIM), A_START);
+        /* A removed job waits for its claims before it is forgotten. */
+        feed(&j, JOB_EV_DUE, &a, &r);
+        feed(&j, JOB_EV_REMOVE, &a, &r); /* drops the run waiting for a worker */
+        struct job_event_args ok = a;
+        ok.ok = true;
+        feed(&j, JOB_EV_RUN_ENDED, &ok, &r);
+        ck_assert(!(r.flags & A_FORGET));
+        feed(&j, JOB_EV_CLAIM_WON, &a, &r);
+        ck_assert_int_eq(r.skip, JOB_SKIP_REMOVED);
+        ck_assert(r.flags & A_FORGET);
+        /* A retry is claimed as its own attempt; the won claim starts it. */
+        make(&j, JOB_RETRY_WAIT);
+        a.cluster_run = false;
+        feed(&j, JOB_EV_RETRY_DUE, &a, &r);
+        ck_assert_uint_eq(r.start_attempt, 2);
+        a.attempt = 2;
+        feed(&j, JOB_EV_CLAIM_WON, &a, &r);
+        ck_assert_uint_eq(r.start_attempt, 2);
+        ck_assert(!(r.flags & A_SAVE_STATE));
+        /* At most JOB_CLAIMS_MAX in flight. */
+        make(&j, JOB_IDLE);
+        j.n_claims = JOB_CLAIMS_MAX;
+        feed(&j, JOB_EV_DUE, &a, &r);
+        ck_assert_int_eq(r.skip, JOB_SKIP_CLAIMS_BUSY);
+}
+END_TEST
+
 START_TEST(test_invariants) {
         for (int st = 0; st < _JOB_STATE_MAX; st++)
                 for (int ev = 0; ev < _JOB_EVENT_MAX; ev++)
@@ -413,6 +586,8 @@ int main(void) {
         Suite *s = suite_create("job");
         TCase *tc = tcase_create("core");
         tcase_add_test(tc, test_table);
+        tcase_add_test(tc, test_cluster_table);
+        tcase_add_test(tc, test_claims);
         tcase_add_test(tc, test_invariants);
         tcase_add_test(tc, test_queued_start_dropped_by_pause);
         tcase_add_test(tc, test_disable_drops_retry_and_queued);
