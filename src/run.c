@@ -333,6 +333,17 @@ void run_execute(struct run *r, int wake_fd) {
         r_ = spawn_prepare(def, r->id, &prep, &step);
         if (r_ < 0)
                 goto spawn_failed;
+        if (r->instant) {
+                /* The claimed instant (cluster = once): a job may need to
+                 * know which instant it is the run of. */
+                char ibuf[32];
+                snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)r->instant);
+                r_ = spawn_prep_setenv(&prep, "EVD_SCHEDULED_USEC", ibuf);
+                if (r_ < 0) {
+                        step = "environment";
+                        goto spawn_failed;
+                }
+        }
         if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r_ = -errno;
                 step = "pipe";

@@ -30,6 +30,7 @@ from evdtest import TestFailure, check, wait_for  # noqa: E402
 
 LEASE = 3            # seconds: [cluster] lease of every node
 STEADY = 10          # seconds of quiet between the faults
+INSTANTS = 105       # counted, at least
 
 # The most instants each fault may lose (see the module comment); more is
 # a failure. Printed next to what was lost.
@@ -139,7 +140,7 @@ def main():
                 etcd.resume(member)
             win.close()
             print("(d) resumed %s" % etcd.names[member], flush=True)
-            time.sleep(STEADY)
+            time.sleep(max(STEADY, t_first + INSTANTS + 3 - time.time()))
             nodes.check_alive()
 
             t_last = int(time.time()) - 3       # claims still in flight are not counted
