@@ -132,7 +132,8 @@ class Record:
 class Nodes:
     """n evd nodes on one etcd; a context manager that stops them all."""
 
-    def __init__(self, evd_binary, endpoints, n=3, names=None, config=None, extra_env=None, start=True):
+    def __init__(self, evd_binary, endpoints, n=3, names=None, config=None, extra_env=None, start=True,
+                 node_env=None):
         self.binary = evd_binary
         self.endpoints = endpoints
         self.shared = tempfile.mkdtemp(prefix="evd-cluster-")
@@ -148,7 +149,9 @@ class Nodes:
         env.update(extra_env or {})
         try:
             for name in self.names:
-                e = evdtest.Evd(evd_binary, config(name, self.shared), name=name, extra_env=env, start=False)
+                # node_env: {name: {VAR: value}} for one node only.
+                ne = dict(env, **(node_env or {}).get(name, {}))
+                e = evdtest.Evd(evd_binary, config(name, self.shared), name=name, extra_env=ne, start=False)
                 self.evds.append(e)
             if start:
                 for e in self.evds:

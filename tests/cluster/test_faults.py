@@ -144,7 +144,9 @@ def test_unreachable(evd_bin):
 def test_node_twice(evd_bin):
     with etcdlib.EtcdCluster(1) as etcd:
         def config(name, shared):
-            return clusterlib.node_config(etcd.endpoints, "n1" if name != "n3" else "n3", shared)
+            # n1 and n2 both say node = n1; their runs record NODE=n1 / n2.
+            text = clusterlib.node_config(etcd.endpoints, "n1" if name != "n3" else "n3", shared)
+            return text.replace("environment = NODE=n1\n", "environment = NODE=%s\n" % name)
         with clusterlib.Nodes(evd_bin, etcd.endpoints, 3, config=config) as nodes:
             t_first = int(time.time()) + 2
             time.sleep(15)
