@@ -22,7 +22,7 @@ _evdctl_reply()
 _evdctl()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="list status run next pause resume reload stats calendar history log import-crontab"
+    local commands="list status run next pause resume reload stats calendar history log import-crontab cluster"
     local global_opts="--socket --json --timeout --help --version"
     local cmd="" socket="" i w nargs=0 words_only=""
 

@@ -215,6 +215,33 @@ static int handle_reload(struct request *r) {
         return REPLY_DEFERRED;
 }
 
+/* `cluster`: answered when a cluster worker has read etcd (never on the
+ * loop), as reload is answered when the reload is done. */
+static void cluster_done(void *userdata, int code, const char *body) {
+        struct control_client *cl = userdata;
+        cl->waiting = false;
+        client_reply(cl, code, body);
+        timer_clock_flush(&cl->ctl->clock);
+}
+
+static int handle_cluster(struct request *r) {
+        if (!r->client) {
+                strbuf_puts(r->out, "cluster: only over the control socket\n");
+                return 1;
+        }
+        int k = sched_cluster_query(r->sched, r->json, cluster_done, r->client);
+        if (k == -ENODEV) {
+                strbuf_puts(r->out, "evd runs without a cluster (no [cluster] in its configuration at start)\n");
+                return 1;
+        }
+        if (k < 0) {
+                strbuf_printf(r->out, "cluster: %s\n", strerror(-k));
+                return 1;
+        }
+        r->client->waiting = true;
+        return REPLY_DEFERRED;
+}
+
 #ifdef EVD_TEST_HOOKS
 /* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
  * environment and built with -DEVD_TEST_HOOKS=ON (off by default; the
@@ -258,6 +285,7 @@ static const handler_fn handlers[_CTL_COMMAND_MAX] = {
         [CTL_LIST] = handle_list,     [CTL_STATUS] = handle_status, [CTL_RUN] = handle_run,
         [CTL_NEXT] = handle_next,     [CTL_PAUSE] = handle_pause,   [CTL_RESUME] = handle_pause,
         [CTL_RELOAD] = handle_reload, [CTL_STATS] = handle_stats,
+        [CTL_CLUSTER] = handle_cluster,
 #ifdef EVD_TEST_HOOKS
         [CTL_TEST_STALL] = handle_test_stall, [CTL_TEST_CLOCK_STEP] = handle_test_clock_step,
 #endif
@@ -359,8 +387,10 @@ int control_handle(struct sched *s, const char *request, char **ret_body) {
 
 static void client_free(struct control_client *cl) {
         struct control *ctl = cl->ctl;
-        if (cl->waiting)
+        if (cl->waiting) {
                 sched_reload_forget(ctl->sched, cl);
+                sched_cluster_forget(ctl->sched, cl);
+        }
         timer_stop(&cl->deadline);
         loop_remove(ctl->loop, &cl->source);
         safe_close(cl->source.fd);

@@ -36,6 +36,8 @@ const struct ctl_command ctl_commands[_CTL_COMMAND_MAX] = {
         [CTL_TEST_CLOCK_STEP] = { CTL_TEST_CLOCK_STEP, "test-clock-step", 1, 1, CTL_DAEMON | CTL_TEST_HOOK,
                                   "SECONDS", "step evd's view of the wall clock (clock tests)" },
 #endif
+        [CTL_CLUSTER] = { CTL_CLUSTER, "cluster", 0, 0, CTL_DAEMON | CTL_JSON, "",
+                          "the cluster's nodes with live leases and the etcd endpoints' health" },
 };
 
 const struct ctl_command *ctl_command_find(const char *name) {

@@ -25,6 +25,7 @@ enum ctl_command_id {
         CTL_IMPORT_CRONTAB,
         CTL_TEST_STALL,
         CTL_TEST_CLOCK_STEP,
+        CTL_CLUSTER,
         _CTL_COMMAND_MAX,
 };
 

@@ -103,6 +103,23 @@ static const char *short_result(const struct job_view *v, char *buf, size_t size
         return buf;
 }
 
+/* cluster = once (issue 12): where the last instant ran, as this node saw it. */
+static void cluster_json(const struct job_view *v, struct strbuf *b) {
+        if (!job_def_cluster_once(v->def))
+                return;
+        strbuf_puts(b, ",\"cluster\":{\"node\":");
+        if (v->cluster_node)
+                strbuf_json_string(b, v->cluster_node);
+        else
+                strbuf_puts(b, "null");
+        strbuf_puts(b, ",\"result\":");
+        if (v->cluster_result)
+                strbuf_json_string(b, v->cluster_result);
+        else
+                strbuf_puts(b, "null");
+        strbuf_puts(b, "}");
+}
+
 static void list_json(const struct sched *s, struct strbuf *b) {
         size_t n = sched_job_count(s);
         struct strbuf scratch = { 0 };
@@ -123,8 +140,10 @@ static void list_json(const struct sched *s, struct strbuf *b) {
                         strbuf_puts(b, "null");
                 strbuf_printf(b, ",\"ok\":%s,\"next_run\":", v.n_runs ? (v.last_ok ? "true" : "false") : "null");
                 json_time_or_null(b, v.next_run);
-                strbuf_printf(b, ",\"runs\":%llu,\"failures\":%llu,\"paused\":%s}", (unsigned long long)v.n_runs,
+                strbuf_printf(b, ",\"runs\":%llu,\"failures\":%llu,\"paused\":%s", (unsigned long long)v.n_runs,
                               (unsigned long long)v.n_failures, v.paused ? "true" : "false");
+                cluster_json(&v, b);
+                strbuf_puts(b, "}");
         }
         strbuf_puts(b, "]}\n");
         strbuf_done(&scratch);
@@ -157,6 +176,11 @@ static void list_cells(const struct job_view *v, struct strbuf *scratch, char bu
         cell[C_STATE] = v->state;
         cell[C_LAST] = fmt_short(v->last_start, bufs[0], sizeof bufs[0]);
         cell[C_RESULT] = short_result(v, bufs[1], sizeof bufs[1]);
+        if (v->cluster_node && v->cluster_result && streq(v->cluster_result, "ran there")) {
+                /* cluster = once: the last instant ran on another node. */
+                snprintf(bufs[1], sizeof bufs[1], "on %s", v->cluster_node);
+                cell[C_RESULT] = bufs[1];
+        }
         cell[C_NEXT] = fmt_short(v->next_run, bufs[2], sizeof bufs[2]);
 }
 
@@ -235,7 +259,9 @@ static void job_json(const struct job_view *v, const usec_t *next, size_t n_next
         }
         strbuf_puts(b, "],\"file\":");
         strbuf_json_string(b, d->file ? d->file : "");
-        strbuf_printf(b, ",\"line\":%u}", d->line);
+        strbuf_printf(b, ",\"line\":%u", d->line);
+        cluster_json(v, b);
+        strbuf_puts(b, "}");
 }
 
 void render_job(const struct job_view *v, const usec_t *next, size_t n_next, bool json, struct strbuf *b) {
@@ -264,6 +290,13 @@ void render_job(const struct job_view *v, const usec_t *next, size_t n_next, boo
                               render_time_long(next[i], t2, sizeof t2));
         if (n_next == 0)
                 strbuf_puts(b, "  next run:  -\n");
+        if (job_def_cluster_once(d)) {
+                if (v->cluster_node)
+                        strbuf_printf(b, "  cluster:   once; last instant on %s: %s\n", v->cluster_node,
+                                      v->cluster_result ? v->cluster_result : "?");
+                else
+                        strbuf_puts(b, "  cluster:   once; no instant seen yet\n");
+        }
         strbuf_printf(b, "  runs:      %llu, %llu failed, %llu skipped\n", (unsigned long long)v->n_runs,
                       (unsigned long long)v->n_failures, (unsigned long long)v->n_skipped);
         strbuf_printf(b, "  defined:   %s:%u\n", d->file ? d->file : "?", d->line);

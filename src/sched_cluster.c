@@ -223,6 +223,28 @@ void sched_cluster_not_run(struct job *j, usec_t instant, unsigned attempt, cons
         free(result);
 }
 
+int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata, int code, const char *body),
+                        void *userdata) {
+        if (!s->cluster)
+                return -ENODEV;
+        return cluster_query(s->cluster, json, done, userdata);
+}
+
+void sched_cluster_forget(struct sched *s, void *userdata) {
+        if (s->cluster)
+                cluster_query_forget(s->cluster, userdata);
+}
+
+void sched_cluster_reload_check(const struct config *old, const struct config *nc) {
+        const struct cluster_config *a = old->cluster, *b = nc->cluster;
+        bool same = (!a && !b) ||
+                    (a && b && streq(a->etcd, b->etcd) && streq(a->name, b->name) && streq(a->node, b->node) &&
+                     a->lease == b->lease && streq_ptr(a->ca_file, b->ca_file) &&
+                     streq_ptr(a->cert_file, b->cert_file) && streq_ptr(a->key_file, b->key_file));
+        if (!same)
+                log_warning("cluster: [cluster] changed; the change takes effect when evd is restarted");
+}
+
 /* ---- setup ---- */
 
 void sched_cluster_init(struct sched *s) {

@@ -54,6 +54,8 @@ void sched_cluster_log_skip(struct job *j, enum job_skip_reason why);
 /* What this node saw of the job's last instant: where it ran, its result
  * ("running", "ran there", "exit status 3"...). False: nothing seen. */
 bool sched_cluster_last(const struct sched *s, const char *job, const char **ret_node, const char **ret_result);
+/* A reload: [cluster] is kept as at start; a change is logged. */
+void sched_cluster_reload_check(const struct config *old, const struct config *nc);
 /* A won claim that was not run: its record says why. */
 void sched_cluster_not_run(struct job *j, usec_t instant, unsigned attempt, const char *why);
 

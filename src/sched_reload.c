@@ -478,6 +478,7 @@ static int apply(struct sched *s, struct config *nc, uint32_t *plan) {
         free(s->jobs);
         s->jobs = jobs;
         s->n_jobs = nc->n_jobs;
+        sched_cluster_reload_check(s->config, nc);
         drop_config(&s->reloader, s->config);
         s->config = nc;
         int r = pool_resize(&s->pool, nc->workers);

@@ -125,6 +125,9 @@ static void fill_view(const struct job *j, struct job_view *v) {
                 .last_ok = j->last.ok,
         };
         job_describe_result(j, v->last_result, sizeof v->last_result);
+        if (job_def_cluster_once(j->def) &&
+            !sched_cluster_last(j->sched, j->def->name, &v->cluster_node, &v->cluster_result))
+                v->cluster_node = v->cluster_result = NULL;
 }
 
 size_t sched_job_count(const struct sched *s) {

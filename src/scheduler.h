@@ -232,6 +232,10 @@ struct job_view {               /* a snapshot, filled on request */
         usec_t last_start, last_duration;  /* last_start 0: never ran */
         bool last_ok;
         char last_result[160];  /* rendered on demand: "exit status 3", ... */
+        /* cluster = once: where this node saw the last instant run and its
+         * result ("running", "ran there", "exit status 0"); NULL: none seen.
+         * Valid until the loop goes on. */
+        const char *cluster_node, *cluster_result;
 };
 size_t sched_job_count(const struct sched *s);
 /* i-th job in name order; fills *ret. */
@@ -255,6 +259,13 @@ struct sched_event_counters {
         usec_t started_realtime;
 };
 void sched_get_event_counters(const struct sched *s, struct sched_event_counters *ret);
+/* `evdctl cluster` (issue 12): the nodes and endpoints read from etcd on
+ * a cluster worker; done(userdata, code, body) is called on the loop
+ * unless sched_cluster_forget(userdata) came first. -ENODEV: evd runs
+ * without a cluster. */
+int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata, int code, const char *body),
+                        void *userdata);
+void sched_cluster_forget(struct sched *s, void *userdata);
 #ifdef EVD_TEST_HOOKS
 /* Test hook: a step of evd's wall clock by delta (timer_clock_test_step). */
 void sched_test_clock_step(struct sched *s, int64_t delta_usec);

@@ -5,12 +5,16 @@
 #   cluster/etcd      claims exactly once under contention, lease expiry,
 #                     leader failover, unreachable and stopped members,
 #                     bad endpoints.
+#   cluster/evd       cluster = once in evd (one and two nodes): one claim
+#                     per instant, records, evdctl cluster, list/status,
+#                     cluster_unreachable, fencing (node or etcd frozen),
+#                     a node name used twice.
 #   cluster/nodes     three evd nodes (cluster = once, every second) over
 #                     100+ instants: a node SIGKILLed, the etcd leader
 #                     killed, a node frozen past its lease (fencing), a
 #                     member frozen; every instant once, losses bounded.
 #   cluster/skew      three nodes whose clocks differ by seconds (the
-#                     test-clock-step hook): no instant twice.
+#                     EVD_TEST_WALL_OFFSET hook): no instant twice.
 #   cluster/faults    bad etcd URL, etcd unreachable at start, TLS files
 #                     missing, a node name twice, one node partitioned.
 # Included by tests/CMakeLists.txt.
@@ -28,6 +32,11 @@ if(EVD_HAVE_ETCD)
   set_tests_properties(cluster/etcd PROPERTIES
                        LABELS "cluster" TIMEOUT 300 SKIP_RETURN_CODE 77 COST 50
                        ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  add_test(NAME cluster/evd
+           COMMAND ${EVD_CLUSTER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_evd_cluster.py $<TARGET_FILE:evd>)
+  set_tests_properties(cluster/evd PROPERTIES
+                       LABELS "cluster" TIMEOUT 600 SKIP_RETURN_CODE 77 COST 80
+                       ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;EVD_TEST_HOOKS=1")
   # The tests of evd nodes on a real etcd: each script gets the evd binary.
   if(EVD_SANITIZE)
     set(EVD_CLUSTER_ENV "EVD_E2E_SLOW=1")
