@@ -74,6 +74,7 @@ enum req_kind {
         REQ_CLAIM,
         REQ_RECORD,
         REQ_QUERY,
+        REQ_LAST,
 };
 
 struct req {
@@ -91,8 +92,10 @@ struct req {
         /* REQ_RECORD */
         char *value;
         usec_t history;
-        /* REQ_QUERY */
+        /* REQ_QUERY, REQ_LAST (job_name, holder: the node, why: the result) */
         bool json;
+        char *job_name;
+        cluster_last_fn last_done;      /* main thread only; NULL: forgotten */
         cluster_query_fn done;  /* main thread only; NULL: forgotten */
         void *userdata;
         int code;
@@ -163,6 +166,7 @@ static void req_free(struct req *r) {
         if (!r)
                 return;
         free(r->key);
+        free(r->job_name);
         free(r->value);
         free(r->body);
         free(r);
@@ -471,6 +475,24 @@ static void do_query(struct cluster *c, struct req *q) {
         free(prefix);
 }
 
+static void do_last(struct cluster *c, struct req *q) {
+        struct etcd_kv kv = { 0 };
+        char *prefix = strdup_printf("/evd/%s/runs/%s/", c->name, q->job_name);
+        q->code = prefix ? etcd_get_last(c->worker_etcd, prefix, &kv) : -ENOMEM;
+        if (q->code < 0)
+                snprintf(q->why, sizeof q->why, "cannot read etcd: %s",
+                         prefix ? etcd_client_error(c->worker_etcd) : "out of memory");
+        else if (q->code > 0) {
+                json_object *o = json_tokener_parse(kv.value), *v;
+                value_node(kv.value, q->holder, sizeof q->holder);
+                snprintf(q->why, sizeof q->why, "%s",
+                         o && json_object_object_get_ex(o, "result", &v) ? json_object_get_string(v) : "running");
+                json_object_put(o);
+        }
+        etcd_kv_done(&kv);
+        free(prefix);
+}
+
 static void *worker_main(void *arg) {
         struct cluster *c = arg;
         for (;;) {
@@ -493,6 +515,8 @@ static void *worker_main(void *arg) {
                 }
                 if (q->kind == REQ_CLAIM)
                         do_claim(c, q);
+                else if (q->kind == REQ_LAST)
+                        do_last(c, q);
                 else
                         do_query(c, q);
                 complete(c, q);
@@ -522,14 +546,16 @@ static void on_results(struct loop_source *s, uint32_t events) {
                                 .outcome = q->outcome, .holder = q->holder[0] ? q->holder : "?", .why = q->why,
                         };
                         c->cb.claimed(c->cb.userdata, &r);
-                } else if (q->kind == REQ_QUERY) {
+                } else {
                         for (struct req **pp = &c->queries; *pp; pp = &(*pp)->qnext)
                                 if (*pp == q) {
                                         *pp = q->qnext;
                                         break;
                                 }
-                        if (q->done)
+                        if (q->kind == REQ_QUERY && q->done)
                                 q->done(q->userdata, q->code, q->body ? q->body : "out of memory\n");
+                        else if (q->kind == REQ_LAST && q->last_done)
+                                q->last_done(q->userdata, q->code, q->job_name, q->holder, q->why);
                 }
                 req_free(q);
         }
@@ -721,10 +747,27 @@ int cluster_query(struct cluster *c, bool json, cluster_query_fn done, void *use
         return 0;
 }
 
+int cluster_read_last(struct cluster *c, const char *job, cluster_last_fn done, void *userdata) {
+        struct req *q = calloc(1, sizeof *q);
+        if (!q || !(q->job_name = strdup(job))) {
+                free(q);
+                return -ENOMEM;
+        }
+        q->kind = REQ_LAST;
+        q->last_done = done;
+        q->userdata = userdata;
+        q->qnext = c->queries;
+        c->queries = q;
+        submit(c, q);
+        return 0;
+}
+
 void cluster_query_forget(struct cluster *c, void *userdata) {
         for (struct req *q = c->queries; q; q = q->qnext)
-                if (q->userdata == userdata)
+                if (q->userdata == userdata) {
                         q->done = NULL;
+                        q->last_done = NULL;
+                }
 }
 
 #else /* !EVD_HAVE_ETCD: the configuration refuses [cluster], so none is made. */
@@ -780,6 +823,13 @@ void cluster_record(struct cluster *c, const char *job_name, usec_t instant, uns
 int cluster_query(struct cluster *c, bool json, cluster_query_fn done, void *userdata) {
         (void)c;
         (void)json;
+        (void)done;
+        (void)userdata;
+        return -EOPNOTSUPP;
+}
+int cluster_read_last(struct cluster *c, const char *job, cluster_last_fn done, void *userdata) {
+        (void)c;
+        (void)job;
         (void)done;
         (void)userdata;
         return -EOPNOTSUPP;

@@ -117,5 +117,12 @@ void cluster_record(struct cluster *c, const char *job_name, usec_t instant, uns
  * read on the claim worker; done(userdata, code, body) on the loop, unless
  * cluster_query_forget(userdata) came first. */
 typedef void (*cluster_query_fn)(void *userdata, int code, const char *body);
+/* `evdctl status JOB` of a cluster job: the last record of the job in
+ * etcd (its greatest instant), read on the claim worker. done(userdata,
+ * r, job, node, result) on the loop: r 1 found (node; result, or "running"
+ * for a run not ended), 0 none, <0 etcd failed (result: why). Forgotten as
+ * queries are. */
+typedef void (*cluster_last_fn)(void *userdata, int r, const char *job, const char *node, const char *result);
+int cluster_read_last(struct cluster *c, const char *job, cluster_last_fn done, void *userdata);
 int cluster_query(struct cluster *c, bool json, cluster_query_fn done, void *userdata);
 void cluster_query_forget(struct cluster *c, void *userdata);

@@ -67,10 +67,45 @@ static int handle_list(struct request *r) {
         return 0;
 }
 
+static void client_reply(struct control_client *cl, int code, const char *body);
+
+/* `status JOB` of a cluster job, once its last record was read from etcd
+ * (on a cluster worker): what etcd says replaces what this node saw. */
+static void status_cluster_done(void *userdata, int k, const char *job, const char *node, const char *result) {
+        struct control_client *cl = userdata;
+        struct strbuf b = { 0 };
+        struct job_view v;
+        usec_t next[3];
+        int code = 0;
+        cl->waiting = false;
+        if (sched_job_view(cl->ctl->sched, job, &v) < 0) {
+                strbuf_printf(&b, "no such job: %s\n", job);
+                code = 3;
+        } else {
+                if (k > 0) {
+                        v.cluster_node = node;
+                        v.cluster_result = result;
+                } else if (k < 0)
+                        log_warning("status %s: %s; showing what this node saw", job, result);
+                size_t n = sched_job_next_elapses(cl->ctl->sched, job, next, ELEMENTSOF(next));
+                render_job(&v, next, n, cl->json, &b);
+        }
+        if (cl->json && code != 0)
+                render_json_error(&b, code);
+        client_reply(cl, code, b.s && !b.oom ? b.s : "out of memory\n");
+        strbuf_done(&b);
+        timer_clock_flush(&cl->ctl->clock);
+}
+
 static int handle_status(struct request *r) {
         if (r->n_args == 0) {
                 render_status(r->sched, r->json, r->out);
                 return 0;
+        }
+        if (r->client && job_def_cluster_once(r->job.def) &&
+            sched_cluster_read_last(r->sched, r->job.def->name, status_cluster_done, r->client) >= 0) {
+                r->client->waiting = true;
+                return REPLY_DEFERRED;
         }
         usec_t next[3];
         size_t n = sched_job_next_elapses(r->sched, r->job.def->name, next, ELEMENTSOF(next));

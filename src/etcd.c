@@ -601,6 +601,32 @@ int etcd_get(struct etcd_client *c, const char *key, bool prefix, struct etcd_kv
         return r;
 }
 
+int etcd_get_last(struct etcd_client *c, const char *prefix, struct etcd_kv *ret) {
+        json_object *req = json_object_new_object(), *ans = NULL;
+        struct etcd_kv *kvs = NULL;
+        size_t n = 0;
+        if (!req || add_b64(req, "key", prefix) < 0 || add_prefix_end(req, prefix) < 0 ||
+            json_object_object_add(req, "limit", json_object_new_int64(1)) < 0 ||
+            json_object_object_add(req, "sort_order", json_object_new_string("DESCEND")) < 0 ||
+            json_object_object_add(req, "sort_target", json_object_new_string("KEY")) < 0) {
+                json_object_put(req);
+                return -ENOMEM;
+        }
+        int r = post(c, "/v3/kv/range", req, &ans);
+        if (r < 0)
+                return r;
+        r = kvs_parse(c, get(ans, "kvs", NULL), &kvs, &n);
+        json_object_put(ans);
+        if (r < 0)
+                return r;
+        if (n > 0) {
+                *ret = kvs[0];
+                kvs[0] = (struct etcd_kv){ 0 };
+        }
+        etcd_kvs_free(kvs, n);
+        return n > 0;
+}
+
 int etcd_delete(struct etcd_client *c, const char *key, bool prefix, int64_t *ret_deleted) {
         json_object *req = json_object_new_object(), *ans = NULL;
         if (!req || add_b64(req, "key", key) < 0 || (prefix && add_prefix_end(req, key) < 0)) {

@@ -104,6 +104,9 @@ int etcd_put(struct etcd_client *c, const char *key, const char *value, int64_t 
 /* prefix: every key that starts with KEY. *ret is an array of *ret_n pairs
  * (free with etcd_kvs_free()); 0 pairs is success. */
 int etcd_get(struct etcd_client *c, const char *key, bool prefix, struct etcd_kv **ret, size_t *ret_n);
+/* The pair with the greatest key that starts with PREFIX: 1 and *ret
+ * (free with etcd_kv_done()), 0 when there is none, <0 on error. */
+int etcd_get_last(struct etcd_client *c, const char *prefix, struct etcd_kv *ret);
 /* *ret_deleted (may be NULL): how many keys went. */
 int etcd_delete(struct etcd_client *c, const char *key, bool prefix, int64_t *ret_deleted);
 /* Asks endpoint I (no failover: this is the health of that member). */

@@ -436,7 +436,7 @@ const char *job_skip_reason_to_string(enum job_skip_reason r) {
                 [JOB_SKIP_CLAIM_UNDECIDED] = "the cluster claim was not decided (cluster_unreachable=skip)",
                 [JOB_SKIP_CLAIMS_BUSY] = "too many claims of the job in flight",
         };
-        return r <= JOB_SKIP_CLAIMS_BUSY ? names[r] : "?";
+        return (size_t)r < ELEMENTSOF(names) && names[r] ? names[r] : "?";
 }
 
 const char *start_outcome_to_string(enum start_outcome o) {

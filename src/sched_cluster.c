@@ -28,6 +28,10 @@ struct cluster_seen {
         char node[72];
         char result[104];
         usec_t instant;
+        /* A won instant whose start waits for the active runs (overlap=
+         * queue/replace): started claimed when its turn comes. */
+        usec_t queued_instant;
+        unsigned queued_attempt;
 };
 
 #define seen (*(struct cluster_seen **)&s->cluster_seen)
@@ -81,6 +85,24 @@ bool sched_cluster_last(const struct sched *s, const char *job, const char **ret
                 return false;
         *ret_node = e->node;
         *ret_result = e->result;
+        return true;
+}
+
+void sched_cluster_queued(struct job *j, usec_t instant, unsigned attempt) {
+        struct cluster_seen *e = seen_find(j->sched, j->def->name, true);
+        if (e) {
+                e->queued_instant = instant;
+                e->queued_attempt = attempt;
+        }
+}
+
+bool sched_cluster_take_queued(struct job *j, usec_t *ret_instant, unsigned *ret_attempt) {
+        struct cluster_seen *e = seen_find(j->sched, j->def->name, false);
+        if (!e || !e->queued_instant)
+                return false;
+        *ret_instant = e->queued_instant;
+        *ret_attempt = e->queued_attempt;
+        e->queued_instant = 0;
         return true;
 }
 
@@ -228,6 +250,16 @@ int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata,
         if (!s->cluster)
                 return -ENODEV;
         return cluster_query(s->cluster, json, done, userdata);
+}
+
+int sched_cluster_read_last(struct sched *s, const char *job,
+                            void (*done)(void *userdata, int r, const char *job, const char *node,
+                                         const char *result),
+                            void *userdata) {
+        struct job *j = sched_find_job(s, job);
+        if (!s->cluster || !j || !job_def_cluster_once(j->def))
+                return -ENODEV;
+        return cluster_read_last(s->cluster, job, done, userdata);
 }
 
 void sched_cluster_forget(struct sched *s, void *userdata) {

@@ -56,6 +56,10 @@ void sched_cluster_log_skip(struct job *j, enum job_skip_reason why);
 bool sched_cluster_last(const struct sched *s, const char *job, const char **ret_node, const char **ret_result);
 /* A reload: [cluster] is kept as at start; a change is logged. */
 void sched_cluster_reload_check(const struct config *old, const struct config *nc);
+/* A won instant's start was queued (overlap=queue/replace) / the queued
+ * start is taken (true: it was a won instant) or dropped. */
+void sched_cluster_queued(struct job *j, usec_t instant, unsigned attempt);
+bool sched_cluster_take_queued(struct job *j, usec_t *ret_instant, unsigned *ret_attempt);
 /* A won claim that was not run: its record says why. */
 void sched_cluster_not_run(struct job *j, usec_t instant, unsigned attempt, const char *why);
 

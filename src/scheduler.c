@@ -146,12 +146,12 @@ static const char *drop_reason(enum job_event ev) {
         }
 }
 
-static const char *request_name(enum job_event ev) {
-        return ev == JOB_EV_DUE ? "scheduled" : ev == JOB_EV_RETRY_DUE ? "retry" : ev >= JOB_EV_CLAIM_WON ? "claimed" : "manual";
-}
-
 static bool is_claim_outcome(enum job_event ev) {
         return ev == JOB_EV_CLAIM_WON || ev == JOB_EV_CLAIM_LOST || ev == JOB_EV_CLAIM_UNDECIDED;
+}
+
+static const char *request_name(enum job_event ev) {
+        return ev == JOB_EV_DUE ? "scheduled" : ev == JOB_EV_RETRY_DUE ? "retry" : is_claim_outcome(ev) ? "claimed" : "manual";
 }
 
 static void log_skip(struct job *j, enum job_event ev, const struct job_actions *act) {
@@ -230,6 +230,31 @@ static void arm_retry(struct job *j, usec_t delay, usec_t instant) {
         timer_start(&s->mono, &j->retry->timer, now_usec(CLOCK_BOOTTIME) + delay);
 }
 
+/* The starts of a cluster = once job: a won instant runs claimed (fenced,
+ * recorded), also when its start was queued behind the active runs; a
+ * won instant that does not run is recorded as not run. */
+static void cluster_pending_start(struct job *j, enum job_event ev, const struct job_event_args *a,
+                                  const struct job_actions *act) {
+        usec_t instant;
+        unsigned attempt;
+        if ((act->flags & JOB_ACT_DROP_QUEUED) && sched_cluster_take_queued(j, &instant, &attempt))
+                sched_cluster_not_run(j, instant, attempt, drop_reason(ev));
+        if (act->flags & JOB_ACT_QUEUE) {
+                if (ev == JOB_EV_CLAIM_WON)
+                        sched_cluster_queued(j, a->instant, a->attempt);
+                else
+                        (void)sched_cluster_take_queued(j, &instant, &attempt); /* a manual start now waits */
+        }
+        if (act->flags & JOB_ACT_START) {
+                if (ev == JOB_EV_RUN_ENDED && sched_cluster_take_queued(j, &instant, &attempt))
+                        start_run(j, act->start_attempt, instant, true);
+                else
+                        start_run(j, act->start_attempt, is_claim_outcome(ev) ? a->instant : 0,
+                                  ev == JOB_EV_CLAIM_WON);
+        } else if (ev == JOB_EV_CLAIM_WON && (act->flags & JOB_ACT_SKIP))
+                sched_cluster_not_run(j, a->instant, a->attempt, job_skip_reason_to_string(act->skip));
+}
+
 static void log_transition(const struct job *j, enum job_event ev, const struct job_actions *act) {
         if (act->old_state != act->new_state || act->flags)
                 log_debug("job %s: %s: %s -> %s (actions 0x%x)", j->def->name, job_event_to_string(ev),
@@ -276,10 +301,10 @@ enum start_outcome sched_job_feed(struct job *j, enum job_event ev, const struct
                 if (act.flags & JOB_ACT_CANCEL)
                         cancel_active(j);
         }
-        if (act.flags & JOB_ACT_START)
-                start_run(j, act.start_attempt, is_claim_outcome(ev) ? a->instant : 0, ev == JOB_EV_CLAIM_WON);
-        else if (ev == JOB_EV_CLAIM_WON && (act.flags & JOB_ACT_SKIP))
-                sched_cluster_not_run(j, a->instant, a->attempt, job_skip_reason_to_string(act.skip));
+        if (job_def_cluster_once(j->def))
+                cluster_pending_start(j, ev, a, &act);
+        else if (act.flags & JOB_ACT_START)
+                start_run(j, act.start_attempt, 0, false);
         if (act.flags & JOB_ACT_ARM_RETRY) {
                 char buf[TIMESPAN_MAX];
                 log_job(LOG_NOTICE, j->def->name, r ? r->id : 0, NULL, "retry %u of %u in %s", act.retry_attempt - 1,

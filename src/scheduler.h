@@ -10,7 +10,8 @@
  * shutdown), sched_arm.c (computing deadlines and the clock-step policy),
  * sched_reload.c (parsing and the name match on a helper thread, applied on the loop),
  * sched_status.c (STATUS=, the watchdog, the view control reads, counters,
- * sched_verify()). sched_private.h holds what they share.
+ * sched_verify()), sched_cluster.c (cluster = once: claims, records,
+ * fencing; issue 12). sched_private.h holds what they share.
  *
  * Owns: struct job, the job table, both timer clocks, the worker pool.
  * Main thread only, except what the pool's workers do with a run and what
@@ -266,6 +267,13 @@ void sched_get_event_counters(const struct sched *s, struct sched_event_counters
 int sched_cluster_query(struct sched *s, bool json, void (*done)(void *userdata, int code, const char *body),
                         void *userdata);
 void sched_cluster_forget(struct sched *s, void *userdata);
+/* `evdctl status JOB` of a cluster job: its last record read from etcd on
+ * a cluster worker (as cluster_read_last()). -ENODEV: no cluster, or not
+ * a cluster = once job. */
+int sched_cluster_read_last(struct sched *s, const char *job,
+                            void (*done)(void *userdata, int r, const char *job, const char *node,
+                                         const char *result),
+                            void *userdata);
 #ifdef EVD_TEST_HOOKS
 /* Test hook: a step of evd's wall clock by delta (timer_clock_test_step). */
 void sched_test_clock_step(struct sched *s, int64_t delta_usec);

@@ -124,6 +124,18 @@ def test_one_node(evd_bin):
             code, body = ctl(e, "status tick")
             check(re.search(r"cluster: +once; last instant on n1: (running|exit status 0)", body),
                   f"status tick: {body}")
+            # status JOB reads the job's last record from etcd: one put there
+            # by hand (a far instant, as another node would) is what it shows.
+            etcdlib.post(c.client_urls[0], "/v3/kv/put", {
+                "key": base64.b64encode(b"/evd/t/runs/tick/9999999999").decode(),
+                "value": base64.b64encode(b'{"node":"web-9","start":1,"duration_usec":5,"ok":false,'
+                                          b'"result":"exit status 7"}').decode()})
+            code, body = ctl(e, "status tick")
+            check(code == 0 and "cluster:   once; last instant on web-9: exit status 7" in body,
+                  f"status tick after the put: {body}")
+            code, body = ctl(e, "status tick --json")
+            check(json.loads(body)["cluster"] == {"node": "web-9", "result": "exit status 7"},
+                  f"status tick --json: {body}")
             code, body = ctl(e, "list --json")
             jobs = {j["name"]: j for j in json.loads(body)["jobs"]}
             check(jobs["tick"]["cluster"]["node"] == "n1" and "cluster" not in jobs["local"],
@@ -284,6 +296,34 @@ def test_retry(evd_bin):
             check(f"/evd/t/runs/flaky/{inst}" in etcd_range(c, "/evd/t/runs/flaky/"), "the first attempt's key")
 
 
+def test_queue(evd_bin):
+    """overlap=queue: a won instant whose start waits for the active run
+    still runs claimed (fenced, recorded); one that is skipped is recorded
+    as not run."""
+    need_etcd()
+    jobs = """
+    [job:slow]
+    command = /bin/sh -c 'echo >> {OUT}/slow; sleep 1.5'
+    every = 1s
+    cluster = once
+    overlap = queue
+    """
+    with etcdlib.EtcdCluster(3) as c:
+        with Evd(evd_bin, cluster_conf(c.endpoints, "n1", jobs), "cluster-queue") as e:
+            e.wait_log(r"slow\[\d+\]: finished", 4, timeout=40)
+            e.wait_log(r"slow: scheduled run skipped: one run is already queued|"
+                       r"slow: claimed run skipped: one run is already queued", 1, timeout=20)
+            started = len(e.grep(r"slow\[\d+\]: started"))
+            claims = len(e.grep(r"slow\[\d+\]: claimed instant"))
+            check(claims >= started >= 4, f"{started} runs started, {claims} claimed")
+            recs = wait_for(lambda: (lambda r: r if any("not run" in v for v, _ in r.values()) else None)(
+                etcd_range(c, "/evd/t/runs/slow/")), 20, what="a record of a won instant not run")
+            ran = [k for k, (v, _) in recs.items() if '"exit status 0"' in v]
+            check(len(ran) >= 4, f"records of runs: {ran}")
+            print(f"queue: {started} runs, all claimed; {sum('not run' in v for v, _ in recs.values())} "
+                  f"won instants not run", flush=True)
+
+
 def test_skew(evd_bin):
     """Clocks 2 s apart (the EVD_TEST_WALL_OFFSET hook): the instant is the
     key, so no instant runs twice; the node ahead wins them."""
@@ -310,5 +350,6 @@ if __name__ == "__main__":
         ("fence_etcd_frozen", test_fence_etcd_frozen),
         ("node_name_twice", test_node_name_twice),
         ("retry", test_retry),
+        ("queue", test_queue),
         ("skew", test_skew),
     ])
