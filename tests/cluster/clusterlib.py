@@ -25,10 +25,8 @@ import collections
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -52,24 +50,23 @@ echo "END $i $NODE $(date +%s.%N)" >> $f
 """
 
 
-def ctl(evd, request, timeout=30):
-    """One request on a node's control socket: (code, body)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+ctl = evdtest.ctl
+
+
+def report(fails):
+    """Prints each failure; the exit status."""
+    for f in fails:
+        print("FAIL " + f)
+    return 1 if fails else 0
+
+
+def run_main(main):
+    """sys.exit(main()), a TestFailure printed as a failure."""
     try:
-        s.settimeout(timeout)
-        s.connect(evd.socket)
-        s.sendall((request + "\n").encode())
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    finally:
-        s.close()
-    head, _, body = data.decode("utf-8", "replace").partition("\n")
-    evdtest.check(head.startswith("EVD/1 "), "bad reply to %r: %r" % (request, data[:200]))
-    return int(head.split()[1]), body
+        sys.exit(main())
+    except evdtest.TestFailure as e:
+        print("FAIL %s" % e)
+        sys.exit(1)
 
 
 def node_config(endpoints, node, shared, lease="3s", job_extra="", cluster_extra="", daemon_extra="",

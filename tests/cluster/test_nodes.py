@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import clusterlib  # noqa: E402
 import etcdlib  # noqa: E402
-from evdtest import TestFailure, check, wait_for  # noqa: E402
+from evdtest import check, wait_for  # noqa: E402
 
 LEASE = 5            # seconds: [cluster] lease of every node (a claim has a third of it)
 STEADY = 10          # seconds of quiet between the faults
@@ -239,7 +239,6 @@ def explain(logs, instants):
 def verdict(rec, win, t_first, t_last, held, took, logs=None):
     runs = rec.runs_of()
     counted = range(t_first, t_last + 1)
-    doubles = {i: runs[i] for i in counted if len(runs.get(i, [])) > 1}
     doubles_all = {i: n for i, n in runs.items() if len(n) > 1}
     missing = [i for i in counted if i not in runs]
     by_window = {}
@@ -295,16 +294,10 @@ def verdict(rec, win, t_first, t_last, held, took, logs=None):
         fails.append("n2's held run (instant %s) finished by itself: not fenced" % held[0])
     if len(per_node) < 3:
         fails.append("not every node ran instants: %s" % per_node)
-    for f in fails:
-        print("FAIL " + f)
     if fails and logs:
         explain(logs, outside + undecided + list(doubles_all))
-    return 1 if fails else 0
+    return clusterlib.report(fails)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except TestFailure as e:
-        print("FAIL %s" % e)
-        sys.exit(1)
+    clusterlib.run_main(main)

@@ -23,7 +23,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import clusterlib  # noqa: E402
 import etcdlib  # noqa: E402
-from evdtest import TestFailure  # noqa: E402
 
 SKEW = 3
 INSTANTS = 30
@@ -76,14 +75,8 @@ def main():
         fails.append("n2 and n3 did not find the instants due and lose them: %s" % lost)
     if rec.unaligned():
         fails.append("runs without an instant aligned to a second: %s" % rec.unaligned()[:5])
-    for f in fails:
-        print("FAIL " + f)
-    return 1 if fails else 0
+    return clusterlib.report(fails)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except TestFailure as e:
-        print("FAIL %s" % e)
-        sys.exit(1)
+    clusterlib.run_main(main)
