@@ -23,6 +23,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "mail.h"
 #include "etcd.h"
@@ -583,14 +584,22 @@ static void parse_tls_file(struct parser *p, const struct config_key *k, const c
                 parse_path(p, k, value, field);
                 return;
         }
-        int fd = open(value, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
+        /* O_NONBLOCK: a FIFO planted there must not hang the parse. */
+        int fd = open(value, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
                 lerror(p, p->line, "cannot read %s for %s= in %s: %s", config_quote(q, value), k->name,
                        p->section_display, config_errstr(errno, e));
+                if (fd >= 0)
+                        close(fd);
                 return;
         }
         close(fd);
-        parse_string(p, k, value, field);
+        if (!S_ISREG(st.st_mode))
+                lerror(p, p->line, "cannot read %s for %s= in %s: not a regular file", config_quote(q, value),
+                       k->name, p->section_display);
+        else
+                parse_string(p, k, value, field);
 }
 
 static const char *const cluster_names[] = { "local", "once", NULL };

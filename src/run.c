@@ -358,6 +358,17 @@ void run_execute(struct run *r, int wake_fd) {
         r_ = spawn_prepare(def, r->id, &prep, &step);
         if (r_ < 0)
                 goto spawn_failed;
+        if (r->scheduled) {
+                /* The instant the run is of (a cluster = once job's claimed
+                 * instant): a job may need to know which one it is. */
+                char ibuf[32];
+                snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)r->scheduled);
+                r_ = spawn_prep_setenv(&prep, "EVD_SCHEDULED_USEC", ibuf);
+                if (r_ < 0) {
+                        step = "environment";
+                        goto spawn_failed;
+                }
+        }
         if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r_ = -errno;
                 step = "pipe";

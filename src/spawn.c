@@ -149,6 +149,10 @@ oom:
         return -ENOMEM;
 }
 
+int spawn_prep_setenv(struct spawn_prep *p, const char *key, const char *value) {
+        return env_setf(&p->envp, key, value);
+}
+
 int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep *ret,
                   const char **ret_step) {
         struct spawn_prep p = { 0 };

@@ -56,6 +56,10 @@ struct spawn_prep {
 int spawn_prepare(const struct job_def *def, uint64_t run_id, struct spawn_prep *ret,
                   const char **ret_step);
 void spawn_prep_done(struct spawn_prep *p);
+/* Sets KEY=VALUE in a prepared environment, after the job's environment=
+ * (so it wins): what the worker knows only at the run (EVD_SCHEDULED_USEC).
+ * 0 or -ENOMEM. */
+int spawn_prep_setenv(struct spawn_prep *p, const char *key, const char *value);
 
 /* A child between clone and execve. The caller waits for status_fd to
  * become readable, with the run's deadlines already running, and then asks

@@ -9,6 +9,14 @@
 #                     per instant, records, evdctl cluster, list/status,
 #                     cluster_unreachable, fencing (node or etcd frozen),
 #                     a node name used twice.
+#   cluster/nodes     three evd nodes (cluster = once, every second) over
+#                     100+ instants: a node SIGKILLed, the etcd leader
+#                     killed, a node frozen past its lease (fencing), a
+#                     member frozen; every instant once, losses bounded.
+#   cluster/skew      three nodes whose clocks differ by seconds (the
+#                     EVD_TEST_WALL_OFFSET hook): no instant twice.
+#   cluster/faults    bad etcd URL, etcd unreachable at start, TLS files
+#                     missing, a node name twice, one node partitioned.
 # Included by tests/CMakeLists.txt.
 if(EVD_HAVE_ETCD)
   add_executable(etcd_driver ${CMAKE_CURRENT_SOURCE_DIR}/cluster/etcd_driver.c)
@@ -29,4 +37,17 @@ if(EVD_HAVE_ETCD)
   set_tests_properties(cluster/evd PROPERTIES
                        LABELS "cluster" TIMEOUT 600 SKIP_RETURN_CODE 77 COST 80
                        ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;EVD_TEST_HOOKS=1")
+  # The tests of evd nodes on a real etcd: each script gets the evd binary.
+  if(EVD_SANITIZE)
+    set(EVD_CLUSTER_ENV "EVD_E2E_SLOW=1")
+  else()
+    set(EVD_CLUSTER_ENV "EVD_E2E_SLOW=0")
+  endif()
+  foreach(t nodes skew faults)
+    add_test(NAME cluster/${t}
+             COMMAND ${EVD_CLUSTER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_${t}.py $<TARGET_FILE:evd>)
+    set_tests_properties(cluster/${t} PROPERTIES
+                         LABELS "cluster" TIMEOUT 400 SKIP_RETURN_CODE 77 COST 60
+                         ENVIRONMENT "${EVD_CLUSTER_ENV};PYTHONDONTWRITEBYTECODE=1")
+  endforeach()
 endif()

@@ -3,8 +3,8 @@
 EtcdCluster(n) starts n members of Debian's etcd (etcd-server) on free
 loopback ports, data directories in a temporary directory, and waits until
 every member answers healthy. Members are stopped by PID only: SIGTERM, then
-SIGKILL after a grace. kill(i), pause(i) (SIGSTOP: a stand-in for a network
-partition) and resume(i) act on one member. With tls=make_certs(dir) the
+SIGKILL after a grace. kill(i), restart(i), pause(i) (SIGSTOP: a stand-in for a
+network partition) and resume(i) act on one member. With tls=make_certs(dir) the
 client URLs are https and members demand a client certificate signed by
 the test CA (openssl makes the CA and the certificates). Python's standard
 library only.
@@ -86,27 +86,41 @@ class EtcdCluster:
                         "--cert-file", tls["server.crt"], "--key-file", tls["server.key"]]
         self.peer_urls = ["http://127.0.0.1:%d" % p for p in ports[n:]]
         self.procs = [None] * n
-        initial = ",".join("%s=%s" % (m, u) for m, u in zip(self.names, self.peer_urls))
+        self.tls_args = tls_args
+        self.initial = ",".join("%s=%s" % (m, u) for m, u in zip(self.names, self.peer_urls))
+        self.token = "%s-%d" % (name, os.getpid())
         for i in range(n):
-            log = open(os.path.join(self.dir, self.names[i] + ".log"), "wb")
-            self.procs[i] = subprocess.Popen(
-                [ETCD, "--name", self.names[i],
-                 "--data-dir", os.path.join(self.dir, self.names[i]),
-                 "--listen-client-urls", self.client_urls[i],
-                 "--advertise-client-urls", self.client_urls[i],
-                 "--listen-peer-urls", self.peer_urls[i],
-                 "--initial-advertise-peer-urls", self.peer_urls[i],
-                 "--initial-cluster", initial,
-                 "--initial-cluster-token", "%s-%d" % (name, os.getpid()),
-                 "--initial-cluster-state", "new",
-                 "--heartbeat-interval", "100", "--election-timeout", "1000"] + tls_args,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            log.close()
+            self._spawn(i)
         try:
             self.wait_healthy(range(n))
         except BaseException:
             self.stop()
             raise
+
+    def _spawn(self, i):
+        log = open(os.path.join(self.dir, self.names[i] + ".log"), "ab")
+        self.procs[i] = subprocess.Popen(
+            [ETCD, "--name", self.names[i],
+             "--data-dir", os.path.join(self.dir, self.names[i]),
+             "--listen-client-urls", self.client_urls[i],
+             "--advertise-client-urls", self.client_urls[i],
+             "--listen-peer-urls", self.peer_urls[i],
+             "--initial-advertise-peer-urls", self.peer_urls[i],
+             "--initial-cluster", self.initial,
+             "--initial-cluster-token", self.token,
+             "--initial-cluster-state", "new",
+             "--heartbeat-interval", "100", "--election-timeout", "1000"] + self.tls_args,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def restart(self, i):
+        """Starts member i again after kill(i), on its data directory (it
+        rejoins the cluster it was in: etcd ignores --initial-cluster
+        when the data directory exists) and waits until it is healthy."""
+        if self.alive(i):
+            return
+        self._spawn(i)
+        self.wait_healthy([i])
 
     @property
     def endpoints(self):

@@ -152,6 +152,27 @@ def read_floats(path):
     return [float(l.split()[0]) for l in read_lines(path)]
 
 
+def ctl(e, request, timeout=30):
+    """One request on evd E's control socket (the raw protocol, no
+    evdctl): returns (code, body)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        s.settimeout(timeout)
+        s.connect(e.socket)
+        s.sendall((request + "\n").encode())
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    finally:
+        s.close()
+    head, _, body = data.decode("utf-8", "replace").partition("\n")
+    check(head.startswith("EVD/1 "), f"bad reply to {request!r}: {data[:200]!r}")
+    return int(head.split()[1]), body
+
+
 class Notify:
     """The NOTIFY_SOCKET evd reports to: every datagram, parsed."""
 

@@ -20,10 +20,9 @@ CHANGES"):
 
 import datetime
 import json
-import socket
 import time
 
-from evdtest import Evd, check, read_floats, read_lines, run_tests, skip, wait_for
+from evdtest import Evd, check, ctl, read_floats, read_lines, run_tests, skip, wait_for
 
 HOUR = 3600
 
@@ -54,26 +53,6 @@ command = date +%s.%N >> {OUT}/even
 shell = yes
 calendar = *:*:0/2
 """
-
-
-def ctl(e, request):
-    """One request on the control socket; returns (code, body)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.settimeout(30)
-        s.connect(e.socket)
-        s.sendall((request + "\n").encode())
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    finally:
-        s.close()
-    head, _, body = data.decode().partition("\n")
-    check(head.startswith("EVD/1 "), f"bad reply to {request!r}: {data[:200]!r}")
-    return int(head.split()[1]), body
 
 
 def next_run(e, job):

@@ -41,6 +41,11 @@ def test_env_and_cwd(evd_bin):
         check(env.get("LANG") == "C.UTF-8", f"LANG={env.get('LANG')!r}")
         check(env.get("EVD_JOB") == "env", f"EVD_JOB={env.get('EVD_JOB')!r}")
         check(env.get("EVD_RUN", "").isdigit(), f"EVD_RUN={env.get('EVD_RUN')!r}")
+        # The instant the run is of (here evd's start, for @reboot): within
+        # a generous window around now, in microseconds since the epoch.
+        sched = env.get("EVD_SCHEDULED_USEC", "")
+        check(sched.isdigit() and abs(int(sched) / 1e6 - time.time()) < 600,
+              f"EVD_SCHEDULED_USEC={sched!r}")
         check("PATH" in env, "no PATH")
         check("NOTIFY_SOCKET" not in env, "NOTIFY_SOCKET leaked into a job")
         check("EVD_E2E_SECRET" not in env, "evd's own environment leaked into a job")

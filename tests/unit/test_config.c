@@ -1522,7 +1522,7 @@ START_TEST(test_cluster) {
         ck_assert(!job_def_cluster_once(b));
         ck_assert_uint_eq(job_def_cluster_history(b), CLUSTER_HISTORY_DEFAULT);
         config_free(c);
-        check_round_trip("[cluster]\netcd = http://127.0.0.1:2379\nnode = n1\nca_file = /dev/null\n"
+        check_round_trip("[cluster]\netcd = http://127.0.0.1:2379\nnode = n1\nca_file = /etc/passwd\n"
                          "[job:a]\ncommand = x\ncalendar = daily\ncluster = once\ncluster_history = 2d\n",
                          "t.conf");
 
@@ -1547,8 +1547,14 @@ START_TEST(test_cluster) {
                       "t.conf:3: cannot read \"/nonexistent/ca.pem\" for ca_file= in [cluster]: No such file or "
                       "directory\n"
                       "t.conf:4: invalid lease \"1500ms\" for lease= in [cluster] (whole seconds, 2s..1d)\n");
-        expect_errors("[cluster]\netcd = http://h\ncert_file = /dev/null\n",
+        expect_errors("[cluster]\netcd = http://h\ncert_file = /etc/passwd\n",
                       "t.conf:1: cert_file= and key_file= in [cluster] go together\n");
+        /* TLS files are regular files: a directory or a device is not one
+         * (and a FIFO would block the open). */
+        expect_errors("[cluster]\netcd = http://h\nca_file = /\n",
+                      "t.conf:3: cannot read \"/\" for ca_file= in [cluster]: not a regular file\n");
+        expect_errors("[cluster]\netcd = http://h\nca_file = /dev/null\n",
+                      "t.conf:3: cannot read \"/dev/null\" for ca_file= in [cluster]: not a regular file\n");
         expect_errors("[cluster]\netcd = http://h\n[cluster]\netcd = http://h\n",
                       "t.conf:3: [cluster] given twice (first at line 1)\n");
         expect_errors("[job:j]\ncommand = x\nevery = 1s\ncluster_unreachable = maybe\n",
