@@ -42,8 +42,9 @@ if(EVD_SANITIZE)
 else()
   set(EVD_ALERTS_E2E_ENV "EVD_E2E_SLOW=0")
 endif()
+# Also e2e: evd's own mail path runs in every CI build, TSan's included.
 set_tests_properties(alerts/evd_mail PROPERTIES
-                     LABELS "alerts" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     LABELS "alerts;e2e" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "${EVD_ALERTS_E2E_ENV};PYTHONDONTWRITEBYTECODE=1")
 # The metrics of the real evd (tests/alerts/evd_metrics.py): `evdctl
 # metrics` through promtool and the OpenMetrics parser, metrics_file

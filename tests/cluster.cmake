@@ -17,6 +17,9 @@
 #                     EVD_TEST_WALL_OFFSET hook): no instant twice.
 #   cluster/faults    bad etcd URL, etcd unreachable at start, TLS files
 #                     missing, a node name twice, one node partitioned.
+# The tests of evd nodes take minutes of wall time (leases, instants every
+# second): label slow; RESOURCE_LOCK etcd keeps the three-member clusters
+# of two tests from running at once on a small machine.
 # Included by tests/CMakeLists.txt.
 if(EVD_HAVE_ETCD)
   add_executable(etcd_driver ${CMAKE_CURRENT_SOURCE_DIR}/cluster/etcd_driver.c)
@@ -30,12 +33,12 @@ if(EVD_HAVE_ETCD)
            COMMAND ${EVD_CLUSTER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_etcd.py
                    $<TARGET_FILE:etcd_driver>)
   set_tests_properties(cluster/etcd PROPERTIES
-                       LABELS "cluster" TIMEOUT 300 SKIP_RETURN_CODE 77 COST 50
+                       LABELS "cluster" TIMEOUT 300 SKIP_RETURN_CODE 77 COST 50 RESOURCE_LOCK etcd
                        ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
   add_test(NAME cluster/evd
            COMMAND ${EVD_CLUSTER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_evd_cluster.py $<TARGET_FILE:evd>)
   set_tests_properties(cluster/evd PROPERTIES
-                       LABELS "cluster" TIMEOUT 600 SKIP_RETURN_CODE 77 COST 80
+                       LABELS "cluster;cluster-evd;slow" TIMEOUT 600 SKIP_RETURN_CODE 77 COST 80 RESOURCE_LOCK etcd
                        ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;EVD_TEST_HOOKS=1")
   # The tests of evd nodes on a real etcd: each script gets the evd binary.
   if(EVD_SANITIZE)
@@ -47,7 +50,7 @@ if(EVD_HAVE_ETCD)
     add_test(NAME cluster/${t}
              COMMAND ${EVD_CLUSTER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_${t}.py $<TARGET_FILE:evd>)
     set_tests_properties(cluster/${t} PROPERTIES
-                         LABELS "cluster" TIMEOUT 400 SKIP_RETURN_CODE 77 COST 60
+                         LABELS "cluster;slow" TIMEOUT 400 SKIP_RETURN_CODE 77 COST 60 RESOURCE_LOCK etcd
                          ENVIRONMENT "${EVD_CLUSTER_ENV};PYTHONDONTWRITEBYTECODE=1")
   endforeach()
 endif()

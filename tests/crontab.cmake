@@ -27,6 +27,10 @@ add_test(NAME crontab/cron-diff
                  $<TARGET_FILE:crontab_check> ${CMAKE_CURRENT_SOURCE_DIR})
 add_test(NAME crontab/minute
          COMMAND ${EVD_CRONTAB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/crontab/test_minute.py $<TARGET_FILE:evd>)
-set_tests_properties(crontab/import crontab/cron-diff crontab/minute PROPERTIES
+set_tests_properties(crontab/import PROPERTIES
                      LABELS "crontab" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+# These two wait for real minutes (cron itself, a minute boundary): slow.
+set_tests_properties(crontab/cron-diff crontab/minute PROPERTIES
+                     LABELS "crontab;slow" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -23,7 +23,15 @@ foreach(script ${EVD_FAULT_TESTS})
   get_filename_component(name ${script} NAME_WE)
   string(REGEX REPLACE "^test_" "" name ${name})
   add_test(NAME faults/${name} COMMAND ${EVD_E2E_PYTHON} ${script} $<TARGET_FILE:evd>)
+  # The crontab faults wait for real minute boundaries (cron's
+  # granularity): label slow (CI runs them in the normal build, next to the
+  # other tests, not in the sanitizer passes); the rest are e2e.
+  if(name MATCHES "^crontab_")
+    set(labels "faults;crontab;slow")
+  else()
+    set(labels "e2e;faults")
+  endif()
   set_tests_properties(faults/${name} PROPERTIES
-                       LABELS "e2e;faults" TIMEOUT 300 SKIP_RETURN_CODE 77
+                       LABELS "${labels}" TIMEOUT 300 SKIP_RETURN_CODE 77
                        ENVIRONMENT "${EVD_FAULTS_ENV};PYTHONDONTWRITEBYTECODE=1")
 endforeach()

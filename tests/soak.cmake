@@ -18,5 +18,5 @@ else()
 endif()
 add_test(NAME soak/2min
          COMMAND ${EVD_E2E_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/soak/soak.py $<TARGET_FILE:evd> --minutes 2)
-set_tests_properties(soak/2min PROPERTIES LABELS "soak" TIMEOUT 400 SKIP_RETURN_CODE 77
+set_tests_properties(soak/2min PROPERTIES LABELS "soak;slow" TIMEOUT 400 SKIP_RETURN_CODE 77
                      ENVIRONMENT "${EVD_SOAK_ENV};PYTHONDONTWRITEBYTECODE=1")

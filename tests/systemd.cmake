@@ -61,5 +61,5 @@ add_test(NAME systemd/cron-move
          COMMAND ${EVD_SD_PYTHON} ${EVD_SD_DIR}/test_cron_move.py $<TARGET_FILE:evd> $<TARGET_FILE:evdctl>
                  $<TARGET_FILE:crontab_check> ${CMAKE_SOURCE_DIR}/systemd/evd.service ${CMAKE_SOURCE_DIR})
 set_tests_properties(systemd/cron-move PROPERTIES
-                     LABELS "systemd;crontab" TIMEOUT 400 SKIP_RETURN_CODE 77
+                     LABELS "systemd;crontab;slow" TIMEOUT 400 SKIP_RETURN_CODE 77
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
