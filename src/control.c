@@ -3,8 +3,10 @@
  * rendered by render.c from the scheduler's view (scheduler.h); nothing
  * here reads the scheduler's internals. With --json an error is a JSON
  * object too ({"error": ..., "code": N}), so a script always gets JSON on
- * stdout. A failed reload always names at least one PATH[:LINE] and why. */
-#include "control.h"
+ * stdout. A failed reload always names at least one PATH[:LINE] and why.
+ * The commands answered later (reload, metrics, cluster) and the test
+ * hooks are in control_deferred.c; control_private.h holds what they share. */
+#include "control_private.h"
 
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,40 +27,7 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define MAX_WORDS 8
-/* A handler's answer when the reply comes later (reload). */
-#define REPLY_DEFERRED (-1)
 
-struct control_client {
-        struct loop_source source;
-        struct control *ctl;
-        struct timer deadline;
-        struct control_client *next, *prev;
-        uid_t uid;
-        bool read_eof;          /* the request ended with EOF, not a newline */
-        bool waiting;           /* for a deferred reply (reload) */
-        bool json;              /* the request asked for JSON */
-        char in[CONTROL_REQUEST_MAX];
-        size_t in_len;
-        char *out;
-        size_t out_len, out_off;
-        char *body;             /* a big body sent after out, not copied into it (metrics) */
-        size_t body_len, body_off;
-};
-
-/* One parsed request, as the handlers see it. */
-struct request {
-        struct sched *sched;
-        struct control *ctl;            /* NULL outside a connection */
-        struct control_client *client;  /* NULL outside a connection */
-        const struct ctl_command *cmd;
-        char **args;                    /* after the command's name */
-        size_t n_args;
-        bool json;
-        struct job_view job;            /* when the first argument names a job */
-        struct strbuf *out;
-};
-
-typedef int (*handler_fn)(struct request *r);
 
 static struct control *the_control; /* for stats outside a connection (SIGUSR1) */
 
@@ -69,7 +38,6 @@ static int handle_list(struct request *r) {
         return 0;
 }
 
-static bool client_reply(struct control_client *cl, int code, const char *body);
 
 /* `status JOB` of a cluster job, once its last record was read from etcd
  * (on a cluster worker): what etcd says replaces what this node saw. */
@@ -94,7 +62,7 @@ static void status_cluster_done(void *userdata, int k, const char *job, const ch
         }
         if (cl->json && code != 0)
                 render_json_error(&b, code);
-        client_reply(cl, code, b.s && !b.oom ? b.s : "out of memory\n");
+        control_client_reply(cl, code, b.s && !b.oom ? b.s : "out of memory\n");
         strbuf_done(&b);
         timer_clock_flush(&cl->ctl->clock);
 }
@@ -193,185 +161,14 @@ static int handle_pause(struct request *r) {
         return 0;
 }
 
-static bool client_reply(struct control_client *cl, int code, const char *body);
-
-/* The reload's reply, from its result. */
-static int render_reload(struct sched *s, int r, char **errors, bool json, struct strbuf *b) {
-        if (r >= 0) {
-                if (json)
-                        strbuf_printf(b, "{\"reloaded\":true,\"jobs\":%zu,\"errors\":[]}\n", sched_job_count(s));
-                else
-                        strbuf_printf(b, "configuration reloaded: %zu jobs\n", sched_job_count(s));
-                return 0;
-        }
-        /* Not a configuration error (out of memory, or a loader that failed
-         * without a message): still say something a reader can act on. */
-        char *fallback[2] = { NULL, NULL };
-        if (strv_length(errors) == 0) {
-                fallback[0] = strdup_printf("%s: %s; see evd's log", sched_config(s)->path,
-                                            r == -EINVAL ? "the configuration could not be loaded" : strerror(-r));
-                errors = fallback;
-        }
-        if (json) {
-                strbuf_puts(b, "{\"reloaded\":false,\"errors\":[");
-                for (size_t i = 0; errors[i]; i++) {
-                        if (i)
-                                strbuf_puts(b, ",");
-                        strbuf_json_string(b, errors[i]);
-                }
-                strbuf_puts(b, "]}\n");
-        } else {
-                for (char **e = errors; *e; e++)
-                        strbuf_printf(b, "%s\n", *e);
-                strbuf_puts(b, "reload failed: the running configuration is unchanged\n");
-        }
-        free(fallback[0]);
-        return 1;
-}
-
-static void reload_done(void *userdata, int r, char **errors) {
-        struct control_client *cl = userdata;
-        struct control *ctl = cl->ctl;
-        struct strbuf b = { 0 };
-        cl->waiting = false;
-        int code = render_reload(ctl->sched, r, errors, cl->json, &b);
-        client_reply(cl, code, b.s && !b.oom ? b.s : "out of memory\n");
-        strbuf_done(&b);
-        timer_clock_flush(&ctl->clock);
-}
-
-static int handle_reload(struct request *r) {
-        if (!r->client) {
-                strbuf_puts(r->out, "reload: only over the control socket\n");
-                return 1;
-        }
-        int k = sched_reload_request(r->sched, reload_done, r->client);
-        if (k < 0)
-                return render_reload(r->sched, k, NULL, r->json, r->out);
-        r->client->waiting = true;
-        return REPLY_DEFERRED;
-}
-
-/* The metrics text comes from the metrics thread (sched_metrics.c): the
- * loop only takes the snapshot, so a table of 100,000 jobs does not hold
- * it up while the text is rendered. */
-static void metrics_done(void *userdata, int r, char *text) {
-        struct control_client *cl = userdata;
-        struct control *ctl = cl->ctl;
-        cl->waiting = false;
-        if (r < 0) {
-                char msg[128];
-                snprintf(msg, sizeof msg, "metrics: %s\n", strerror(-r));
-                client_reply(cl, 1, msg);
-        } else {
-                if (client_reply(cl, 0, "")) { /* not dropped for want of memory */
-                        cl->body = text;
-                        cl->body_len = strlen(text);
-                        text = NULL;
-                }
-        }
-        free(text);
-        timer_clock_flush(&ctl->clock);
-}
-
-static int handle_metrics(struct request *r) {
-        bool openmetrics = r->n_args == 1;
-        if (openmetrics && !streq(r->args[0], "--openmetrics")) {
-                strbuf_printf(r->out, "metrics: unknown argument \"%s\" (--openmetrics or none)\n", r->args[0]);
-                return 2;
-        }
-        if (r->json) {
-                strbuf_puts(r->out, "metrics: there is no JSON form (the text is the Prometheus format, "
-                                    "or OpenMetrics with --openmetrics)\n");
-                return 2;
-        }
-        if (!r->client) {
-                strbuf_puts(r->out, "metrics: only over the control socket\n");
-                return 1;
-        }
-        int k = sched_metrics_request(r->sched, openmetrics, metrics_done, r->client);
-        if (k < 0) {
-                strbuf_printf(r->out, "metrics: %s\n", strerror(-k));
-                return 1;
-        }
-        r->client->waiting = true;
-        return REPLY_DEFERRED;
-}
-
-/* `cluster`: answered when a cluster worker has read etcd (never on the
- * loop), as reload is answered when the reload is done. */
-static void cluster_done(void *userdata, int code, const char *body) {
-        struct control_client *cl = userdata;
-        cl->waiting = false;
-        client_reply(cl, code, body);
-        timer_clock_flush(&cl->ctl->clock);
-}
-
-static int handle_cluster(struct request *r) {
-        if (!r->client) {
-                strbuf_puts(r->out, "cluster: only over the control socket\n");
-                return 1;
-        }
-        int k = sched_cluster_query(r->sched, r->json, cluster_done, r->client);
-        if (k == -ENODEV) {
-                strbuf_puts(r->out, "evd runs without a cluster (no [cluster] in its configuration at start)\n");
-                return 1;
-        }
-        if (k < 0) {
-                strbuf_printf(r->out, "cluster: %s\n", strerror(-k));
-                return 1;
-        }
-        r->client->waiting = true;
-        return REPLY_DEFERRED;
-}
-
-#ifdef EVD_TEST_HOOKS
-/* Test hooks answer only when evd was started with EVD_TEST_HOOKS=1 in its
- * environment and built with -DEVD_TEST_HOOKS=ON (off by default; the
- * test suite turns it on, packages are built without). */
-static bool test_hooks_enabled(void) {
-        const char *e = getenv("EVD_TEST_HOOKS");
-        return e && streq(e, "1");
-}
-
-/* Block the main loop, as a bug would, so the watchdog test can show
- * systemd restarting a stalled evd. */
-static int handle_test_stall(struct request *r) {
-        unsigned long sec = strtoul(r->args[0], NULL, 10);
-        log_warning("test-stall: blocking the main loop for %lus", sec);
-        struct timespec ts = { .tv_sec = (time_t)MIN(sec, 3600UL) };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-        strbuf_puts(r->out, "stalled\n");
-        return 0;
-}
-
-/* A step of the wall clock by SECONDS (may be negative), seen only by this
- * evd and handled on the path of a real one. */
-static int handle_test_clock_step(struct request *r) {
-        const char *arg = r->args[0];
-        char *end;
-        errno = 0;
-        long long sec = strtoll(arg, &end, 10);
-        if (errno || end == arg || *end || sec < -86400LL * 366 || sec > 86400LL * 366) {
-                strbuf_printf(r->out, "test-clock-step: bad number of seconds \"%s\"\n", arg);
-                return 2;
-        }
-        log_warning("test-clock-step: stepping evd's wall clock by %llds", sec);
-        sched_test_clock_step(r->sched, (int64_t)sec * (int64_t)USEC_PER_SEC);
-        strbuf_printf(r->out, "stepped %llds\n", sec);
-        return 0;
-}
-#endif
-
 static const handler_fn handlers[_CTL_COMMAND_MAX] = {
         [CTL_LIST] = handle_list,     [CTL_STATUS] = handle_status, [CTL_RUN] = handle_run,
         [CTL_NEXT] = handle_next,     [CTL_PAUSE] = handle_pause,   [CTL_RESUME] = handle_pause,
-        [CTL_RELOAD] = handle_reload, [CTL_STATS] = handle_stats,
-        [CTL_METRICS] = handle_metrics,
-        [CTL_CLUSTER] = handle_cluster,
+        [CTL_RELOAD] = control_handle_reload, [CTL_STATS] = handle_stats,
+        [CTL_METRICS] = control_handle_metrics,
+        [CTL_CLUSTER] = control_handle_cluster,
 #ifdef EVD_TEST_HOOKS
-        [CTL_TEST_STALL] = handle_test_stall, [CTL_TEST_CLOCK_STEP] = handle_test_clock_step,
+        [CTL_TEST_STALL] = control_handle_test_stall, [CTL_TEST_CLOCK_STEP] = control_handle_test_clock_step,
 #endif
 };
 
@@ -381,7 +178,7 @@ static handler_fn lookup(const struct ctl_command *c) {
         if (!c || !(c->flags & CTL_DAEMON) || !handlers[c->id])
                 return NULL;
 #ifdef EVD_TEST_HOOKS
-        if ((c->flags & CTL_TEST_HOOK) && !test_hooks_enabled())
+        if ((c->flags & CTL_TEST_HOOK) && !control_test_hooks_enabled())
                 return NULL;
 #endif
         return handlers[c->id];
@@ -497,7 +294,7 @@ static void client_free(struct control_client *cl) {
 }
 
 /* False when the client was dropped (out of memory): cl is gone. */
-static bool client_reply(struct control_client *cl, int code, const char *body) {
+bool control_client_reply(struct control_client *cl, int code, const char *body) {
         char *msg = strdup_printf("EVD/1 %d\n%s", code, body);
         if (!msg) {
                 /* Out of memory: drop the client rather than leave it
@@ -562,7 +359,7 @@ static bool client_read(struct control_client *cl) {
                 }
                 if (cl->in_len == sizeof cl->in) {
                         ctl->bad_requests++;
-                        client_reply(cl, 2, "request too long\n");
+                        control_client_reply(cl, 2, "request too long\n");
                         return false;
                 }
         }
@@ -572,7 +369,7 @@ static bool client_read(struct control_client *cl) {
         for (size_t i = 0; i < cl->in_len; i++)
                 if ((unsigned char)cl->in[i] < 0x20 && cl->in[i] != '\t') {
                         ctl->bad_requests++;
-                        client_reply(cl, 2, "malformed request\n");
+                        control_client_reply(cl, 2, "malformed request\n");
                         return false;
                 }
         return true;
@@ -605,7 +402,7 @@ static void client_dispatch_inner(struct control_client *cl, uint32_t events) {
         }
         if (code == 2)
                 ctl->bad_requests++;
-        client_reply(cl, code, body ? body : "");
+        control_client_reply(cl, code, body ? body : "");
         free(body);
 }
 
@@ -725,7 +522,7 @@ static void client_new(struct control *ctl, int fd) {
         timer_start(&ctl->clock, &cl->deadline, now_usec(CLOCK_BOOTTIME) + CONTROL_CLIENT_TIMEOUT);
         if (!peer_authorized(fd, &cred, sched_config(ctl->sched))) {
                 ctl->refused++;
-                client_reply(cl, 1, "permission denied: only root and members of control_group may use evd's control socket\n");
+                control_client_reply(cl, 1, "permission denied: only root and members of control_group may use evd's control socket\n");
         }
 }
 

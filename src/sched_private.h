@@ -39,6 +39,12 @@ static inline bool job_def_on_wall_clock(const struct job_def *d) {
         return d->schedule != SCHEDULE_EVERY || job_def_cluster_once(d);
 }
 
+/* sched_run.c */
+/* j's side record, made on first use; NULL when out of memory (logged). */
+struct job_side *sched_notes_get(struct job *j);
+/* The run's end into the job's history (and the journal). */
+void sched_log_run_end(struct job *j, struct run *r);
+
 /* sched_cluster.c (issue 12) */
 /* Sets up s->cluster when the configuration has [cluster] (a failure is
  * logged: cluster jobs then follow cluster_unreachable). */

@@ -12,7 +12,8 @@
  * sched_status.c (STATUS=, the watchdog, the view control reads, counters,
  * sched_verify()), sched_cluster.c (cluster = once: claims, records,
  * fencing; issue 12), sched_side.c (the per-job side records of what few
- * jobs need). sched_private.h holds what they share.
+ * jobs need), sched_run.c (a run's end: the journal line, the job's last
+ * result, counters and failure notes). sched_private.h holds what they share.
  *
  * Owns: struct job, the job table, both timer clocks, the worker pool.
  * Main thread only, except what the pool's workers do with a run and what
