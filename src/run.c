@@ -325,6 +325,39 @@ static int input_pipe(struct run *r, int *ret) {
         return 0;
 }
 
+/* A run that must not start: cancelled while it waited, or a claimed run
+ * (cluster = once) whose node's lease is no longer known live (fencing,
+ * cluster.h). Fills in why. */
+static bool refused_to_start(struct run *r) {
+        if (atomic_load(&r->cancel) != RUN_CANCEL_NONE) {
+                r->cancelled = true;
+                r->spawn_error = ECANCELED;
+                r->spawn_step = "cancelled before it started";
+                return true;
+        }
+        if (r->lease_expiry && now_usec(CLOCK_BOOTTIME) >= atomic_load(r->lease_expiry)) {
+                r->cancelled = true;
+                r->spawn_error = ETIME;
+                r->spawn_step = "not started: the cluster lease expired";
+                return true;
+        }
+        return false;
+}
+
+/* The spawn's preparation, plus EVD_SCHEDULED_USEC: the instant the run is
+ * of (a cluster = once job's claimed instant), which a job may need. */
+static int prepare(const struct run *r, struct spawn_prep *prep, const char **step) {
+        int k = spawn_prepare(r->def, r->id, prep, step);
+        if (k < 0 || !r->scheduled)
+                return k;
+        char ibuf[32];
+        snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)r->scheduled);
+        k = spawn_prep_setenv(prep, "EVD_SCHEDULED_USEC", ibuf);
+        if (k < 0)
+                *step = "environment";
+        return k;
+}
+
 void run_execute(struct run *r, int wake_fd) {
         const struct job_def *def = r->def;
         struct spawn_prep prep = { 0 };
@@ -340,35 +373,11 @@ void run_execute(struct run *r, int wake_fd) {
         r->start_realtime = now_usec(CLOCK_REALTIME);
         /* From here on: spawning counts against timeout= too. */
         usec_t term_at = def->timeout == USEC_INFINITY ? USEC_INFINITY : r->start_monotonic + def->timeout;
-        if (atomic_load(&r->cancel) != RUN_CANCEL_NONE) {
-                r->cancelled = true;
-                r->spawn_error = ECANCELED;
-                r->spawn_step = "cancelled before it started";
+        if (refused_to_start(r))
                 goto out;
-        }
-        /* A claimed run (cluster = once) starts only while the node's lease
-         * is known live (fencing, cluster.h). */
-        if (r->lease_expiry && now_usec(CLOCK_BOOTTIME) >= atomic_load(r->lease_expiry)) {
-                r->cancelled = true;
-                r->spawn_error = ETIME;
-                r->spawn_step = "not started: the cluster lease expired";
-                goto out;
-        }
-
-        r_ = spawn_prepare(def, r->id, &prep, &step);
+        r_ = prepare(r, &prep, &step);
         if (r_ < 0)
                 goto spawn_failed;
-        if (r->scheduled) {
-                /* The instant the run is of (a cluster = once job's claimed
-                 * instant): a job may need to know which one it is. */
-                char ibuf[32];
-                snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)r->scheduled);
-                r_ = spawn_prep_setenv(&prep, "EVD_SCHEDULED_USEC", ibuf);
-                if (r_ < 0) {
-                        step = "environment";
-                        goto spawn_failed;
-                }
-        }
         if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r_ = -errno;
                 step = "pipe";
